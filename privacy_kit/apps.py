@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+from django.core import checks
+from django.test.signals import setting_changed
+from django.utils.translation import gettext_lazy as _
+
+
+class PrivacyKitConfig(AppConfig):
+    name = "privacy_kit"
+    verbose_name = _("Privacy")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks as privacy_checks
+        from .crypto import reset_on_setting_changed
+
+        checks.register(privacy_checks.check_keys, checks.Tags.security)
+        checks.register(privacy_checks.check_settings_names)
+        setting_changed.connect(reset_on_setting_changed, dispatch_uid="privacy_kit.reset_on_setting_changed")

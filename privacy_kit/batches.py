@@ -1,0 +1,36 @@
+"""Walk a table in primary-key ranges, each small enough for a short transaction.
+
+Range batches (``pk >= a AND pk < b``) do not re-scan the dead rows of earlier
+batches the way ``LIMIT`` batches do; see docs/operations.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.db import models
+from django.db.models import Min, Q
+
+
+def primary_key_batches(queryset: models.QuerySet, size: int) -> Iterator[Q]:
+    """Yield filters that cover the queryset's rows in primary-key order, about ``size`` keys each."""
+    if size < 1:
+        raise ValueError(f"batch size must be at least 1, not {size}")
+    queryset = queryset.order_by()
+    if isinstance(queryset.model._meta.pk, models.IntegerField):
+        start = queryset.aggregate(start=Min("pk"))["start"]
+        while start is not None:
+            yield Q(pk__gte=start, pk__lt=start + size)
+            # Jump over gaps in the keys instead of walking empty ranges.
+            start = queryset.filter(pk__gte=start + size).aggregate(start=Min("pk"))["start"]
+        return
+    last = None
+    while True:
+        page = queryset.order_by("pk")
+        if last is not None:
+            page = page.filter(pk__gt=last)
+        keys = list(page.values_list("pk", flat=True)[:size])
+        if not keys:
+            return
+        yield Q(pk__gte=keys[0], pk__lte=keys[-1])
+        last = keys[-1]

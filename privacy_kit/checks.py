@@ -1,0 +1,134 @@
+"""System checks of privacy_kit's configuration (``python manage.py check``).
+
+Every id is listed in docs/checks.md. Messages never contain a key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core import checks
+
+from . import crypto
+from .conf import DEFAULTS, ENV_BLIND_INDEX_KEY, ENV_ENCRYPTION_KEYS, app_settings
+
+GENERATE_HINT = "Generate a key with 'python manage.py privacy_keys generate'."
+
+E001 = "privacy_kit.E001"
+E001_MSG = "PRIVACY_KIT['ENCRYPTION_KEYS'] is empty: personal data cannot be encrypted."
+E001_HINT = f"{GENERATE_HINT} Set it in PRIVACY_KIT or in the {ENV_ENCRYPTION_KEYS} environment variable."
+E002 = "privacy_kit.E002"
+E002_MSG = "PRIVACY_KIT['ENCRYPTION_KEYS'][{position}] is malformed: {reason}."
+E002_HINT = f"Each key is 32 random bytes in url-safe base64. {GENERATE_HINT}"
+E003 = "privacy_kit.E003"
+E003_MSG = "PRIVACY_KIT['ENCRYPTION_KEYS'][{position}] repeats key id {key_id} of an earlier key."
+E003_HINT = "List each key once; remove the duplicate."
+E004 = "privacy_kit.E004"
+E004_MSG = "PRIVACY_KIT['BLIND_INDEX_KEY'] is not set, but searchable fields need it: {fields}."
+E004_HINT = f"{GENERATE_HINT} Set it in PRIVACY_KIT or in the {ENV_BLIND_INDEX_KEY} environment variable."
+E005 = "privacy_kit.E005"
+E005_MSG = "PRIVACY_KIT['BLIND_INDEX_KEY'] is malformed: {reason}."
+E005_HINT = f"The key is 32 random bytes in url-safe base64. {GENERATE_HINT}"
+E006 = "privacy_kit.E006"
+E006_MSG = "{setting} is derived from SECRET_KEY while DEBUG is off."
+E006_HINT = (
+    f"A key derived from SECRET_KEY is for development only. {GENERATE_HINT} "
+    "Keep it out of the settings file, for example in the environment."
+)
+E007 = "privacy_kit.E007"
+E007_MSG = "PRIVACY_KIT['BLIND_INDEX_KEY'] is also an encryption key."
+E007_HINT = f"Use a separate key for blind indexes. {GENERATE_HINT}"
+W001 = "privacy_kit.W001"
+W001_MSG = "{setting} is not set: privacy_kit derives it from SECRET_KEY because DEBUG is on."
+W001_HINT = f"Fine for development; set real keys before DEBUG goes off. {GENERATE_HINT}"
+W002 = "privacy_kit.W002"
+W002_MSG = "PRIVACY_KIT has an unknown setting {name!r}."
+W002_HINT = "Known settings: " + ", ".join(DEFAULTS) + "."
+
+
+def searchable_fields() -> list[Any]:
+    """Return every searchable encrypted field of the installed models."""
+    from .fields import EncryptedField
+
+    return [
+        field
+        for model in apps.get_models()
+        for field in model._meta.local_fields
+        if isinstance(field, EncryptedField) and field.searchable
+    ]
+
+
+def _secret_key_derivations(purpose: str) -> set[bytes]:
+    """Return the keys someone could have derived from SECRET_KEY."""
+    secret = settings.SECRET_KEY.encode()
+    return {
+        crypto.decode_key(crypto.derived_debug_key(purpose)),
+        hashlib.sha256(secret).digest(),
+        secret[: crypto.KEY_BYTES],
+        base64.urlsafe_b64encode(secret)[: crypto.KEY_BYTES],
+    }
+
+
+def check_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Check the encryption and blind-index keys."""
+    errors: list[checks.CheckMessage] = []
+    configured = app_settings.ENCRYPTION_KEYS
+    derived = _secret_key_derivations("encryption") | _secret_key_derivations("blind index")
+    if not configured:
+        if settings.DEBUG:
+            errors.append(checks.Warning(W001_MSG.format(setting="ENCRYPTION_KEYS"), hint=W001_HINT, id=W001))
+        else:
+            errors.append(checks.Error(E001_MSG, hint=E001_HINT, id=E001))
+    seen: dict[bytes, int] = {}
+    encryption_keys: set[bytes] = set()
+    for position, text in enumerate(configured):
+        try:
+            key = crypto.decode_key(text)
+        except ValueError as error:
+            errors.append(checks.Error(E002_MSG.format(position=position, reason=error), hint=E002_HINT, id=E002))
+            continue
+        identifier = crypto.key_id(key)
+        if identifier in seen:
+            errors.append(
+                checks.Error(E003_MSG.format(position=position, key_id=identifier.hex()), hint=E003_HINT, id=E003)
+            )
+        seen[identifier] = position
+        encryption_keys.add(key)
+        if key in derived and not settings.DEBUG:
+            setting = f"PRIVACY_KIT['ENCRYPTION_KEYS'][{position}]"
+            errors.append(checks.Error(E006_MSG.format(setting=setting), hint=E006_HINT, id=E006))
+
+    blind_text = app_settings.BLIND_INDEX_KEY
+    if blind_text:
+        try:
+            blind_key = crypto.decode_key(blind_text)
+        except ValueError as error:
+            errors.append(checks.Error(E005_MSG.format(reason=error), hint=E005_HINT, id=E005))
+        else:
+            if blind_key in encryption_keys:
+                errors.append(checks.Error(E007_MSG, hint=E007_HINT, id=E007))
+            if blind_key in derived and not settings.DEBUG:
+                errors.append(
+                    checks.Error(E006_MSG.format(setting="PRIVACY_KIT['BLIND_INDEX_KEY']"), hint=E006_HINT, id=E006)
+                )
+    else:
+        fields = searchable_fields()
+        if fields and settings.DEBUG:
+            errors.append(checks.Warning(W001_MSG.format(setting="BLIND_INDEX_KEY"), hint=W001_HINT, id=W001))
+        elif fields:
+            names = ", ".join(f"{field.model._meta.label}.{field.name}" for field in fields)
+            errors.append(checks.Error(E004_MSG.format(fields=names), hint=E004_HINT, id=E004))
+    return errors
+
+
+def check_settings_names(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn about PRIVACY_KIT names that privacy_kit does not know (a typo loses a setting)."""
+    return [
+        checks.Warning(W002_MSG.format(name=name), hint=W002_HINT, id=W002)
+        for name in app_settings.user_settings
+        if name not in DEFAULTS
+    ]

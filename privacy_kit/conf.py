@@ -1,0 +1,75 @@
+"""Settings of privacy_kit: one typed, cached view of ``settings.PRIVACY_KIT``.
+
+Every setting has a documented default. Environment variables win over the
+settings file for secrets, so keys never need to live in a settings file.
+The cache is cleared on ``setting_changed`` so ``override_settings`` works.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Url-safe base64 32-byte keys; the first encrypts, all decrypt.
+    "ENCRYPTION_KEYS": [],
+    # Url-safe base64 32-byte key for blind indexes of searchable fields.
+    "BLIND_INDEX_KEY": None,
+    # The admin needs a one-time password on top of the password.
+    "ADMIN_2FA_REQUIRED": True,
+    # Retention periods per category, in days.
+    "RETENTION": {},
+    # Rows (or primary-key span) per batch in purges and key rotation.
+    "PURGE_BATCH_SIZE": 10_000,
+}
+
+ENV_ENCRYPTION_KEYS = "PRIVACY_KIT_ENCRYPTION_KEYS"
+ENV_BLIND_INDEX_KEY = "PRIVACY_KIT_BLIND_INDEX_KEY"
+
+
+class PrivacyKitSettings:
+    """Read privacy_kit's settings with their defaults and environment overrides."""
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        return getattr(settings, "PRIVACY_KIT", None) or {}
+
+    def _get(self, name: str) -> Any:
+        return self.user_settings.get(name, DEFAULTS[name])
+
+    @cached_property
+    def ENCRYPTION_KEYS(self) -> list[str]:
+        from_env = os.environ.get(ENV_ENCRYPTION_KEYS, "")
+        if from_env.strip():
+            return [key.strip() for key in from_env.split(",") if key.strip()]
+        keys = self._get("ENCRYPTION_KEYS")
+        if isinstance(keys, str):
+            keys = [keys]
+        return list(keys or [])
+
+    @cached_property
+    def BLIND_INDEX_KEY(self) -> str | None:
+        return os.environ.get(ENV_BLIND_INDEX_KEY, "").strip() or self._get("BLIND_INDEX_KEY")
+
+    @cached_property
+    def ADMIN_2FA_REQUIRED(self) -> bool:
+        return bool(self._get("ADMIN_2FA_REQUIRED"))
+
+    @cached_property
+    def RETENTION(self) -> dict[str, int]:
+        return dict(self._get("RETENTION"))
+
+    @cached_property
+    def PURGE_BATCH_SIZE(self) -> int:
+        return int(self._get("PURGE_BATCH_SIZE"))
+
+    def reload(self) -> None:
+        """Forget cached values; the next read sees the current settings and environment."""
+        for name in DEFAULTS:
+            self.__dict__.pop(name, None)
+
+
+app_settings = PrivacyKitSettings()

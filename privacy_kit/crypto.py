@@ -1,0 +1,215 @@
+"""Authenticated encryption and blind indexes for privacy_kit's fields.
+
+A sealed value is the text form (standard base64) of the envelope::
+
+    version (1 byte) | key id (4 bytes) | nonce (12 bytes) | ciphertext and tag
+
+sealed with AES-256-GCM. The associated data binds the envelope to its header
+and to the column it belongs to, so a value copied into another column or
+model does not decrypt. The key id names the key that sealed the value: the
+key is picked by its id, never by trying every key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+from functools import lru_cache
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from .conf import app_settings
+
+VERSION = 1
+KEY_BYTES = 32
+KEY_ID_BYTES = 4
+NONCE_BYTES = 12
+TAG_BYTES = 16
+HEADER_BYTES = 1 + KEY_ID_BYTES
+MIN_ENVELOPE_BYTES = HEADER_BYTES + NONCE_BYTES + TAG_BYTES
+# Base64 of the first six envelope bytes: enough to read version and key id.
+HEADER_CHARS = 8
+# A blind index is 128 bits of HMAC-SHA256, base64 without padding.
+BLIND_INDEX_CHARS = 22
+
+
+class DecryptionError(Exception):
+    """A stored value could not be decrypted: tampered, truncated, copied or under an unknown key.
+
+    The message names the model, the field and the key id; it never holds the value.
+    """
+
+    def __init__(self, model: str, field: str, key_id: str | None, reason: str) -> None:
+        self.model = model
+        self.field = field
+        self.key_id = key_id
+        self.reason = reason
+        key = f"key id {key_id}" if key_id else "no readable key id"
+        super().__init__(f"Cannot decrypt {model}.{field} ({key}): {reason}.")
+
+
+def generate_key() -> str:
+    """Return a fresh random key in the form ``ENCRYPTION_KEYS`` expects."""
+    return base64.urlsafe_b64encode(os.urandom(KEY_BYTES)).decode("ascii")
+
+
+def decode_key(text: str) -> bytes:
+    """Return the 32 bytes of a url-safe base64 key, or raise ``ValueError`` without echoing it."""
+    try:
+        raw = base64.b64decode(text, altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        raise ValueError("not url-safe base64") from None
+    if len(raw) != KEY_BYTES:
+        raise ValueError(f"decodes to {len(raw)} bytes, not {KEY_BYTES}")
+    return raw
+
+
+def key_id(key: bytes) -> bytes:
+    """Return the public identifier of a key: four bytes that reveal nothing useful of it."""
+    return hmac.digest(key, b"privacy_kit key id", "sha256")[:KEY_ID_BYTES]
+
+
+def derived_debug_key(purpose: str) -> str:
+    """Return a key derived from ``SECRET_KEY``: acceptable only while ``DEBUG`` is on."""
+    secret = settings.SECRET_KEY.encode()
+    raw = hashlib.sha256(b"privacy_kit debug key " + purpose.encode() + b"\0" + secret).digest()
+    return base64.urlsafe_b64encode(raw).decode("ascii")
+
+
+class Binding:
+    """The column a value belongs to: its model label and field name, as associated data."""
+
+    __slots__ = ("associated_data", "field", "model")
+
+    def __init__(self, model: str, field: str) -> None:
+        self.model = model
+        self.field = field
+        self.associated_data = f"privacy_kit:{model}.{field}".encode()
+
+
+class Keyring:
+    """The configured keys, each ``AESGCM`` built once, and the blind-index key."""
+
+    def __init__(self, encryption_keys: list[bytes], blind_index_key: bytes | None) -> None:
+        if not encryption_keys:
+            raise ImproperlyConfigured(
+                "PRIVACY_KIT['ENCRYPTION_KEYS'] is empty: generate a key with 'python manage.py privacy_keys generate'."
+            )
+        self.primary_id = key_id(encryption_keys[0])
+        self.ciphers = {key_id(key): AESGCM(key) for key in encryption_keys}
+        self._primary = self.ciphers[self.primary_id]
+        self._header = bytes([VERSION]) + self.primary_id
+        self._blind_index_key = blind_index_key
+        self._index_keys: dict[str, bytes] = {}
+
+    def seal(self, plaintext: bytes, associated_data: bytes) -> str:
+        """Encrypt ``plaintext`` under the primary key and return the envelope as text."""
+        nonce = os.urandom(NONCE_BYTES)
+        header = self._header
+        sealed = self._primary.encrypt(nonce, plaintext, header + associated_data)
+        return binascii.b2a_base64(header + nonce + sealed, newline=False).decode("ascii")
+
+    def open(self, token: str, associated_data: bytes, binding: Binding) -> bytes:
+        """Decrypt an envelope made by ``seal()`` or raise ``DecryptionError``."""
+        try:
+            raw = binascii.a2b_base64(token, strict_mode=True)
+        except (binascii.Error, ValueError):
+            raise DecryptionError(binding.model, binding.field, None, "not a privacy_kit envelope") from None
+        if len(raw) < MIN_ENVELOPE_BYTES or raw[0] != VERSION:
+            raise DecryptionError(binding.model, binding.field, None, "truncated or unknown envelope version")
+        header = raw[:HEADER_BYTES]
+        cipher = self.ciphers.get(header[1:])
+        if cipher is None:
+            raise DecryptionError(binding.model, binding.field, header[1:].hex(), "no configured key has this id")
+        try:
+            return cipher.decrypt(
+                raw[HEADER_BYTES : HEADER_BYTES + NONCE_BYTES],
+                raw[HEADER_BYTES + NONCE_BYTES :],
+                header + associated_data,
+            )
+        except InvalidTag:
+            raise DecryptionError(
+                binding.model,
+                binding.field,
+                header[1:].hex(),
+                "authentication failed: the value was altered or belongs to another column",
+            ) from None
+
+    def blind_index(self, binding: Binding, normalized: str) -> str:
+        """Return the blind index of a normalized plaintext for its column."""
+        index_key = self._index_keys.get(binding.associated_data)
+        if index_key is None:
+            if self._blind_index_key is None:
+                raise ImproperlyConfigured(
+                    f"{binding.model}.{binding.field} is searchable but PRIVACY_KIT['BLIND_INDEX_KEY'] "
+                    "is not set: generate one with 'python manage.py privacy_keys generate'."
+                )
+            # One key per column, so equal values in two columns do not link up.
+            index_key = hmac.digest(self._blind_index_key, binding.associated_data, "sha256")
+            self._index_keys[binding.associated_data] = index_key
+        digest = hmac.digest(index_key, normalized.encode(), "sha256")[:16]
+        return binascii.b2a_base64(digest, newline=False)[:BLIND_INDEX_CHARS].decode("ascii")
+
+
+def envelope_key_id(token: str) -> bytes | None:
+    """Return the key id in an envelope's header, or ``None`` if it is not an envelope."""
+    try:
+        head = binascii.a2b_base64(token[:HEADER_CHARS], strict_mode=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(head) < HEADER_BYTES or head[0] != VERSION:
+        return None
+    return head[1:HEADER_BYTES]
+
+
+def configured_encryption_keys() -> list[str]:
+    """Return the encryption keys in use: the configured ones, or in DEBUG one derived from SECRET_KEY."""
+    keys = app_settings.ENCRYPTION_KEYS
+    if not keys and settings.DEBUG:
+        return [derived_debug_key("encryption")]
+    return keys
+
+
+def configured_blind_index_key() -> str | None:
+    """Return the blind-index key in use: the configured one, or in DEBUG one derived from SECRET_KEY."""
+    key = app_settings.BLIND_INDEX_KEY
+    if not key and settings.DEBUG:
+        return derived_debug_key("blind index")
+    return key
+
+
+@lru_cache(maxsize=1)
+def keyring() -> Keyring:
+    """Return the keyring built from the settings, once until the settings change."""
+    encryption_keys = []
+    for position, text in enumerate(configured_encryption_keys()):
+        try:
+            encryption_keys.append(decode_key(text))
+        except ValueError as error:
+            raise ImproperlyConfigured(f"PRIVACY_KIT['ENCRYPTION_KEYS'][{position}] is malformed: {error}.") from None
+    blind_text = configured_blind_index_key()
+    blind_index_key = None
+    if blind_text:
+        try:
+            blind_index_key = decode_key(blind_text)
+        except ValueError as error:
+            raise ImproperlyConfigured(f"PRIVACY_KIT['BLIND_INDEX_KEY'] is malformed: {error}.") from None
+    return Keyring(encryption_keys, blind_index_key)
+
+
+def reset() -> None:
+    """Drop cached settings and keys so the next use reads the settings again."""
+    app_settings.reload()
+    keyring.cache_clear()
+
+
+def reset_on_setting_changed(*, setting: str, **kwargs: object) -> None:
+    """Receive ``setting_changed``: keys may have changed."""
+    if setting in ("PRIVACY_KIT", "SECRET_KEY", "DEBUG"):
+        reset()

@@ -1,0 +1,395 @@
+"""Encrypted model fields.
+
+Each ``Encrypted*Field`` is its plain Django field with the value sealed by
+AES-256-GCM before it reaches the database and opened when it comes back, so
+validation, forms and the admin behave as with the plain field. The column
+holds text whatever the plain field's type.
+
+``searchable=True`` prefixes each stored value with a blind index (a keyed
+HMAC of the normalized plaintext) and adds a generated, indexed column that
+the database fills from that prefix. The index can therefore never go stale:
+``save()``, ``update()``, ``bulk_create()`` and ``bulk_update()`` all write the
+one value it is generated from. ``exact`` and ``in`` lookups use it; every
+lookup the ciphertext cannot answer raises ``FieldError``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from functools import cached_property
+from typing import Any
+
+from django.core import checks
+from django.core.exceptions import FieldError, ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import connection, models
+from django.db.models.expressions import Col
+from django.db.models.fields import AutoFieldMixin
+from django.db.models.functions import Left
+from django.db.models.lookups import Exact, In, IsNull, Lookup
+
+from . import crypto
+from .crypto import BLIND_INDEX_CHARS, Binding, DecryptionError
+
+BLIND_INDEX_SUFFIX = "_blind_index"
+
+E010 = "privacy_kit.E010"
+E011 = "privacy_kit.E011"
+E012 = "privacy_kit.E012"
+
+
+class EncryptedField(models.Field):
+    """Store the value of the plain field it is mixed into encrypted; list it before that field."""
+
+    def __init__(self, *args: Any, searchable: bool = False, **kwargs: Any) -> None:
+        self.searchable = searchable
+        super().__init__(*args, **kwargs)
+
+    # -- declaration ------------------------------------------------------
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        if self.searchable:
+            kwargs["searchable"] = True
+        return name, path, args, kwargs
+
+    def contribute_to_class(self, cls: type[models.Model], name: str, **kwargs: Any) -> None:
+        super().contribute_to_class(cls, name, **kwargs)
+        self.binding = Binding(cls._meta.label_lower, self.name)
+        if self.searchable:
+            index_name = self.name + BLIND_INDEX_SUFFIX
+            if not _has_local_field(cls, index_name):
+                cls.add_to_class(index_name, BlindIndexField(source=self.name))
+
+    @property
+    def blind_index_field(self) -> BlindIndexField:
+        return self.model._meta.get_field(self.name + BLIND_INDEX_SUFFIX)
+
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
+        return [*super().check(**kwargs), *self._check_encryption_options()]
+
+    def _check_encryption_options(self) -> list[checks.CheckMessage]:
+        errors = []
+        label = f"{self.model._meta.label}.{self.name}"
+        if self.primary_key or self._unique:
+            errors.append(
+                checks.Error(
+                    f"{label} is encrypted and cannot be a primary key or unique.",
+                    hint="Every encryption of a value differs, so the database cannot compare them. "
+                    "Keep a separate plain or hashed column for uniqueness.",
+                    obj=self,
+                    id=E010,
+                )
+            )
+        if self.db_index:
+            errors.append(
+                checks.Error(
+                    f"{label} is encrypted: an index on its ciphertext is of no use.",
+                    hint="Remove db_index; use searchable=True to get an indexed blind index.",
+                    obj=self,
+                    id=E011,
+                )
+            )
+        if self.searchable and not self.supports_blind_index():
+            errors.append(
+                checks.Error(
+                    f"{label}: searchable=True is not supported on {type(self).__name__}.",
+                    hint="Blind indexes work on text, email, integer and date fields.",
+                    obj=self,
+                    id=E012,
+                )
+            )
+        return errors
+
+    def supports_blind_index(self) -> bool:
+        if isinstance(self, models.DateTimeField):
+            return False
+        return isinstance(self, (models.CharField, models.TextField, models.IntegerField, models.DateField))
+
+    @cached_property
+    def validators(self) -> list[Any]:
+        if not isinstance(self, models.IntegerField):
+            return super().validators
+        # IntegerField looks its range up by internal type, which is text here:
+        # keep the range of the plain field's column, as the plain field would.
+        low, high = connection.ops.integer_field_range(super().get_internal_type())
+        validators = [*self.default_validators, *self._validators]
+        if low is not None:
+            validators.append(MinValueValidator(low))
+        if high is not None:
+            validators.append(MaxValueValidator(high))
+        return validators
+
+    # -- storage ----------------------------------------------------------
+
+    def get_internal_type(self) -> str:
+        # The column holds text, and the backends must treat it as text: no
+        # numeric casts, no date converters, no check constraints on it.
+        return "TextField"
+
+    def get_db_prep_save(self, value: Any, connection: Any) -> Any:
+        return self.get_db_prep_value(value, connection, prepared=False)
+
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        if value is None or hasattr(value, "as_sql"):
+            return value
+        if not prepared:
+            value = self.get_prep_value(value)
+            if value is None:
+                return None
+        return self.seal(self.value_to_text(value))
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if value is None:
+            return None
+        return self.text_to_value(self.open(value))
+
+    def seal(self, text: str) -> str:
+        """Return the stored form of a plaintext: blind index prefix (if searchable) and envelope."""
+        ring = crypto.keyring()
+        if self.searchable:
+            index = ring.blind_index(self.binding, self.normalize(text))
+            associated_data = self.binding.associated_data + b"#" + index.encode("ascii")
+            return index + ":" + ring.seal(text.encode(), associated_data)
+        return ring.seal(text.encode(), self.binding.associated_data)
+
+    def open(self, stored: str) -> str:
+        """Return the plaintext of a stored value or raise ``DecryptionError``."""
+        index, token = split_stored(stored)
+        associated_data = self.binding.associated_data
+        if index:
+            associated_data += b"#" + index.encode("ascii")
+        plaintext = crypto.keyring().open(token, associated_data, self.binding)
+        try:
+            return plaintext.decode()
+        except UnicodeDecodeError:
+            raise DecryptionError(self.binding.model, self.binding.field, None, "the plaintext is not text") from None
+
+    # -- plaintext codec: the value as text, exact and distinct from NULL --
+
+    def value_to_text(self, value: Any) -> str:
+        return str(value)
+
+    def text_to_value(self, text: str) -> Any:
+        try:
+            return self.to_python(text)
+        except (ValidationError, ValueError, TypeError):
+            raise DecryptionError(
+                self.binding.model, self.binding.field, None, "the plaintext does not fit the field's type"
+            ) from None
+
+    def normalize(self, text: str) -> str:
+        """Return the form of a plaintext that the blind index hashes."""
+        return text
+
+    def blind_index(self, value: Any) -> str:
+        """Return the blind index of a query value, as the generated column holds it."""
+        prepared = self.get_prep_value(value)
+        return crypto.keyring().blind_index(self.binding, self.normalize(self.value_to_text(prepared)))
+
+    # -- lookups ----------------------------------------------------------
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        if lookup_name == "isnull":
+            return IsNull
+        if lookup_name in ("exact", "in") and self.searchable:
+            return BlindIndexExact if lookup_name == "exact" else BlindIndexIn
+        raise FieldError(self._lookup_refusal(lookup_name))
+
+    def get_transform(self, lookup_name: str) -> Any:
+        raise FieldError(self._lookup_refusal(lookup_name))
+
+    def _lookup_refusal(self, lookup_name: str) -> str:
+        label = f"{self.model._meta.label}.{self.name}"
+        if lookup_name in ("exact", "in"):
+            return (
+                f"{label} is encrypted and not searchable, so the database cannot match it by value. "
+                "Declare it with searchable=True to filter with exact and in through a blind index."
+            )
+        allowed = "'isnull', 'exact' and 'in'" if self.searchable else "'isnull' only"
+        return (
+            f"'{lookup_name}' cannot be used on the encrypted field {label}: the database holds only "
+            f"ciphertext, so it cannot compare, order or look inside values. It supports {allowed}."
+        )
+
+
+def split_stored(stored: str) -> tuple[str, str]:
+    """Split a stored value into its blind index (or ``""``) and its envelope."""
+    if stored[BLIND_INDEX_CHARS : BLIND_INDEX_CHARS + 1] == ":":
+        return stored[:BLIND_INDEX_CHARS], stored[BLIND_INDEX_CHARS + 1 :]
+    return "", stored
+
+
+def _has_local_field(cls: type[models.Model], name: str) -> bool:
+    return any(field.name == name for field in cls._meta.local_fields)
+
+
+class BlindIndexField(models.GeneratedField):
+    """The indexed column of a searchable field, generated by the database from the stored value."""
+
+    def __init__(self, source: str, **kwargs: Any) -> None:
+        self.source = source
+        kwargs.setdefault("db_index", True)
+        super().__init__(
+            expression=Left(source, BLIND_INDEX_CHARS),
+            output_field=models.CharField(max_length=BLIND_INDEX_CHARS),
+            db_persist=True,
+            **kwargs,
+        )
+
+    def deconstruct(self) -> Any:
+        name, path, _, _ = super().deconstruct()
+        return name, path, [], {"source": self.source}
+
+    def contribute_to_class(self, cls: type[models.Model], name: str, **kwargs: Any) -> None:
+        # The searchable field adds this column itself; the copy that a migration
+        # or an abstract parent brings along must not add it a second time.
+        if _has_local_field(cls, name):
+            return
+        super().contribute_to_class(cls, name, **kwargs)
+
+
+class BlindIndexLookup(Lookup):
+    """Match a searchable encrypted field through its blind-index column."""
+
+    prepare_rhs = False
+
+    def get_prep_lookup(self) -> Any:
+        field = self.lhs.output_field
+        if hasattr(self.rhs, "resolve_expression"):
+            raise FieldError(
+                f"{field.model._meta.label}.{field.name} is encrypted: it can be matched against "
+                "values, not against other columns, expressions or subqueries."
+            )
+        if self.lookup_name == "in":
+            return [field.blind_index(value) for value in self.rhs if value is not None]
+        return None if self.rhs is None else field.blind_index(self.rhs)
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        if not isinstance(self.lhs, Col):
+            raise FieldError(self.lhs.output_field._lookup_refusal(self.lookup_name))
+        column = self.lhs.output_field.blind_index_field.get_col(self.lhs.alias)
+        lookup_class = In if self.lookup_name == "in" else Exact
+        return lookup_class(column, self.rhs).as_sql(compiler, connection)
+
+
+class BlindIndexExact(BlindIndexLookup):
+    lookup_name = "exact"
+
+
+class BlindIndexIn(BlindIndexLookup):
+    lookup_name = "in"
+
+
+# -- the field types -------------------------------------------------------
+
+
+class EncryptedCharField(EncryptedField, models.CharField):
+    def text_to_value(self, text: str) -> Any:
+        return text
+
+
+class EncryptedTextField(EncryptedField, models.TextField):
+    def text_to_value(self, text: str) -> Any:
+        return text
+
+
+class EncryptedEmailField(EncryptedField, models.EmailField):
+    def text_to_value(self, text: str) -> Any:
+        return text
+
+    def normalize(self, text: str) -> str:
+        return text.lower()
+
+
+class EncryptedIntegerField(EncryptedField, models.IntegerField):
+    pass
+
+
+class EncryptedDecimalField(EncryptedField, models.DecimalField):
+    pass
+
+
+class EncryptedDateField(EncryptedField, models.DateField):
+    pass
+
+
+class EncryptedDateTimeField(EncryptedField, models.DateTimeField):
+    def value_to_text(self, value: Any) -> str:
+        # Aware values are kept in UTC, as the database would return them.
+        if value.tzinfo is not None:
+            value = value.astimezone(datetime.UTC)
+        return value.isoformat()
+
+
+class EncryptedJSONField(EncryptedField, models.JSONField):
+    def value_to_text(self, value: Any) -> str:
+        return json.dumps(value, cls=self.encoder, ensure_ascii=False)
+
+    def text_to_value(self, text: str) -> Any:
+        try:
+            return json.loads(text, cls=self.decoder)
+        except ValueError:
+            raise DecryptionError(self.binding.model, self.binding.field, None, "the plaintext is not JSON") from None
+
+    def get_prep_value(self, value: Any) -> Any:
+        return value
+
+
+# -- encrypt(field): django-cryptography's API -----------------------------
+
+_UNSUPPORTED = (
+    models.ForeignObject,
+    models.ManyToManyField,
+    models.FileField,
+    models.BinaryField,
+    AutoFieldMixin,
+    models.GeneratedField,
+)
+
+_classes: dict[type[models.Field], type[EncryptedField]] = {
+    models.CharField: EncryptedCharField,
+    models.TextField: EncryptedTextField,
+    models.EmailField: EncryptedEmailField,
+    models.IntegerField: EncryptedIntegerField,
+    models.DecimalField: EncryptedDecimalField,
+    models.DateField: EncryptedDateField,
+    models.DateTimeField: EncryptedDateTimeField,
+    models.JSONField: EncryptedJSONField,
+}
+
+
+def encrypted_class(plain_class: type[models.Field]) -> type[EncryptedField]:
+    """Return the encrypted field class for one of Django's built-in field classes."""
+    if plain_class in _classes:
+        return _classes[plain_class]
+    if (
+        getattr(models, plain_class.__name__, None) is not plain_class
+        or issubclass(plain_class, _UNSUPPORTED)
+        or issubclass(plain_class, EncryptedField)
+    ):
+        raise TypeError(
+            f"encrypt() does not support {plain_class.__name__}: it takes Django's own value fields "
+            "(text, numbers, dates, booleans, JSON, UUID). For a field class of your own, define "
+            "'class EncryptedMyField(EncryptedField, MyField)' in your code."
+        )
+    name = "Encrypted" + plain_class.__name__
+    cls = type(name, (EncryptedField, plain_class), {"__module__": __name__, "__qualname__": name})
+    _classes[plain_class] = cls
+    return cls
+
+
+def encrypt(field: models.Field, *, searchable: bool = False) -> EncryptedField:
+    """Return an encrypted copy of a plain model field: ``encrypt(models.CharField(max_length=50))``."""
+    _, _, args, kwargs = field.deconstruct()
+    return encrypted_class(type(field))(*args, searchable=searchable, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    # Migrations name the classes that encrypt() builds, such as
+    # EncryptedBooleanField; build them on import like the named ones.
+    plain = getattr(models, name.removeprefix("Encrypted"), None) if name.startswith("Encrypted") else None
+    if isinstance(plain, type) and issubclass(plain, models.Field):
+        return encrypted_class(plain)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

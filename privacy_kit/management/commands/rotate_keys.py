@@ -1,0 +1,37 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from privacy_kit import crypto
+from privacy_kit.management.progress import ProgressBar
+from privacy_kit.rotation import rotate_keys
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-encrypt every encrypted value not sealed by the primary key (the first of "
+        "PRIVACY_KIT['ENCRYPTION_KEYS']), in batches. Safe to stop and run again. When it "
+        "reports no value under an old key, that key can be removed."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("models", nargs="*", metavar="app_label.Model", help="Only these models.")
+        parser.add_argument("--dry-run", action="store_true", help="Count values per key id; change nothing.")
+        parser.add_argument("--batch-size", type=int, help="Rows per batch (default PURGE_BATCH_SIZE).")
+
+    def handle(self, *args: Any, models: list[str], dry_run: bool, batch_size: int | None, **options: Any) -> None:
+        primary = crypto.keyring().primary_id.hex()
+        progress = ProgressBar(self.stdout) if options["verbosity"] > 0 else None
+        try:
+            reports = rotate_keys(models, dry_run=dry_run, batch_size=batch_size, progress=progress)
+        except (LookupError, ValueError, crypto.DecryptionError) as error:
+            raise CommandError(str(error)) from error
+        for report in reports:
+            counts = ", ".join(
+                f"{key_id}{' (primary)' if key_id == primary else ''}: {count}"
+                for key_id, count in sorted(report.values_by_key_id.items())
+            )
+            action = "would re-encrypt" if dry_run else "re-encrypted"
+            pending = sum(n for key_id, n in report.values_by_key_id.items() if key_id != primary)
+            done = pending if dry_run else report.resealed
+            self.stdout.write(f"{report.model}.{report.field}: {counts or 'no values'}; {action} {done}")

@@ -1,0 +1,169 @@
+"""Re-seal stored values: key rotation, and encrypting a column that still holds plaintext.
+
+Both walk each table in primary-key batches (``PURGE_BATCH_SIZE``), one short
+transaction per batch, and write with compare-and-swap (``WHERE column =
+old``) so a value the application changed meanwhile is never overwritten.
+Both are idempotent: after a crash, run them again and they carry on.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import Any
+
+from django.apps import apps
+from django.db import connections, models, router, transaction
+from django.db.models import ExpressionWrapper, F, Q
+
+from . import crypto
+from .batches import primary_key_batches
+from .conf import app_settings
+from .fields import EncryptedField, split_stored
+
+Progress = Callable[[str, int, int], None]
+NOT_AN_ENVELOPE = "not encrypted"
+
+
+@dataclass
+class FieldReport:
+    """What a pass over one encrypted column found and did."""
+
+    model: str
+    field: str
+    values_by_key_id: Counter = dataclass_field(default_factory=Counter)
+    resealed: int = 0
+    encrypted: int = 0
+
+
+def encrypted_fields(model: type[models.Model]) -> list[EncryptedField]:
+    """Return the encrypted fields stored in the model's own table."""
+    return [field for field in model._meta.local_concrete_fields if isinstance(field, EncryptedField)]
+
+
+def models_with_encrypted_fields(labels: Iterable[str] = ()) -> list[type[models.Model]]:
+    """Return the concrete models (all, or those labelled ``app_label.Model``) with encrypted columns."""
+    chosen = [apps.get_model(label) for label in labels] or apps.get_models()
+    return [model for model in chosen if not model._meta.proxy and encrypted_fields(model)]
+
+
+def _stored_values(model: type[models.Model], fields: list[EncryptedField], batch: Q) -> list[tuple[Any, ...]]:
+    """Return (pk, stored text...) for the batch, without decrypting anything."""
+    raw = {
+        f"stored_{field.attname}": ExpressionWrapper(F(field.attname), output_field=models.TextField())
+        for field in fields
+    }
+    return list(model._base_manager.filter(batch).annotate(**raw).values_list("pk", *raw))
+
+
+def _write(model: type[models.Model], field: EncryptedField, rows: list[tuple[Any, str, str]], using: str) -> None:
+    """Replace stored values, each only if it is still the value that was read."""
+    if not rows:
+        return
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    pk = model._meta.pk
+    column = quote(field.column)
+    # Only identifiers from the model's meta, quoted by the backend, enter the SQL text.
+    table = quote(model._meta.db_table)
+    sql = f"UPDATE {table} SET {column} = %s WHERE {quote(pk.column)} = %s AND {column} = %s"  # noqa: S608
+    params = [(new, pk.get_db_prep_value(key, connection), old) for key, old, new in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def rotate_keys(
+    labels: Iterable[str] = (),
+    *,
+    dry_run: bool = False,
+    batch_size: int | None = None,
+    progress: Progress | None = None,
+) -> list[FieldReport]:
+    """Re-encrypt under the primary key every value sealed by another key (or with a stale index form).
+
+    With ``dry_run``, only count the values per key id.
+    """
+    ring = crypto.keyring()
+    size = batch_size or app_settings.PURGE_BATCH_SIZE
+    reports = []
+    for model in models_with_encrypted_fields(labels):
+        fields = encrypted_fields(model)
+        model_reports = [FieldReport(model._meta.label, field.name) for field in fields]
+        using = router.db_for_write(model)
+        total, done = model._base_manager.count(), 0
+        for batch in primary_key_batches(model._base_manager.all(), size):
+            with transaction.atomic(using=using):
+                rows = _stored_values(model, fields, batch)
+                for position, (field, report) in enumerate(zip(fields, model_reports, strict=True)):
+                    changes = []
+                    for key, *stored in rows:
+                        value = stored[position]
+                        if value is None:
+                            continue
+                        index, token = split_stored(value)
+                        identifier = crypto.envelope_key_id(token)
+                        report.values_by_key_id[identifier.hex() if identifier else NOT_AN_ENVELOPE] += 1
+                        if identifier == ring.primary_id and bool(index) == field.searchable:
+                            continue
+                        if not dry_run:
+                            changes.append((key, value, field.seal(field.open(value))))
+                    _write(model, field, changes, using)
+                    report.resealed += len(changes)
+            done += len(rows)
+            if progress:
+                progress(model._meta.label, done, total)
+        reports.extend(model_reports)
+    return reports
+
+
+def is_sealed(stored: str) -> bool:
+    """Tell whether a stored text is an envelope under a configured key (not plaintext)."""
+    _, token = split_stored(stored)
+    identifier = crypto.envelope_key_id(token)
+    return identifier is not None and identifier in crypto.keyring().ciphers and len(token) >= 44
+
+
+def encrypt_existing(
+    model: type[models.Model],
+    field_name: str,
+    *,
+    batch_size: int | None = None,
+    progress: Progress | None = None,
+) -> FieldReport:
+    """Encrypt, in place, the values of an encrypted field's column that still hold plaintext.
+
+    Run it after changing a plain field to an encrypted one and migrating: the
+    column then holds plaintext that this turns into ciphertext, batch by batch.
+    """
+    field = model._meta.get_field(field_name)
+    if not isinstance(field, EncryptedField):
+        raise ValueError(
+            f"{model._meta.label}.{field_name} is not an encrypted field; change it to one and migrate first."
+        )
+    size = batch_size or app_settings.PURGE_BATCH_SIZE
+    using = router.db_for_write(model)
+    report = FieldReport(model._meta.label, field.name)
+    total, done = model._base_manager.count(), 0
+    for batch in primary_key_batches(model._base_manager.all(), size):
+        with transaction.atomic(using=using):
+            rows = _stored_values(model, [field], batch)
+            changes = []
+            for key, stored in rows:
+                if stored is None or is_sealed(stored):
+                    continue
+                try:
+                    value = field.get_prep_value(field.text_to_value(stored))
+                except (crypto.DecryptionError, ValueError, TypeError):
+                    raise ValueError(
+                        f"{model._meta.label}.{field.name} (pk {key}): the stored plaintext is not a valid "
+                        f"{type(field).__name__.removeprefix('Encrypted')} value; fix that row first."
+                    ) from None
+                changes.append((key, stored, field.seal(field.value_to_text(value))))
+            _write(model, field, changes, using)
+            report.encrypted += len(changes)
+        done += len(rows)
+        if progress:
+            progress(model._meta.label, done, total)
+    return report

@@ -1,0 +1,71 @@
+"""Settings for the test suite: fixed test keys, SQLite or PostgreSQL by TEST_DATABASE."""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SECRET_KEY = "tests-only-not-secret"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "Asia/Riyadh"
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "privacy_kit",
+    "tests.testapp",
+    "example_shop.shop",
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+ROOT_URLCONF = "tests.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if os.environ.get("TEST_DATABASE", "sqlite") == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+            "PORT": os.environ.get("PGPORT", "5432"),
+            "USER": os.environ.get("PGUSER", "postgres"),
+            "NAME": os.environ.get("PGDATABASE", "test"),
+            "TEST": {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_privacy_kit")},
+        }
+    }
+else:
+    # A file, not memory, so that a command run in a subprocess sees the same data.
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(BASE_DIR / "tests.sqlite3"),
+            "TEST": {"NAME": os.environ.get("TEST_DATABASE_NAME", str(BASE_DIR / "test_privacy_kit.sqlite3"))},
+        }
+    }
+
+# Fixed keys for the tests only; never use them anywhere else.
+TEST_KEY_PRIMARY = "0dWgSGNu0Vh6Jg9P7iakxPNaBkCr4ewd3Ho5UQ6nb3w="
+TEST_KEY_OLD = "M0YP9mA2Jsbkr38n-xZ6RQyvpA9m1-g6aBkBQEmQ5jU="
+TEST_BLIND_INDEX_KEY = "Ty3AJYkHGoLLBqAVjXP9brx1LwF30b2S5ml3vmhJjaE="
+PRIVACY_KIT = {
+    "ENCRYPTION_KEYS": [TEST_KEY_PRIMARY],
+    "BLIND_INDEX_KEY": TEST_BLIND_INDEX_KEY,
+}

@@ -1,0 +1,52 @@
+from django.db import models
+
+from privacy_kit.fields import (
+    EncryptedCharField,
+    EncryptedDateField,
+    EncryptedDateTimeField,
+    EncryptedDecimalField,
+    EncryptedEmailField,
+    EncryptedIntegerField,
+    EncryptedJSONField,
+    EncryptedTextField,
+    encrypt,
+)
+
+
+class Record(models.Model):
+    """One column of every encrypted type."""
+
+    char = EncryptedCharField(max_length=50, null=True, blank=True)
+    short = EncryptedCharField(max_length=5, null=True, blank=True)
+    text = EncryptedTextField(null=True, blank=True)
+    email = EncryptedEmailField(null=True, blank=True, searchable=True)
+    integer = EncryptedIntegerField(null=True, blank=True, searchable=True)
+    decimal = EncryptedDecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    date = EncryptedDateField(null=True, blank=True, searchable=True)
+    moment = EncryptedDateTimeField(null=True, blank=True)
+    data = EncryptedJSONField(null=True, blank=True)
+    flag = encrypt(models.BooleanField(null=True, blank=True))
+    code = encrypt(models.CharField(max_length=20, null=True, blank=True), searchable=True)
+    plain = models.CharField(max_length=50, blank=True, default="")
+
+
+class Contact(models.Model):
+    """Another model with an email column, to copy ciphertext between models."""
+
+    email = EncryptedEmailField(null=True, searchable=True)
+    note = EncryptedTextField(null=True)
+
+
+class AbstractPerson(models.Model):
+    name = EncryptedCharField(max_length=100, searchable=True)
+
+    class Meta:
+        abstract = True
+
+
+class Member(AbstractPerson):
+    """A concrete model that inherits a searchable field from an abstract one."""
+
+
+class Supplier(AbstractPerson):
+    """A second child of the same abstract model: its own binding and its own index."""
