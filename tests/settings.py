@@ -47,7 +47,8 @@ if os.environ.get("TEST_DATABASE", "sqlite") == "postgres":
             "HOST": os.environ.get("PGHOST", "127.0.0.1"),
             "PORT": os.environ.get("PGPORT", "5432"),
             "USER": os.environ.get("PGUSER", "postgres"),
-            "NAME": os.environ.get("PGDATABASE", "test"),
+            # A subprocess started by a test connects to the test database by this name.
+            "NAME": os.environ.get("PRIVACY_KIT_TEST_DB_NAME", "test"),
             "TEST": {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_privacy_kit")},
         }
     }
@@ -56,7 +57,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(BASE_DIR / "tests.sqlite3"),
+            "NAME": os.environ.get("PRIVACY_KIT_TEST_DB_NAME", str(BASE_DIR / "tests.sqlite3")),
             "TEST": {"NAME": os.environ.get("TEST_DATABASE_NAME", str(BASE_DIR / "test_privacy_kit.sqlite3"))},
         }
     }

@@ -37,6 +37,12 @@ class Contact(models.Model):
     note = EncryptedTextField(null=True)
 
 
+class Visit(models.Model):
+    """A row that points at a contact, to filter across a relation."""
+
+    contact = models.ForeignKey(Contact, null=True, on_delete=models.CASCADE)
+
+
 class AbstractPerson(models.Model):
     name = EncryptedCharField(max_length=100, searchable=True)
 

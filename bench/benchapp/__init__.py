@@ -1,0 +1,1 @@
+"""The models that ``bench/fields.py`` measures; installed only by that script."""
