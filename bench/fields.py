@@ -68,7 +68,7 @@ STREETS = [
     "Willow Creek Boulevard", "Old Mill Lane", "Kingsbridge Road", "Harbour View Terrace",
     "St Margaret's Crescent", "Chestnut Avenue", "Riverside Drive", "Foundry Street",
 ]  # fmt: skip
-CITIES = ["Manchester", "Bristol", "Edinburgh", "Norwich", "Cardiff", "Leeds", "Brighton", "York"]
+CITIES = [("Manchester", "M"), ("Bristol", "BS"), ("Edinburgh", "EH"), ("Norwich", "NR"), ("Cardiff", "CF")]
 DOMAINS = ["example.com", "mail.example.org", "corp.example.net", "example.co.uk"]
 
 
@@ -149,8 +149,10 @@ def people(count: int, rng: random.Random) -> list[tuple[str, str, str]]:
     rows = []
     for _ in range(count):
         name = f"{rng.choice(FIRST_NAMES)} {rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}-{rng.choice(LAST_NAMES)}"
-        phone = f"+44 {rng.randint(1000, 9999)} {rng.randint(100000, 999999)} ext. {rng.randint(10, 999)} (mobile)"
-        address = f"{rng.randint(1, 299)} {rng.choice(STREETS)}, {rng.choice(CITIES)}"
+        phone = f"+44 (0){rng.randint(1000, 9999)} {rng.randint(100000, 999999)} ext. {rng.randint(10, 999)} (mobile)"
+        city, area = rng.choice(CITIES)
+        postcode = f"{area}{rng.randint(1, 29)} {rng.randint(1, 9)}{''.join(rng.choices('ABDEFGHJLNPQRSTUWXYZ', k=2))}"
+        address = f"{rng.randint(1, 299)} {rng.choice(STREETS)}, {city} {postcode}"
         rows.append((name, phone, address))
     return rows
 

@@ -106,7 +106,7 @@ class Keyring:
         self._primary = self.ciphers[self.primary_id]
         self._header = bytes([VERSION]) + self.primary_id
         self._blind_index_key = blind_index_key
-        self._index_keys: dict[str, bytes] = {}
+        self._index_keys: dict[bytes, bytes] = {}
 
     def seal(self, plaintext: bytes, associated_data: bytes) -> str:
         """Encrypt ``plaintext`` under the primary key and return the envelope as text."""

@@ -32,13 +32,13 @@ ARABIC = "محمد بن عبدالله، حي الملز، الرياض"
 def stored(record, column):
     """Return what the database holds in a column, bypassing the ORM."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {column} FROM testapp_record WHERE id = %s", [record.pk])  # noqa: S608
+        cursor.execute(f"SELECT {column} FROM testapp_record WHERE id = %s", [record.pk])
         return cursor.fetchone()[0]
 
 
 def write_stored(model, pk, column, value):
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {model._meta.db_table} SET {column} = %s WHERE id = %s", [value, pk])  # noqa: S608
+        cursor.execute(f"UPDATE {model._meta.db_table} SET {column} = %s WHERE id = %s", [value, pk])
 
 
 def round_trip(**values):
@@ -90,7 +90,9 @@ def test_date_round_trips(value):
 @given(value=st.datetimes(timezones=st.timezones()))
 def test_aware_datetime_round_trips_as_the_same_instant(value):
     loaded = round_trip(moment=value).moment
-    assert loaded == value
+    # PEP 495: a time in a DST gap or fold never equals one in another zone,
+    # so compare with the instant the plain field would store.
+    assert loaded == value.astimezone(datetime.UTC)
     assert loaded.utcoffset() == datetime.timedelta(0)
 
 
@@ -225,7 +227,7 @@ def test_truncated_stored_values_raise(length):
 def test_value_copied_to_another_column_does_not_decrypt():
     record = Record.objects.create(char="copy me", text="other")
     write_stored(Record, record.pk, "text", stored(record, "char"))
-    with pytest.raises(DecryptionError, match="testapp.record.text"):
+    with pytest.raises(DecryptionError, match=r"testapp\.record\.text"):
         Record.objects.get(pk=record.pk)
 
 
@@ -233,7 +235,7 @@ def test_value_copied_to_another_model_does_not_decrypt():
     record = Record.objects.create(email="moved@example.com")
     contact = Contact.objects.create(email="placeholder@example.com")
     write_stored(Contact, contact.pk, "email", stored(record, "email"))
-    with pytest.raises(DecryptionError, match="testapp.contact.email"):
+    with pytest.raises(DecryptionError, match=r"testapp\.contact\.email"):
         Contact.objects.get(pk=contact.pk)
 
 
@@ -380,8 +382,19 @@ def test_abstract_children_index_their_own_column():
 
 @pytest.mark.parametrize(
     "lookup",
-    ["email__contains", "email__icontains", "email__startswith", "email__iexact", "integer__gt", "integer__lte",
-     "date__year", "date__range", "data__key", "char__regex", "email__lower"],
+    [
+        "email__contains",
+        "email__icontains",
+        "email__startswith",
+        "email__iexact",
+        "integer__gt",
+        "integer__lte",
+        "date__year",
+        "date__range",
+        "data__key",
+        "char__regex",
+        "email__lower",
+    ],
 )
 def test_lookups_the_ciphertext_cannot_answer_raise(lookup, people):
     value = (1, 2) if lookup.endswith("range") else "x"
@@ -448,7 +461,7 @@ def test_encrypt_wraps_a_plain_field_like_django_cryptography():
 
 def test_encrypt_builds_importable_classes_for_other_builtin_fields():
     field = encrypt(models.BooleanField(null=True))
-    name, path, args, kwargs = field.deconstruct()
+    _, path, _, _ = field.deconstruct()
     assert path == "privacy_kit.fields.EncryptedBooleanField"
     import privacy_kit.fields
 
@@ -458,8 +471,12 @@ def test_encrypt_builds_importable_classes_for_other_builtin_fields():
 
 @pytest.mark.parametrize(
     "plain",
-    [models.ForeignKey("auth.User", on_delete=models.CASCADE), models.FileField(), models.BinaryField(),
-     models.BigAutoField(primary_key=True)],
+    [
+        models.ForeignKey("auth.User", on_delete=models.CASCADE),
+        models.FileField(),
+        models.BinaryField(),
+        models.BigAutoField(primary_key=True),
+    ],
 )
 def test_encrypt_refuses_fields_it_cannot_encrypt(plain):
     with pytest.raises(TypeError, match="does not support"):

@@ -1,0 +1,122 @@
+import base64
+import hashlib
+
+import pytest
+from django.core import checks
+from django.db import models
+from django.test import override_settings
+from django.test.utils import isolate_apps
+
+from privacy_kit import crypto
+from privacy_kit.fields import EncryptedCharField, EncryptedDecimalField, EncryptedTextField
+from tests.settings import TEST_BLIND_INDEX_KEY, TEST_KEY_OLD, TEST_KEY_PRIMARY
+
+
+def privacy_messages(**privacy_kit):
+    with override_settings(PRIVACY_KIT=privacy_kit):
+        return [m for m in checks.run_checks() if m.id.startswith("privacy_kit.")]
+
+
+def ids(messages):
+    return sorted(m.id for m in messages)
+
+
+def test_good_configuration_passes():
+    assert (
+        privacy_messages(ENCRYPTION_KEYS=[TEST_KEY_PRIMARY, TEST_KEY_OLD], BLIND_INDEX_KEY=TEST_BLIND_INDEX_KEY) == []
+    )
+
+
+def test_no_keys_is_an_error():
+    assert ids(privacy_messages(BLIND_INDEX_KEY=TEST_BLIND_INDEX_KEY)) == ["privacy_kit.E001"]
+
+
+def test_no_keys_in_debug_is_a_warning_about_the_derived_key():
+    with override_settings(DEBUG=True):
+        messages = privacy_messages(BLIND_INDEX_KEY=TEST_BLIND_INDEX_KEY)
+    assert ids(messages) == ["privacy_kit.W001"]
+    assert "SECRET_KEY" in messages[0].msg
+
+
+@pytest.mark.parametrize("bad", ["!!not base64!!", base64.urlsafe_b64encode(b"sixteen bytes...").decode()])
+def test_malformed_key_is_an_error_that_does_not_echo_it(bad):
+    messages = privacy_messages(ENCRYPTION_KEYS=[TEST_KEY_PRIMARY, bad], BLIND_INDEX_KEY=TEST_BLIND_INDEX_KEY)
+    assert ids(messages) == ["privacy_kit.E002"]
+    assert "[1]" in messages[0].msg and bad not in messages[0].msg and bad not in (messages[0].hint or "")
+
+
+def test_duplicate_keys_are_an_error():
+    messages = privacy_messages(
+        ENCRYPTION_KEYS=[TEST_KEY_PRIMARY, TEST_KEY_PRIMARY], BLIND_INDEX_KEY=TEST_BLIND_INDEX_KEY
+    )
+    assert ids(messages) == ["privacy_kit.E003"]
+
+
+def test_missing_blind_index_key_with_searchable_fields_is_an_error():
+    messages = privacy_messages(ENCRYPTION_KEYS=[TEST_KEY_PRIMARY])
+    assert ids(messages) == ["privacy_kit.E004"]
+    assert "testapp.Record.email" in messages[0].msg and "shop.Customer.email" in messages[0].msg
+
+
+def test_malformed_blind_index_key_is_an_error():
+    assert ids(privacy_messages(ENCRYPTION_KEYS=[TEST_KEY_PRIMARY], BLIND_INDEX_KEY="short")) == ["privacy_kit.E005"]
+
+
+@pytest.mark.parametrize(
+    "derive",
+    [
+        lambda: crypto.derived_debug_key("encryption"),
+        lambda: base64.urlsafe_b64encode(hashlib.sha256(b"tests-only-not-secret").digest()).decode(),
+    ],
+)
+def test_keys_derived_from_secret_key_are_an_error_outside_debug(derive):
+    messages = privacy_messages(ENCRYPTION_KEYS=[derive()], BLIND_INDEX_KEY=TEST_BLIND_INDEX_KEY)
+    assert ids(messages) == ["privacy_kit.E006"]
+
+
+def test_derived_blind_index_key_is_an_error_outside_debug():
+    derived = crypto.derived_debug_key("blind index")
+    assert ids(privacy_messages(ENCRYPTION_KEYS=[TEST_KEY_PRIMARY], BLIND_INDEX_KEY=derived)) == ["privacy_kit.E006"]
+
+
+def test_derived_keys_are_allowed_in_debug():
+    with override_settings(DEBUG=True):
+        derived = crypto.derived_debug_key("encryption")
+        assert privacy_messages(ENCRYPTION_KEYS=[derived], BLIND_INDEX_KEY=TEST_BLIND_INDEX_KEY) == []
+
+
+def test_blind_index_key_reused_as_encryption_key_is_an_error():
+    assert ids(privacy_messages(ENCRYPTION_KEYS=[TEST_KEY_PRIMARY], BLIND_INDEX_KEY=TEST_KEY_PRIMARY)) == [
+        "privacy_kit.E007"
+    ]
+
+
+def test_unknown_setting_name_is_a_warning():
+    messages = privacy_messages(
+        ENCRYPTION_KEYS=[TEST_KEY_PRIMARY], BLIND_INDEX_KEY=TEST_BLIND_INDEX_KEY, PURGE_BATCHSIZE=5
+    )
+    assert ids(messages) == ["privacy_kit.W002"] and "PURGE_BATCHSIZE" in messages[0].msg
+
+
+def test_environment_keys_satisfy_the_checks(monkeypatch):
+    monkeypatch.setenv("PRIVACY_KIT_ENCRYPTION_KEYS", f"{TEST_KEY_PRIMARY},{TEST_KEY_OLD}")
+    monkeypatch.setenv("PRIVACY_KIT_BLIND_INDEX_KEY", TEST_BLIND_INDEX_KEY)
+    assert privacy_messages() == []
+
+
+@isolate_apps("tests.testapp")
+def test_field_options_that_cannot_work_on_ciphertext_are_errors():
+    class Bad(models.Model):
+        unique_name = EncryptedCharField(max_length=10, unique=True)
+        indexed = EncryptedTextField(db_index=True)
+        amount = EncryptedDecimalField(max_digits=5, decimal_places=2, searchable=True)
+
+        class Meta:
+            app_label = "testapp"
+
+    found = {(m.obj.name, m.id) for m in Bad.check() if m.id.startswith("privacy_kit.")}
+    assert found == {
+        ("unique_name", "privacy_kit.E010"),
+        ("indexed", "privacy_kit.E011"),
+        ("amount", "privacy_kit.E012"),
+    }
