@@ -78,12 +78,15 @@ def rotate_keys(
     labels: Iterable[str] = (),
     *,
     dry_run: bool = False,
+    reseal_all: bool = False,
     batch_size: int | None = None,
     progress: Progress | None = None,
 ) -> list[FieldReport]:
     """Re-encrypt under the primary key every value sealed by another key (or with a stale index form).
 
-    With ``dry_run``, only count the values per key id.
+    With ``dry_run``, only count the values per key id. With ``reseal_all``,
+    re-seal every value, which also recomputes every blind index (after a
+    change of ``BLIND_INDEX_KEY``).
     """
     ring = crypto.keyring()
     size = batch_size or app_settings.PURGE_BATCH_SIZE
@@ -105,7 +108,8 @@ def rotate_keys(
                         index, token = split_stored(value)
                         identifier = crypto.envelope_key_id(token)
                         report.values_by_key_id[identifier.hex() if identifier else NOT_AN_ENVELOPE] += 1
-                        if identifier == ring.primary_id and bool(index) == field.searchable:
+                        current = identifier == ring.primary_id and bool(index) == field.searchable
+                        if current and not reseal_all:
                             continue
                         if not dry_run:
                             changes.append((key, value, field.seal(field.open(value))))

@@ -156,6 +156,19 @@ def test_turning_searchable_on_is_completed_by_rotate_keys():
     assert Record.objects.get(email="late@example.com") == record
 
 
+@pytest.mark.django_db
+def test_reseal_all_recomputes_blind_indexes_after_a_new_blind_index_key():
+    make_contacts(5)
+    with override_settings(PRIVACY_KIT=ROTATING):
+        rotate_keys(["testapp.Contact"])
+    with override_settings(PRIVACY_KIT={**ROTATING, "BLIND_INDEX_KEY": crypto.generate_key()}):
+        assert not Contact.objects.filter(email="user3@example.com").exists()
+        assert sum(report.resealed for report in rotate_keys(["testapp.Contact"])) == 0
+        assert not Contact.objects.filter(email="user3@example.com").exists()
+        rotate_keys(["testapp.Contact"], reseal_all=True)
+        assert Contact.objects.get(email="user3@example.com").note == "note 3"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_rotation_killed_midway_resumes_and_completes():
     total = 3000

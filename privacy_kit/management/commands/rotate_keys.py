@@ -17,13 +17,23 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("models", nargs="*", metavar="app_label.Model", help="Only these models.")
         parser.add_argument("--dry-run", action="store_true", help="Count values per key id; change nothing.")
+        parser.add_argument(
+            "--all",
+            action="store_true",
+            dest="reseal_all",
+            help="Re-seal every value, e.g. after a new BLIND_INDEX_KEY.",
+        )
         parser.add_argument("--batch-size", type=int, help="Rows per batch (default PURGE_BATCH_SIZE).")
 
-    def handle(self, *args: Any, models: list[str], dry_run: bool, batch_size: int | None, **options: Any) -> None:
+    def handle(
+        self, *args: Any, models: list[str], dry_run: bool, reseal_all: bool, batch_size: int | None, **options: Any
+    ) -> None:
         primary = crypto.keyring().primary_id.hex()
         progress = ProgressBar(self.stdout) if options["verbosity"] > 0 else None
         try:
-            reports = rotate_keys(models, dry_run=dry_run, batch_size=batch_size, progress=progress)
+            reports = rotate_keys(
+                models, dry_run=dry_run, reseal_all=reseal_all, batch_size=batch_size, progress=progress
+            )
         except (LookupError, ValueError, crypto.DecryptionError) as error:
             raise CommandError(str(error)) from error
         for report in reports:
