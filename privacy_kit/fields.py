@@ -41,6 +41,9 @@ E012 = "privacy_kit.E012"
 class EncryptedField(models.Field):
     """Store the value of the plain field it is mixed into encrypted; list it before that field."""
 
+    # True where the plaintext text is the Python value itself (text fields).
+    plaintext_is_value = False
+
     def __init__(self, *args: Any, searchable: bool = False, **kwargs: Any) -> None:
         self.searchable = searchable
         super().__init__(*args, **kwargs)
@@ -131,7 +134,13 @@ class EncryptedField(models.Field):
         return self.get_db_prep_value(value, connection, prepared=False)
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
-        if value is None or hasattr(value, "as_sql"):
+        if value is None:
+            return None
+        # The hot path (a str for a text field) skips the plain field's
+        # preparation, which would return the same str.
+        if type(value) is str and self.plaintext_is_value:
+            return self.seal(value)
+        if hasattr(value, "as_sql"):
             return value
         if not prepared:
             value = self.get_prep_value(value)
@@ -142,7 +151,8 @@ class EncryptedField(models.Field):
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         if value is None:
             return None
-        return self.text_to_value(self.open(value))
+        text = self.open(value)
+        return text if self.plaintext_is_value else self.text_to_value(text)
 
     def seal(self, text: str) -> str:
         """Return the stored form of a plaintext: blind index prefix (if searchable) and envelope."""
@@ -155,10 +165,11 @@ class EncryptedField(models.Field):
 
     def open(self, stored: str) -> str:
         """Return the plaintext of a stored value or raise ``DecryptionError``."""
-        index, token = split_stored(stored)
-        associated_data = self.binding.associated_data
-        if index:
-            associated_data += b"#" + index.encode("ascii")
+        if stored[BLIND_INDEX_CHARS : BLIND_INDEX_CHARS + 1] == ":":
+            token = stored[BLIND_INDEX_CHARS + 1 :]
+            associated_data = self.binding.associated_data + b"#" + stored[:BLIND_INDEX_CHARS].encode("ascii")
+        else:
+            token, associated_data = stored, self.binding.associated_data
         plaintext = crypto.keyring().open(token, associated_data, self.binding)
         try:
             return plaintext.decode()
@@ -302,18 +313,15 @@ class BlindIndexIn(BlindIndexLookup):
 
 
 class EncryptedCharField(EncryptedField, models.CharField):
-    def text_to_value(self, text: str) -> Any:
-        return text
+    plaintext_is_value = True
 
 
 class EncryptedTextField(EncryptedField, models.TextField):
-    def text_to_value(self, text: str) -> Any:
-        return text
+    plaintext_is_value = True
 
 
 class EncryptedEmailField(EncryptedField, models.EmailField):
-    def text_to_value(self, text: str) -> Any:
-        return text
+    plaintext_is_value = True
 
     def normalize(self, text: str) -> str:
         return text.lower()
