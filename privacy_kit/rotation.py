@@ -74,6 +74,37 @@ def _write(model: type[models.Model], field: EncryptedField, rows: list[tuple[An
         cursor.executemany(sql, params)
 
 
+Rewrite = Callable[[EncryptedField, Any, str], "str | None"]
+
+
+def _rewrite_table(
+    model: type[models.Model],
+    fields: list[EncryptedField],
+    rewrite: Rewrite,
+    *,
+    batch_size: int | None,
+    progress: Progress | None,
+) -> None:
+    """Walk the table in primary-key batches and store each value for which ``rewrite`` returns a new one."""
+    size = batch_size or app_settings.PURGE_BATCH_SIZE
+    using = router.db_for_write(model)
+    total, done = model._base_manager.count(), 0
+    for batch in primary_key_batches(model._base_manager.all(), size):
+        with transaction.atomic(using=using):
+            rows = _stored_values(model, fields, batch)
+            for position, field in enumerate(fields):
+                changes = []
+                for key, *stored in rows:
+                    if stored[position] is not None:
+                        new = rewrite(field, key, stored[position])
+                        if new is not None:
+                            changes.append((key, stored[position], new))
+                _write(model, field, changes, using)
+        done += len(rows)
+        if progress:
+            progress(model._meta.label, done, total)
+
+
 def rotate_keys(
     labels: Iterable[str] = (),
     *,
@@ -88,38 +119,25 @@ def rotate_keys(
     re-seal every value, which also recomputes every blind index (after a
     change of ``BLIND_INDEX_KEY``).
     """
-    ring = crypto.keyring()
-    size = batch_size or app_settings.PURGE_BATCH_SIZE
-    reports = []
+    primary_id = crypto.keyring().primary_id
+    reports: dict[EncryptedField, FieldReport] = {}
+
+    def reseal(field: EncryptedField, key: Any, stored: str) -> str | None:
+        report = reports[field]
+        index, token = split_stored(stored)
+        identifier = crypto.envelope_key_id(token)
+        report.values_by_key_id[identifier.hex() if identifier else NOT_AN_ENVELOPE] += 1
+        current = identifier == primary_id and bool(index) == field.searchable
+        if dry_run or (current and not reseal_all):
+            return None
+        report.resealed += 1
+        return field.seal(field.open(stored))
+
     for model in models_with_encrypted_fields(labels):
         fields = encrypted_fields(model)
-        model_reports = [FieldReport(model._meta.label, field.name) for field in fields]
-        using = router.db_for_write(model)
-        total, done = model._base_manager.count(), 0
-        for batch in primary_key_batches(model._base_manager.all(), size):
-            with transaction.atomic(using=using):
-                rows = _stored_values(model, fields, batch)
-                for position, (field, report) in enumerate(zip(fields, model_reports, strict=True)):
-                    changes = []
-                    for key, *stored in rows:
-                        value = stored[position]
-                        if value is None:
-                            continue
-                        index, token = split_stored(value)
-                        identifier = crypto.envelope_key_id(token)
-                        report.values_by_key_id[identifier.hex() if identifier else NOT_AN_ENVELOPE] += 1
-                        current = identifier == ring.primary_id and bool(index) == field.searchable
-                        if current and not reseal_all:
-                            continue
-                        if not dry_run:
-                            changes.append((key, value, field.seal(field.open(value))))
-                    _write(model, field, changes, using)
-                    report.resealed += len(changes)
-            done += len(rows)
-            if progress:
-                progress(model._meta.label, done, total)
-        reports.extend(model_reports)
-    return reports
+        reports.update((field, FieldReport(model._meta.label, field.name)) for field in fields)
+        _rewrite_table(model, fields, reseal, batch_size=batch_size, progress=progress)
+    return list(reports.values())
 
 
 def is_sealed(stored: str) -> bool:
@@ -146,28 +164,20 @@ def encrypt_existing(
         raise ValueError(
             f"{model._meta.label}.{field_name} is not an encrypted field; change it to one and migrate first."
         )
-    size = batch_size or app_settings.PURGE_BATCH_SIZE
-    using = router.db_for_write(model)
     report = FieldReport(model._meta.label, field.name)
-    total, done = model._base_manager.count(), 0
-    for batch in primary_key_batches(model._base_manager.all(), size):
-        with transaction.atomic(using=using):
-            rows = _stored_values(model, [field], batch)
-            changes = []
-            for key, stored in rows:
-                if stored is None or is_sealed(stored):
-                    continue
-                try:
-                    value = field.get_prep_value(field.text_to_value(stored))
-                except (crypto.DecryptionError, ValueError, TypeError):
-                    raise ValueError(
-                        f"{model._meta.label}.{field.name} (pk {key}): the stored plaintext is not a valid "
-                        f"{type(field).__name__.removeprefix('Encrypted')} value; fix that row first."
-                    ) from None
-                changes.append((key, stored, field.seal(field.value_to_text(value))))
-            _write(model, field, changes, using)
-            report.encrypted += len(changes)
-        done += len(rows)
-        if progress:
-            progress(model._meta.label, done, total)
+
+    def seal_plaintext(field: EncryptedField, key: Any, stored: str) -> str | None:
+        if is_sealed(stored):
+            return None
+        try:
+            value = field.get_prep_value(field.text_to_value(stored))
+        except (crypto.DecryptionError, ValueError, TypeError):
+            raise ValueError(
+                f"{model._meta.label}.{field.name} (pk {key}): the stored plaintext is not a valid "
+                f"{type(field).__name__.removeprefix('Encrypted')} value; fix that row first."
+            ) from None
+        report.encrypted += 1
+        return field.seal(field.value_to_text(value))
+
+    _rewrite_table(model, [field], seal_plaintext, batch_size=batch_size, progress=progress)
     return report
