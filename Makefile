@@ -1,8 +1,11 @@
 # The two commands of the README: `make demo` and `make test`.
 # Python 3.11 runs Django 5.2 LTS; Python 3.12 runs Django 6.1.
 
-PYTHON311 ?= $(shell command -v python3.11 || command -v python3)
-PYTHON312 ?= $(shell command -v python3.12 || ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1)
+# The first interpreter of each version that runs (a pyenv shim may exist and still refuse).
+find_python = $(shell for p in python$(1) $$(pyenv root 2>/dev/null)/versions/$(1).*/bin/python$(1); do \
+	"$$p" -c "" 2>/dev/null && { command -v "$$p"; break; }; done)
+PYTHON311 ?= $(call find_python,3.11)
+PYTHON312 ?= $(call find_python,3.12)
 VENV := .venv
 VENV61 := .venv-django61
 PGHOST ?= 127.0.0.1
@@ -10,6 +13,7 @@ PGHOST ?= 127.0.0.1
 .PHONY: demo test test-django52 test-django61 lint bench clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
+	@test -n "$(PYTHON311)" || { echo "Python 3.11 is needed for Django 5.2 (pyenv install 3.11)"; exit 1; }
 	$(PYTHON311) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet "Django>=5.2,<5.3" -e ".[dev]"
