@@ -10,9 +10,13 @@ class PrivacyKitConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
         from . import checks as privacy_checks
+        from .consent.subjects import carry_over_on_login
         from .crypto import reset_on_setting_changed
 
         checks.register(privacy_checks.check_keys, checks.Tags.security)
         checks.register(privacy_checks.check_settings_names)
+        user_logged_in.connect(carry_over_on_login, dispatch_uid="privacy_kit.carry_over_on_login")
         setting_changed.connect(reset_on_setting_changed, dispatch_uid="privacy_kit.reset_on_setting_changed")

@@ -24,6 +24,10 @@ DEFAULTS: dict[str, Any] = {
     "RETENTION": {},
     # Rows (or primary-key span) per batch in purges and key rotation.
     "PURGE_BATCH_SIZE": 10_000,
+    # The signed cookie that carries an anonymous visitor's consent id.
+    "CONSENT_COOKIE_NAME": "privacy_consent",
+    # How long a visitor's consent id lives, in days.
+    "CONSENT_COOKIE_DAYS": 365,
 }
 
 ENV_ENCRYPTION_KEYS = "PRIVACY_KIT_ENCRYPTION_KEYS"
@@ -65,6 +69,14 @@ class PrivacyKitSettings:
     @cached_property
     def PURGE_BATCH_SIZE(self) -> int:
         return int(self._get("PURGE_BATCH_SIZE"))
+
+    @cached_property
+    def CONSENT_COOKIE_NAME(self) -> str:
+        return str(self._get("CONSENT_COOKIE_NAME"))
+
+    @cached_property
+    def CONSENT_COOKIE_DAYS(self) -> int:
+        return int(self._get("CONSENT_COOKIE_DAYS"))
 
     def reload(self) -> None:
         """Forget cached values; the next read sees the current settings and environment."""

@@ -1,0 +1,180 @@
+"""Consent: grant, withdraw and check a subject's consent to each purpose.
+
+A subject is a logged-in user, or a request (its user, or else the anonymous
+visitor named by the signed consent cookie).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.http import HttpRequest
+from django.utils import timezone, translation
+
+from privacy_kit import crypto
+from privacy_kit.consent.subjects import Subject, subject_of
+
+IP_BINDING = crypto.Binding("privacy_kit.consentrecord", "ip_hash")
+
+
+class ConsentError(ValueError):
+    """Consent cannot be recorded as asked."""
+
+
+class NoPolicyError(ConsentError):
+    """No privacy policy is in effect: consent to an unpublished policy is not consent."""
+
+
+class UnknownPurposeError(ConsentError):
+    """A purpose slug that no ``Purpose`` has."""
+
+
+@dataclass(frozen=True)
+class PurposeState:
+    """What a subject decided about one purpose."""
+
+    purpose_id: int
+    requires_consent: bool
+    decided: bool
+    granted: bool
+
+
+def consent_state(subject: Subject) -> dict[str, PurposeState]:
+    """Return the subject's state for every purpose, in one query (none for an unknown visitor)."""
+    from privacy_kit.models import ConsentRecord, PolicyVersion, Purpose
+
+    if not subject.is_known:
+        return {}
+    latest = subject.rows(ConsentRecord.objects.filter(purpose=OuterRef("pk"))).order_by("-created_at", "-pk")
+    lapse = (
+        PolicyVersion.objects.effective()
+        .filter(requires_reconsent=True)
+        .order_by("-effective_at")
+        .values("effective_at")[:1]
+    )
+    rows = Purpose.objects.annotate(
+        action=Subquery(latest.values("action")[:1]),
+        given_under=Subquery(latest.values("policy_version__effective_at")[:1]),
+        lapse=Subquery(lapse),
+    ).values_list("slug", "pk", "requires_consent", "action", "given_under", "lapse")
+    state = {}
+    for slug, pk, requires_consent, action, given_under, lapse_at in rows:
+        current = action == ConsentRecord.Action.GRANT and (lapse_at is None or given_under >= lapse_at)
+        state[slug] = PurposeState(pk, requires_consent, action is not None, current or not requires_consent)
+    return state
+
+
+def _request_state(request: HttpRequest) -> dict[str, PurposeState]:
+    """Return the consent state of a request's subject, computed once per request."""
+    cached = getattr(request, "_privacy_state", None)
+    if cached is None:
+        cached = consent_state(subject_of(request))
+        request._privacy_state = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def state_of(subject: Any) -> dict[str, PurposeState]:
+    """Return the consent state of a user or request (a request's is cached for the request)."""
+    if isinstance(subject, HttpRequest):
+        return _request_state(subject)
+    return consent_state(subject_of(subject))
+
+
+def has_consent(subject: Any, purpose: str) -> bool:
+    """Tell whether the subject's latest decision grants ``purpose`` under a policy still in force."""
+    entry = state_of(subject).get(purpose)
+    return entry is not None and entry.granted
+
+
+def grant(subject: Any, purposes: Iterable[str], *, source: str, request: HttpRequest | None = None) -> list[Any]:
+    """Record that the subject grants each purpose under the policy in effect; return the records."""
+    from privacy_kit.models import ConsentRecord
+
+    return _record(subject, purposes, ConsentRecord.Action.GRANT, source, request)
+
+
+def withdraw(subject: Any, purposes: Iterable[str], *, source: str, request: HttpRequest | None = None) -> list[Any]:
+    """Record that the subject withdraws each purpose, and erase the behavioral data kept under them."""
+    from privacy_kit.models import ConsentRecord
+
+    records = _record(subject, purposes, ConsentRecord.Action.WITHDRAW, source, request)
+    if records:
+        who = subject_of(subject)
+        slugs = sorted({record.purpose.slug for record in records})
+        transaction.on_commit(partial(queue_behavioral_erasure, who, slugs))
+    return records
+
+
+def queue_behavioral_erasure(who: Subject, purposes: list[str]) -> None:
+    """Queue the erasure of the subject's behavioral events kept under ``purposes``."""
+    from privacy_kit.tasks import erase_behavioral_for_purpose
+
+    erase_behavioral_for_purpose.delay(
+        purposes=purposes, user_id=who.user_id, visitor=str(who.visitor) if who.visitor else None
+    )
+
+
+def _record(subject: Any, purposes: Iterable[str], action: Any, source: str, request: HttpRequest | None) -> list[Any]:
+    from privacy_kit.models import ConsentRecord, PolicyVersion, Purpose
+
+    if isinstance(purposes, str):
+        raise TypeError("purposes is a list of purpose slugs, not one string.")
+    slugs = list(dict.fromkeys(purposes))
+    if source not in ConsentRecord.Source.values:
+        raise ConsentError(f"Unknown consent source {source!r}; use one of {', '.join(ConsentRecord.Source.values)}.")
+    found = {purpose.slug: purpose for purpose in Purpose.objects.filter(slug__in=slugs)}
+    unknown = [slug for slug in slugs if slug not in found]
+    if unknown:
+        raise UnknownPurposeError(f"Unknown purpose {', '.join(map(repr, unknown))}: create a Purpose first.")
+    request = request or (subject if isinstance(subject, HttpRequest) else None)
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    policy = PolicyVersion.objects.current(language)
+    if policy is None:
+        raise NoPolicyError("No privacy policy is in effect: publish a PolicyVersion before recording consent.")
+    who = subject_of(subject, create=True)
+    now = timezone.now()
+    evidence = _evidence(request)
+    records = ConsentRecord.objects.bulk_create(
+        ConsentRecord(
+            **who.owner_fields(),
+            purpose=found[slug],
+            action=action,
+            policy_version=policy,
+            created_at=now,
+            source=source,
+            **evidence,
+        )
+        for slug in slugs
+    )
+    if request is not None:
+        request._privacy_state = None  # type: ignore[attr-defined]
+    return records
+
+
+def _evidence(request: HttpRequest | None) -> dict[str, str]:
+    """Return the request's keyed IP hash and user agent (never the IP itself)."""
+    if request is None:
+        return {}
+    address = request.META.get("REMOTE_ADDR") or ""
+    return {
+        "ip_hash": crypto.keyring().blind_index(IP_BINDING, address) if address else "",
+        "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300],
+    }
+
+
+__all__ = [
+    "ConsentError",
+    "NoPolicyError",
+    "UnknownPurposeError",
+    "consent_state",
+    "grant",
+    "has_consent",
+    "state_of",
+    "withdraw",
+]

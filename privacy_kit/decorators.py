@@ -1,0 +1,27 @@
+"""View decorators."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from .consent import has_consent
+
+
+def consent_required(purpose: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Let the view run only for a subject who consents to ``purpose``; others get a 403 page that says why."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if has_consent(request, purpose):
+                return view(request, *args, **kwargs)
+            return TemplateResponse(request, "privacy_kit/consent_required.html", {"purpose": purpose}, status=403)
+
+        return wrapped
+
+    return decorator
