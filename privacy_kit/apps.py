@@ -18,5 +18,6 @@ class PrivacyKitConfig(AppConfig):
 
         checks.register(privacy_checks.check_keys, checks.Tags.security)
         checks.register(privacy_checks.check_settings_names)
+        checks.register(privacy_checks.check_middleware)
         user_logged_in.connect(carry_over_on_login, dispatch_uid="privacy_kit.carry_over_on_login")
         setting_changed.connect(reset_on_setting_changed, dispatch_uid="privacy_kit.reset_on_setting_changed")

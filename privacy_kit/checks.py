@@ -28,7 +28,7 @@ E003 = "privacy_kit.E003"
 E003_MSG = "PRIVACY_KIT['ENCRYPTION_KEYS'][{position}] repeats key id {key_id} of an earlier key."
 E003_HINT = "List each key once; remove the duplicate."
 E004 = "privacy_kit.E004"
-E004_MSG = "PRIVACY_KIT['BLIND_INDEX_KEY'] is not set, but searchable fields need it: {fields}."
+E004_MSG = "PRIVACY_KIT['BLIND_INDEX_KEY'] is not set: consent records{fields} need it."
 E004_HINT = f"{GENERATE_HINT} Set it in PRIVACY_KIT or in the {ENV_BLIND_INDEX_KEY} environment variable."
 E005 = "privacy_kit.E005"
 E005_MSG = "PRIVACY_KIT['BLIND_INDEX_KEY'] is malformed: {reason}."
@@ -115,14 +115,37 @@ def check_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessa
                 errors.append(
                     checks.Error(E006_MSG.format(setting="PRIVACY_KIT['BLIND_INDEX_KEY']"), hint=E006_HINT, id=E006)
                 )
+    elif settings.DEBUG:
+        errors.append(checks.Warning(W001_MSG.format(setting="BLIND_INDEX_KEY"), hint=W001_HINT, id=W001))
     else:
-        fields = searchable_fields()
-        if fields and settings.DEBUG:
-            errors.append(checks.Warning(W001_MSG.format(setting="BLIND_INDEX_KEY"), hint=W001_HINT, id=W001))
-        elif fields:
-            names = ", ".join(f"{field.model._meta.label}.{field.name}" for field in fields)
-            errors.append(checks.Error(E004_MSG.format(fields=names), hint=E004_HINT, id=E004))
+        names = ", ".join(f"{field.model._meta.label}.{field.name}" for field in searchable_fields())
+        errors.append(checks.Error(E004_MSG.format(fields=f" and {names}" if names else ""), hint=E004_HINT, id=E004))
     return errors
+
+
+E020 = "privacy_kit.E020"
+E020_MSG = "privacy_kit.middleware.ConsentMiddleware is not in MIDDLEWARE."
+E020_HINT = (
+    'Add "privacy_kit.middleware.ConsentMiddleware" to MIDDLEWARE, after '
+    '"django.contrib.auth.middleware.AuthenticationMiddleware".'
+)
+E021 = "privacy_kit.E021"
+E021_MSG = "ConsentMiddleware comes before AuthenticationMiddleware: it cannot see the logged-in user."
+E021_HINT = 'Move "privacy_kit.middleware.ConsentMiddleware" after AuthenticationMiddleware in MIDDLEWARE.'
+CONSENT_MIDDLEWARE = "privacy_kit.middleware.ConsentMiddleware"
+AUTHENTICATION_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+
+def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Check that ConsentMiddleware is installed where it can see the user."""
+    middleware = list(settings.MIDDLEWARE)
+    if CONSENT_MIDDLEWARE not in middleware:
+        return [checks.Error(E020_MSG, hint=E020_HINT, id=E020)]
+    if AUTHENTICATION_MIDDLEWARE in middleware and middleware.index(CONSENT_MIDDLEWARE) < middleware.index(
+        AUTHENTICATION_MIDDLEWARE
+    ):
+        return [checks.Error(E021_MSG, hint=E021_HINT, id=E021)]
+    return []
 
 
 def check_settings_names(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:

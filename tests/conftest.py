@@ -1,6 +1,7 @@
 import pytest
 
 from privacy_kit import crypto
+from tests.celery_app import app as celery_app  # noqa: F401 (the current Celery app of the tests)
 
 
 @pytest.fixture(autouse=True)

@@ -52,10 +52,37 @@ def test_duplicate_keys_are_an_error():
     assert ids(messages) == ["privacy_kit.E003"]
 
 
-def test_missing_blind_index_key_with_searchable_fields_is_an_error():
+def test_missing_blind_index_key_is_an_error_naming_who_needs_it():
     messages = privacy_messages(ENCRYPTION_KEYS=[TEST_KEY_PRIMARY])
     assert ids(messages) == ["privacy_kit.E004"]
+    assert "consent records" in messages[0].msg
     assert "testapp.Record.email" in messages[0].msg and "shop.Customer.email" in messages[0].msg
+
+
+def middleware_messages(middleware):
+    with override_settings(MIDDLEWARE=middleware):
+        return [m for m in checks.run_checks() if m.id in ("privacy_kit.E020", "privacy_kit.E021")]
+
+
+def test_missing_consent_middleware_names_the_line_to_add():
+    [message] = middleware_messages(["django.contrib.auth.middleware.AuthenticationMiddleware"])
+    assert message.id == "privacy_kit.E020" and '"privacy_kit.middleware.ConsentMiddleware"' in message.hint
+
+
+def test_consent_middleware_before_authentication_is_an_error():
+    [message] = middleware_messages(
+        ["privacy_kit.middleware.ConsentMiddleware", "django.contrib.auth.middleware.AuthenticationMiddleware"]
+    )
+    assert message.id == "privacy_kit.E021"
+
+
+def test_consent_middleware_after_authentication_passes():
+    assert (
+        middleware_messages(
+            ["django.contrib.auth.middleware.AuthenticationMiddleware", "privacy_kit.middleware.ConsentMiddleware"]
+        )
+        == []
+    )
 
 
 def test_malformed_blind_index_key_is_an_error():

@@ -148,12 +148,6 @@ class ConsentRecord(models.Model):
         app_label = "privacy_kit"
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["user", "purpose", "-created_at"], name="privacy_kit_consent_user")]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(user__isnull=False) | models.Q(visitor__isnull=False),
-                name="privacy_kit_consent_has_subject",
-            )
-        ]
         verbose_name = _("consent record")
         verbose_name_plural = _("consent records")
 
