@@ -22,6 +22,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "privacy_kit.middleware.ConsentMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 TEMPLATES = [
@@ -70,3 +71,11 @@ PRIVACY_KIT = {
     "ENCRYPTION_KEYS": [TEST_KEY_PRIMARY],
     "BLIND_INDEX_KEY": TEST_BLIND_INDEX_KEY,
 }
+
+# Celery runs tasks in-process, except in the tests that start a real worker.
+CELERY_BROKER_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+
+# Fast password hashing: the tests create many users.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
