@@ -1,0 +1,50 @@
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from privacy_kit.consent import grant
+from privacy_kit.models import ConsentRecord, PolicyVersion, Purpose
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ledger(admin_user):
+    Purpose.objects.create(slug="analytics", name="Analytics")
+    policy = PolicyVersion.objects.create(
+        version="1", language="en", text="t", effective_at=timezone.now() - datetime.timedelta(days=1)
+    )
+    [entry] = grant(admin_user, ["analytics"], source="account")
+    return policy, entry
+
+
+def test_consent_ledger_is_listed_but_cannot_be_added_changed_or_deleted(admin_client, ledger):
+    _, entry = ledger
+    assert admin_client.get("/admin/privacy_kit/consentrecord/").status_code == 200
+    assert admin_client.get("/admin/privacy_kit/consentrecord/add/").status_code == 403
+    response = admin_client.post(f"/admin/privacy_kit/consentrecord/{entry.pk}/change/", {"action": "withdraw"})
+    assert response.status_code == 403
+    assert admin_client.post(f"/admin/privacy_kit/consentrecord/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert ConsentRecord.objects.get().action == "grant"
+
+
+def test_an_effective_policy_is_read_only_in_the_admin(admin_client, ledger):
+    policy, _ = ledger
+    page = admin_client.get(f"/admin/privacy_kit/policyversion/{policy.pk}/change/")
+    assert page.status_code == 200 and 'name="text"' not in page.content.decode()
+    assert admin_client.post(f"/admin/privacy_kit/policyversion/{policy.pk}/change/", {"text": "x"}).status_code == 403
+    assert (
+        admin_client.post(f"/admin/privacy_kit/policyversion/{policy.pk}/delete/", {"post": "yes"}).status_code == 403
+    )
+    policy.refresh_from_db()
+    assert policy.text == "t"
+
+
+def test_a_draft_policy_and_purposes_are_editable(admin_client, ledger):
+    draft = PolicyVersion.objects.create(
+        version="2", language="en", text="draft", effective_at=timezone.now() + datetime.timedelta(days=7)
+    )
+    page = admin_client.get(f"/admin/privacy_kit/policyversion/{draft.pk}/change/")
+    assert 'name="text"' in page.content.decode()
+    assert admin_client.get("/admin/privacy_kit/purpose/add/").status_code == 200
