@@ -83,3 +83,24 @@ def test_erase_events_is_batched_and_idempotent(users, settings):
     assert erase_events(who, ["personalization"]) == 10
     assert erase_events(who, ["personalization"]) == 0
     assert erase_events(Subject(), ["personalization"]) == 0
+
+
+def test_a_visitors_withdrawal_erases_only_that_visitors_events(users, django_capture_on_commit_callbacks):
+    from django.contrib.auth.models import AnonymousUser
+    from django.test import RequestFactory
+
+    def visitor():
+        request = RequestFactory().get("/")
+        request.user = AnonymousUser()
+        return request
+
+    first, second = visitor(), visitor()
+    for request in (first, second):
+        grant(request, ["personalization"], source="banner")
+        record(request, "search", {"q": "kabsa"})
+    grant(users[0], ["personalization"], source="banner")
+    record(users[0], "search", {"q": "kabsa"})
+    with django_capture_on_commit_callbacks(execute=True):
+        withdraw(first, ["personalization"], source="preferences")
+    assert BehavioralEvent.objects.count() == 2
+    assert not BehavioralEvent.objects.filter(visitor=first._privacy_visitor).exists()
