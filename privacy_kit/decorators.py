@@ -20,7 +20,11 @@ def consent_required(purpose: str) -> Callable[[Callable[..., HttpResponse]], Ca
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if has_consent(request, purpose):
                 return view(request, *args, **kwargs)
-            return TemplateResponse(request, "privacy_kit/consent_required.html", {"purpose": purpose}, status=403)
+            from .models import Purpose
+
+            name = Purpose.objects.filter(slug=purpose).values_list("name", flat=True).first()
+            context = {"purpose": purpose, "purpose_name": name or purpose}
+            return TemplateResponse(request, "privacy_kit/consent_required.html", context, status=403)
 
         return wrapped
 

@@ -4,6 +4,16 @@ from privacy_kit import crypto
 from tests.celery_app import app as celery_app  # noqa: F401 (the current Celery app of the tests)
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Start every test from no purpose and no policy: the demo shop's data migration published some."""
+    from privacy_kit.models import PolicyVersion, Purpose
+
+    with django_db_blocker.unblock():
+        PolicyVersion.objects.all().delete()
+        Purpose.objects.all().delete()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_keyring():
     """Each test reads keys from the settings it runs with."""

@@ -284,3 +284,14 @@ def test_subject_of_a_request_prefers_the_user(user, policy):
     request = visitor_request()
     request.user = user
     assert subject_of(request).user_id == user.pk
+
+
+def test_a_lapsed_grant_is_a_question_to_ask_again(user, policy):
+    from privacy_kit.consent import state_of
+
+    grant(user, ["analytics"], source="banner")
+    withdraw(user, ["marketing"], source="banner")
+    publish("2", days_ago=0, reconsent=True)
+    state = state_of(user)
+    assert not state["analytics"].decided and not state["analytics"].granted
+    assert state["marketing"].decided

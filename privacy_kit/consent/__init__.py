@@ -66,7 +66,9 @@ def consent_state(subject: Subject) -> dict[str, PurposeState]:
     state = {}
     for slug, pk, requires_consent, action, given_under, lapse_at in rows:
         current = action == ConsentRecord.Action.GRANT and (lapse_at is None or given_under >= lapse_at)
-        state[slug] = PurposeState(pk, requires_consent, action is not None, current or not requires_consent)
+        # A grant that lapsed under a newer policy is a question to ask again.
+        decided = current or action == ConsentRecord.Action.WITHDRAW
+        state[slug] = PurposeState(pk, requires_consent, decided, current or not requires_consent)
     return state
 
 
