@@ -9,8 +9,9 @@ PYTHON312 ?= $(call find_python,3.12)
 VENV := .venv
 VENV61 := .venv-django61
 PGHOST ?= 127.0.0.1
+BROWSER_PACKAGES := chromium chromium-driver
 
-.PHONY: demo test test-django52 test-django61 lint bench clean
+.PHONY: demo test test-django52 test-django61 browser lint bench clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	@test -n "$(PYTHON311)" || { echo "Python 3.11 is needed for Django 5.2 (pyenv install 3.11)"; exit 1; }
@@ -32,13 +33,24 @@ demo: $(VENV)/.installed
 
 test: lint test-django52 test-django61
 
-test-django52: $(VENV)/.installed
+test-django52: $(VENV)/.installed browser
 	TEST_DATABASE=sqlite $(VENV)/bin/pytest -q
 	TEST_DATABASE=postgres PGHOST=$(PGHOST) $(VENV)/bin/pytest -q
 
-test-django61: $(VENV61)/.installed
+test-django61: $(VENV61)/.installed browser
 	TEST_DATABASE=sqlite $(VENV61)/bin/pytest -q
 	TEST_DATABASE=postgres PGHOST=$(PGHOST) $(VENV61)/bin/pytest -q
+
+# The browser tests drive Debian's Chromium through its chromedriver.
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(BROWSER_PACKAGES); \
+	else \
+		echo "The browser tests need /usr/bin/chromium and /usr/bin/chromedriver:"; \
+		echo "  sudo apt-get update && sudo apt-get install -y $(BROWSER_PACKAGES)"; \
+		exit 1; \
+	fi
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -1,8 +1,10 @@
 from django.contrib import admin
-from django.urls import path
-from django.views.generic import RedirectView
+from django.urls import include, path
+
+from example_shop.shop import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("privacy/", include("privacy_kit.urls")),
+    path("", views.home, name="home"),
 ]

@@ -8,6 +8,7 @@ SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 USE_TZ = True
 TIME_ZONE = "Asia/Riyadh"
+LANGUAGES = [("en", "English"), ("ar", "العربية")]
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -21,6 +22,8 @@ INSTALLED_APPS = [
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "privacy_kit.middleware.ConsentMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -39,6 +42,8 @@ TEMPLATES = [
     }
 ]
 ROOT_URLCONF = "tests.urls"
+# The live server of the browser tests serves static files under it.
+STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if os.environ.get("TEST_DATABASE", "sqlite") == "postgres":

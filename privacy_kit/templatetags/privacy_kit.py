@@ -39,6 +39,8 @@ def consent_banner(context: template.Context) -> dict[str, Any]:
     return {
         "show_banner": True,
         "request": request,
-        "next": request.get_full_path(),
+        # Back to the page without its query: reloading, say, a search after the
+        # visitor accepts would record what was typed before they consented.
+        "next": request.path,
         "purposes": [{"purpose": purpose, "granted": privacy.has(purpose.slug)} for purpose in purposes],
     }
