@@ -155,7 +155,14 @@ class EncryptedField(models.Field):
         return text if self.plaintext_is_value else self.text_to_value(text)
 
     def seal(self, text: str) -> str:
-        """Return the stored form of a plaintext: blind index prefix (if searchable) and envelope."""
+        """Return the stored form of a plaintext: blind index prefix (if searchable) and envelope.
+
+        The empty text is stored as the empty string: its emptiness is no secret
+        (an encrypted empty value has a length of its own), and it lets SQL tell
+        blank or anonymized values apart without decrypting.
+        """
+        if not text:
+            return ""
         ring = crypto.keyring()
         if self.searchable:
             index = ring.blind_index(self.binding, self.normalize(text))
@@ -165,6 +172,8 @@ class EncryptedField(models.Field):
 
     def open(self, stored: str) -> str:
         """Return the plaintext of a stored value or raise ``DecryptionError``."""
+        if not stored:
+            return ""
         if stored[BLIND_INDEX_CHARS : BLIND_INDEX_CHARS + 1] == ":":
             token = stored[BLIND_INDEX_CHARS + 1 :]
             associated_data = self.binding.associated_data + b"#" + stored[:BLIND_INDEX_CHARS].encode("ascii")
@@ -195,8 +204,10 @@ class EncryptedField(models.Field):
 
     def blind_index(self, value: Any) -> str:
         """Return the blind index of a query value, as the generated column holds it."""
-        prepared = self.get_prep_value(value)
-        return crypto.keyring().blind_index(self.binding, self.normalize(self.value_to_text(prepared)))
+        text = self.value_to_text(self.get_prep_value(value))
+        if not text:
+            return ""  # what the generated column holds for a stored empty string
+        return crypto.keyring().blind_index(self.binding, self.normalize(text))
 
     # -- lookups ----------------------------------------------------------
 

@@ -95,7 +95,8 @@ def _rewrite_table(
             for position, field in enumerate(fields):
                 changes = []
                 for key, *stored in rows:
-                    if stored[position] is not None:
+                    # NULL and the empty string hold nothing to seal.
+                    if stored[position]:
                         new = rewrite(field, key, stored[position])
                         if new is not None:
                             changes.append((key, stored[position], new))

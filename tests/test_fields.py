@@ -123,6 +123,13 @@ def test_falsy_values_stay_distinct_from_null(name, falsy):
     assert Record.objects.filter(**{f"{name}__isnull": True}, pk=record.pk).count() == 0
 
 
+def test_empty_text_is_stored_empty_and_found_by_its_index():
+    record = round_trip(char="", email="", code="")
+    assert (record.char, record.email) == ("", "")
+    assert stored(record, "char") == "" and stored(record, "email") == ""
+    assert Record.objects.get(email="") == record and Record.objects.filter(code="").count() == 1
+
+
 def test_none_stays_null_in_the_database():
     record = round_trip(char=None, integer=None, data=None)
     assert (record.char, record.integer, record.data) == (None, None, None)
