@@ -1,6 +1,8 @@
 """Plain and encrypted twins of the same tables; created and dropped by ``bench/fields.py``, no migrations."""
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from privacy_kit.fields import EncryptedEmailField, EncryptedTextField
 
@@ -35,3 +37,22 @@ class SearchableEmail(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+
+class PlainEvent(models.Model):
+    """``privacy_kit.BehavioralEvent`` with a plain ``JSONField``: the encryption's share, for ``bench/consent.py``."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    visitor = models.UUIDField(null=True, blank=True, db_index=True)
+    purpose = models.ForeignKey("privacy_kit.Purpose", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=40)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "purpose"], name="bench_plainevent_user")]
+
+    def __str__(self) -> str:
+        return self.kind
