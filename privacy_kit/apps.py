@@ -19,5 +19,21 @@ class PrivacyKitConfig(AppConfig):
         checks.register(privacy_checks.check_keys, checks.Tags.security)
         checks.register(privacy_checks.check_settings_names)
         checks.register(privacy_checks.check_middleware)
+        checks.register(privacy_checks.check_registry)
+        checks.register(privacy_checks.check_beat_schedule)
+        checks.register(privacy_checks.check_recent_purge, checks.Tags.database)
+        self.register_personal_data()
         user_logged_in.connect(carry_over_on_login, dispatch_uid="privacy_kit.carry_over_on_login")
         setting_changed.connect(reset_on_setting_changed, dispatch_uid="privacy_kit.reset_on_setting_changed")
+
+    def register_personal_data(self) -> None:
+        from . import registry
+        from .models import BehavioralEvent
+
+        registry.register(
+            BehavioralEvent,
+            subject="user",
+            category="behavioral",
+            personal_fields=["data"],
+            retention=registry.Retention(basis="age", date_field="created_at", after_days="behavioral"),
+        )

@@ -155,3 +155,58 @@ def check_settings_names(app_configs: Any = None, **kwargs: Any) -> list[checks.
         for name in app_settings.user_settings
         if name not in DEFAULTS
     ]
+
+
+E030 = "privacy_kit.E030"
+E030_HINT = "Fix the registry.register(...) call of that model."
+W030 = "privacy_kit.W030"
+W030_MSG = "The purge task privacy_kit.purge_expired is not in CELERY_BEAT_SCHEDULE: data will not expire on its own."
+W030_HINT = (
+    "Add it: CELERY_BEAT_SCHEDULE = {**privacy_kit.celery.beat_schedule(), ...}, and run one 'celery beat' process."
+)
+W031 = "privacy_kit.W031"
+W031_MSG = "No purge has finished successfully in the last {days} days."
+W031_HINT = "Check that a Celery beat and a worker run, and read the failed PurgeRun rows in the admin."
+STALE_PURGE_DAYS = 2
+
+
+def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Check every registration of the personal-data registry."""
+    from .registry import registration_errors, registrations
+
+    return [
+        checks.Error(message, hint=E030_HINT, obj=entry.model, id=E030)
+        for entry in registrations()
+        for message in registration_errors(entry)
+    ]
+
+
+def check_beat_schedule(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn when beat would never start the purge."""
+    from .celery import PURGE_TASK
+
+    schedule = getattr(settings, "CELERY_BEAT_SCHEDULE", None) or {}
+    if any(entry.get("task") == PURGE_TASK for entry in schedule.values()):
+        return []
+    return [checks.Warning(W030_MSG, hint=W030_HINT, id=W030)]
+
+
+def check_recent_purge(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn when no purge succeeded lately (``manage.py check --database default``)."""
+    import datetime
+
+    from django.db import DatabaseError
+    from django.utils import timezone
+
+    from .models import PurgeRun
+
+    if not databases:
+        return []
+    since = timezone.now() - datetime.timedelta(days=STALE_PURGE_DAYS)
+    try:
+        recent = PurgeRun.objects.filter(status=PurgeRun.Status.DONE, dry_run=False, finished_at__gte=since).exists()
+    except DatabaseError:
+        return []  # not migrated yet
+    if recent:
+        return []
+    return [checks.Warning(W031_MSG.format(days=STALE_PURGE_DAYS), hint=W031_HINT, id=W031)]

@@ -20,8 +20,8 @@ DEFAULTS: dict[str, Any] = {
     "BLIND_INDEX_KEY": None,
     # The admin needs a one-time password on top of the password.
     "ADMIN_2FA_REQUIRED": True,
-    # Retention periods per category, in days.
-    "RETENTION": {},
+    # Retention periods per category, in days; a shop's dict adds to and overrides these.
+    "RETENTION": {"behavioral": 365, "personal": 730},
     # Rows (or primary-key span) per batch in purges and key rotation.
     "PURGE_BATCH_SIZE": 10_000,
     # The signed cookie that carries an anonymous visitor's consent id.
@@ -64,7 +64,7 @@ class PrivacyKitSettings:
 
     @cached_property
     def RETENTION(self) -> dict[str, int]:
-        return dict(self._get("RETENTION"))
+        return {**DEFAULTS["RETENTION"], **self.user_settings.get("RETENTION", {})}
 
     @cached_property
     def PURGE_BATCH_SIZE(self) -> int:

@@ -13,6 +13,7 @@ import uuid
 from celery import shared_task
 from django.db import DatabaseError
 
+from . import retention
 from .consent.subjects import Subject
 from .tracking import erase_events
 
@@ -22,8 +23,10 @@ TASK_OPTIONS = {
     "autoretry_for": (DatabaseError,),
     "retry_backoff": True,
     "max_retries": 5,
-    "soft_time_limit": 240,
-    "time_limit": 300,
+    # Well below the Redis broker's visibility timeout (one hour by default),
+    # after which an unacknowledged task would be delivered a second time.
+    "soft_time_limit": 600,
+    "time_limit": 660,
 }
 
 
@@ -32,3 +35,18 @@ def erase_behavioral_for_purpose(*, purposes: list[str], user_id: int | None = N
     """Erase one subject's behavioral events kept under the withdrawn purposes."""
     who = Subject(user_id=user_id) if user_id is not None else Subject(visitor=uuid.UUID(visitor) if visitor else None)
     return erase_events(who, purposes)
+
+
+@shared_task(name="privacy_kit.purge_policy", **TASK_OPTIONS)
+def purge_policy(name: str, start: int | None = None, end: int | None = None) -> dict:
+    """Purge one retention policy, or one primary-key chunk of it."""
+    return retention.purge_policy(name, start=start, end=end).as_dict()
+
+
+@shared_task(name="privacy_kit.purge_expired", **TASK_OPTIONS)
+def purge_expired() -> int:
+    """Queue a purge of every retention policy, a large table in chunks for several workers; return how many."""
+    pieces = retention.plan_purge()
+    for name, start, end in pieces:
+        purge_policy.delay(name, start, end)
+    return len(pieces)

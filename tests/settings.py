@@ -84,3 +84,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 
 # Fast password hashing: the tests create many users.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+from privacy_kit.celery import beat_schedule  # noqa: E402
+
+CELERY_BEAT_SCHEDULE = beat_schedule()

@@ -87,3 +87,8 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
+
+# One beat process queues the nightly purge; every worker helps to run it.
+from privacy_kit.celery import beat_schedule  # noqa: E402
+
+CELERY_BEAT_SCHEDULE = beat_schedule()
