@@ -56,3 +56,23 @@ class Member(AbstractPerson):
 
 class Supplier(AbstractPerson):
     """A second child of the same abstract model: its own binding and its own index."""
+
+
+class Order(models.Model):
+    """A shop order: personal fields to anonymize, accounting fields to keep."""
+
+    customer = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL)
+    full_name = EncryptedCharField(max_length=100)
+    phone = EncryptedCharField(max_length=30, blank=True)
+    address = EncryptedTextField(null=True, blank=True)
+    note = models.CharField(max_length=100, blank=True)
+    total = models.DecimalField(max_digits=10, decimal_places=2)
+    created_at = models.DateTimeField()
+
+
+class Cart(models.Model):
+    """Cart lines, deleted some days after they were made."""
+
+    customer = models.ForeignKey("auth.User", null=True, on_delete=models.CASCADE)
+    product = models.CharField(max_length=100)
+    added_on = models.DateField()

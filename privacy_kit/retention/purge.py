@@ -1,0 +1,253 @@
+"""The retention engine behind the purge tasks.
+
+Plain functions: ``expired()`` says which rows of a registration are due,
+``purge_policy()`` deletes or anonymizes them in primary-key batches (one short
+transaction each) and logs a ``PurgeRun``; ``plan_purge()`` cuts large tables
+into chunks that several workers can purge side by side. Cut-offs are computed
+when a run starts, so running twice, or at once, changes nothing more.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import connections, models, router, transaction
+from django.db.models import Exists, ExpressionWrapper, F, Max, Min, OuterRef, Q
+from django.utils import timezone
+
+from privacy_kit import registry
+from privacy_kit.batches import primary_key_batches
+from privacy_kit.conf import app_settings
+from privacy_kit.fields import EncryptedField
+
+# A chunk spans this many batches of primary keys: the unit one worker takes.
+BATCHES_PER_CHUNK = 10
+ANONYMOUS_DATE = datetime.date(1970, 1, 1)
+
+
+@dataclass
+class PurgeResult:
+    """What one run of a policy did (or, in a dry run, would do)."""
+
+    policy: str
+    chunk: str = ""
+    deleted: int = 0
+    anonymized: int = 0
+    skipped: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__}
+
+
+def anonymous_value(field: models.Field) -> Any:
+    """Return the value that replaces personal data in ``field``: NULL, empty, or a placeholder it accepts."""
+    if field.null:
+        return None
+    if isinstance(field, (models.CharField, models.TextField)):
+        return ""
+    if isinstance(field, models.JSONField):
+        return {}
+    if isinstance(field, models.BooleanField):
+        return False
+    if isinstance(field, (models.IntegerField, models.FloatField, models.DecimalField)):
+        return 0
+    if isinstance(field, models.DateTimeField):
+        return datetime.datetime.combine(ANONYMOUS_DATE, datetime.time(), tzinfo=datetime.UTC)
+    if isinstance(field, models.DateField):
+        return ANONYMOUS_DATE
+    raise TypeError(f"{field.model._meta.label}.{field.name} has no anonymous value; make it nullable.")
+
+
+def anonymized_fields(registration: registry.Registration) -> list[models.Field]:
+    """Return the personal fields that anonymization overwrites (all but ``keep_fields``)."""
+    assert registration.retention is not None
+    keep = set(registration.retention.keep_fields)
+    meta = registration.model._meta
+    return [meta.get_field(name) for name in registration.personal_fields if name not in keep]  # type: ignore[misc]
+
+
+def _not_yet_anonymous(queryset: models.QuerySet, fields: list[models.Field]) -> models.QuerySet:
+    """Keep the rows in which some field still differs from its anonymous value.
+
+    An encrypted field is compared by its stored text, which is empty exactly
+    when the value is empty; for a value it cannot compare without decrypting,
+    no row is left out (anonymizing again changes nothing).
+    """
+    differs = Q()
+    for field in fields:
+        value = anonymous_value(field)
+        if value is None:
+            differs |= Q(**{f"{field.name}__isnull": False})
+        elif isinstance(field, EncryptedField):
+            if value != "":
+                return queryset
+            alias = f"stored_{field.name}"
+            queryset = queryset.annotate(**{alias: ExpressionWrapper(F(field.name), output_field=models.TextField())})
+            differs |= ~Q(**{alias: ""})
+        else:
+            differs |= ~Q(**{field.name: value})
+    return queryset.filter(differs) if differs else queryset
+
+
+def _limit(field: models.Field, now: datetime.datetime, days: int) -> Any:
+    limit = now - datetime.timedelta(days=days)
+    return limit if isinstance(field, models.DateTimeField) else limit.date()
+
+
+def inactive_users(since: datetime.datetime) -> models.QuerySet:
+    """Return the users whose last activity is older than ``since``, computed in SQL.
+
+    Last activity is the latest of ``last_login``, ``date_joined`` and the date
+    field of every registered row of the user: the end of the period of dealing.
+    """
+    user_model = get_user_model()
+    names = {field.name for field in user_model._meta.get_fields()}
+    users = user_model._default_manager.all()
+    if "last_login" in names:
+        users = users.filter(Q(last_login__lt=since) | Q(last_login__isnull=True))
+    if "date_joined" in names:
+        users = users.filter(date_joined__lt=since)
+    for entry in registry.registrations():
+        if entry.subject_path and entry.retention:
+            date_field = entry.model._meta.get_field(entry.retention.date_field)
+            boundary = since if isinstance(date_field, models.DateTimeField) else since.date()
+            recent = entry.model._base_manager.filter(
+                **{entry.subject_path: OuterRef("pk"), f"{entry.retention.date_field}__gte": boundary}
+            )
+            users = users.filter(~Exists(recent))
+    return users
+
+
+def held_subjects() -> models.QuerySet:
+    """Return the ids of the users under an active legal hold."""
+    from privacy_kit.models import LegalHold
+
+    return LegalHold.objects.active().values("subject_id")
+
+
+def expired(registration: registry.Registration, now: datetime.datetime | None = None) -> models.QuerySet:
+    """Return the rows of a registration that its retention policy says are due now."""
+    retention = registration.retention
+    if retention is None:
+        raise ValueError(f"{registration.name} has no retention policy.")
+    now = now or timezone.now()
+    model = registration.model
+    rows = model._base_manager.all()
+    date_field = model._meta.get_field(retention.date_field)
+    if retention.basis == registry.AGE:
+        rows = rows.filter(**{f"{retention.date_field}__lt": _limit(date_field, now, retention.days)})
+    else:
+        since = now - datetime.timedelta(days=retention.days)
+        rows = rows.filter(**{f"{registration.subject_path}__in": inactive_users(since).values("pk")})
+    if registration.subject_path:
+        rows = rows.exclude(**{f"{registration.subject_path}__in": held_subjects()})
+    if retention.action == registry.ANONYMIZE:
+        rows = _not_yet_anonymous(rows, anonymized_fields(registration))
+    return rows
+
+
+@contextmanager
+def policy_lock(name: str, chunk: str, using: str) -> Iterator[bool]:
+    """Hold the lock of one policy chunk for the run; yield False if another run holds it.
+
+    On PostgreSQL this is a session advisory lock, which the server drops when a
+    killed worker's connection goes. Elsewhere runs are not locked against each
+    other and rely on being idempotent.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    key = int.from_bytes(hashlib.sha256(f"privacy_kit:{name}:{chunk}".encode()).digest()[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def purge_policy(
+    name: str,
+    *,
+    start: Any = None,
+    end: Any = None,
+    dry_run: bool = False,
+    now: datetime.datetime | None = None,
+    batch_size: int | None = None,
+) -> PurgeResult:
+    """Delete or anonymize the expired rows of one registration (within ``start <= pk < end``)."""
+    from privacy_kit.models import PurgeRun
+
+    registration = registry.get(name)
+    retention = registration.retention
+    if retention is None:
+        raise ValueError(f"{name} has no retention policy.")
+    now = now or timezone.now()
+    chunk = f"{start}:{end}" if start is not None else ""
+    result = PurgeResult(name, chunk)
+    model = registration.model
+    using = router.db_for_write(model)
+    with policy_lock(name, chunk, using) as acquired:
+        run = PurgeRun.objects.create(policy=name, chunk=chunk, dry_run=dry_run, started_at=now)
+        if not acquired:
+            result.skipped = True
+            run.finish(PurgeRun.Status.SKIPPED)
+            return result
+        scope = model._base_manager.all()
+        if start is not None:
+            scope = scope.filter(pk__gte=start, pk__lt=end)
+        values = {field.name: anonymous_value(field) for field in anonymized_fields(registration)}
+        try:
+            for batch in primary_key_batches(scope, batch_size or app_settings.PURGE_BATCH_SIZE):
+                with transaction.atomic(using=using):
+                    due = expired(registration, now).filter(batch)
+                    if dry_run:
+                        count = due.count()
+                    elif retention.action == registry.DELETE:
+                        count = due.delete()[1].get(model._meta.label, 0)
+                    else:
+                        count = model._base_manager.filter(pk__in=list(due.values_list("pk", flat=True))).update(
+                            **values
+                        )
+                if retention.action == registry.DELETE:
+                    result.deleted += count
+                else:
+                    result.anonymized += count
+        except Exception as error:
+            # The class of the error only: a database message can quote row values.
+            run.finish(
+                PurgeRun.Status.FAILED, deleted=result.deleted, anonymized=result.anonymized, error=type(error).__name__
+            )
+            raise
+        run.finish(PurgeRun.Status.DONE, deleted=result.deleted, anonymized=result.anonymized)
+    return result
+
+
+def plan_purge(names: list[str] | None = None, *, batch_size: int | None = None) -> list[tuple[str, Any, Any]]:
+    """Return the (policy, start, end) pieces of a purge: a policy per piece, a large table in chunks."""
+    span = (batch_size or app_settings.PURGE_BATCH_SIZE) * BATCHES_PER_CHUNK
+    pieces: list[tuple[str, Any, Any]] = []
+    for entry in registry.registrations():
+        if entry.retention is None or (names and entry.name not in names):
+            continue
+        pk = entry.model._meta.pk
+        if not isinstance(pk, models.IntegerField):
+            pieces.append((entry.name, None, None))
+            continue
+        bounds = entry.model._base_manager.aggregate(low=Min("pk"), high=Max("pk"))
+        if bounds["low"] is None or bounds["high"] - bounds["low"] < span:
+            pieces.append((entry.name, None, None))
+            continue
+        for start in range(bounds["low"], bounds["high"] + 1, span):
+            pieces.append((entry.name, start, start + span))
+    return pieces

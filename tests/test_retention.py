@@ -1,0 +1,271 @@
+import datetime
+import decimal
+
+import pytest
+from django.core import checks
+from django.core.management import call_command
+from django.db import connection
+from django.test import override_settings
+from django.utils import timezone
+
+from privacy_kit import registry
+from privacy_kit.models import BehavioralEvent, LegalHold, PurgeRun
+from privacy_kit.retention import anonymous_value, expired, inactive_users, plan_purge, purge_policy
+from tests.testapp.models import Cart, Order
+
+pytestmark = pytest.mark.django_db
+NOW = timezone.now()
+
+
+def days_ago(days):
+    return NOW - datetime.timedelta(days=days)
+
+
+@pytest.fixture
+def policies(settings):
+    registry.register(
+        Order,
+        subject="customer",
+        category="personal",
+        personal_fields=["full_name", "phone", "address", "note", "customer"],
+        retention=registry.Retention(
+            basis="relationship",
+            date_field="created_at",
+            after_days=730,
+            action="anonymize",
+            keep_fields=["total", "created_at"],
+        ),
+    )
+    registry.register(
+        Cart,
+        subject="customer",
+        category="behavioral",
+        personal_fields=["product"],
+        retention=registry.Retention(basis="age", date_field="added_on", after_days="carts"),
+    )
+    with override_settings(PRIVACY_KIT={**settings.PRIVACY_KIT, "RETENTION": {"carts": 30}}):
+        yield
+    registry.unregister(Order)
+    registry.unregister(Cart)
+
+
+def make_user(django_user_model, name, *, joined, last_login=None):
+    return django_user_model.objects.create(
+        username=name, date_joined=days_ago(joined), last_login=days_ago(last_login) if last_login else None
+    )
+
+
+def order(customer, days, name="Salma Q.", total="99.50"):
+    return Order.objects.create(
+        customer=customer,
+        full_name=name,
+        phone="0550000000",
+        address="Riyadh",
+        note="gift wrap",
+        total=decimal.Decimal(total),
+        created_at=days_ago(days),
+    )
+
+
+# -- age basis -------------------------------------------------------------------
+
+
+def test_age_basis_deletes_rows_older_than_the_period(policies, django_user_model):
+    user = make_user(django_user_model, "u", joined=10)
+    old = [Cart.objects.create(customer=user, product=f"p{i}", added_on=days_ago(31 + i).date()) for i in range(3)]
+    fresh = [Cart.objects.create(customer=user, product="new", added_on=days_ago(days).date()) for days in (0, 29)]
+    assert set(expired(registry.get("testapp.Cart"), NOW)) == set(old)
+    result = purge_policy("testapp.Cart", now=NOW, batch_size=2)
+    assert result.deleted == 3
+    assert set(Cart.objects.all()) == set(fresh)
+
+
+def test_behavioral_events_are_registered_by_privacy_kit_with_the_behavioral_period():
+    entry = registry.get("privacy_kit.BehavioralEvent")
+    assert (entry.category, entry.retention.basis, entry.retention.days) == ("behavioral", "age", 365)
+
+
+# -- relationship basis ------------------------------------------------------------
+
+
+def test_relationship_basis_uses_the_latest_activity_of_the_subject(policies, django_user_model):
+    gone = make_user(django_user_model, "gone", joined=2000, last_login=900)
+    logged_in = make_user(django_user_model, "logged-in", joined=2000, last_login=10)
+    new_order = make_user(django_user_model, "new-order", joined=2000, last_login=900)
+    recent_cart = make_user(django_user_model, "recent-cart", joined=2000, last_login=900)
+    joined = make_user(django_user_model, "joined-lately", joined=100)
+    for user in (gone, logged_in, new_order, recent_cart, joined):
+        order(user, 1000)
+    order(new_order, 5)
+    Cart.objects.create(customer=recent_cart, product="x", added_on=days_ago(3).date())
+    since = days_ago(730)
+    assert set(inactive_users(since)) == {gone}
+    assert [o.customer for o in expired(registry.get("testapp.Order"), NOW)] == [gone]
+
+
+def test_anonymize_overwrites_personal_fields_and_keeps_accounting_fields(policies, django_user_model):
+    gone = make_user(django_user_model, "gone", joined=2000, last_login=900)
+    kept = make_user(django_user_model, "kept", joined=2000, last_login=1)
+    target, other = order(gone, 1000, total="120.00"), order(kept, 1000)
+    result = purge_policy("testapp.Order", now=NOW)
+    assert result.anonymized == 1 and result.deleted == 0
+    target.refresh_from_db()
+    assert (target.full_name, target.phone, target.address, target.note, target.customer) == ("", "", None, "", None)
+    assert target.total == decimal.Decimal("120.00") and target.created_at == days_ago(1000)
+    other.refresh_from_db()
+    assert other.full_name == "Salma Q." and other.customer == kept
+
+
+def test_anonymized_rows_are_not_counted_again(policies, django_user_model):
+    gone = make_user(django_user_model, "gone", joined=2000, last_login=900)
+    order(gone, 1000)
+    assert purge_policy("testapp.Order", now=NOW).anonymized == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT full_name FROM testapp_order")
+        assert cursor.fetchone()[0] == ""
+    assert purge_policy("testapp.Order", now=NOW).anonymized == 0
+
+
+# -- legal hold ------------------------------------------------------------------
+
+
+def test_a_legal_hold_stops_the_purge_until_released(policies, django_user_model):
+    gone = make_user(django_user_model, "gone", joined=2000, last_login=900)
+    held = order(gone, 1000)
+    # A cart counts as activity too: this one is older than the relationship period.
+    Cart.objects.create(customer=gone, product="p", added_on=days_ago(800).date())
+    hold = LegalHold.objects.create(subject=gone, reason="tax audit 2026")
+    assert purge_policy("testapp.Order", now=NOW).anonymized == 0
+    assert purge_policy("testapp.Cart", now=NOW).deleted == 0
+    held.refresh_from_db()
+    assert held.full_name == "Salma Q."
+    hold.release()
+    assert purge_policy("testapp.Order", now=NOW).anonymized == 1
+    assert purge_policy("testapp.Cart", now=NOW).deleted == 1
+
+
+def test_rows_without_a_subject_still_expire_under_a_hold_on_someone_else(policies, django_user_model):
+    someone = make_user(django_user_model, "someone", joined=10)
+    LegalHold.objects.create(subject=someone, reason="dispute")
+    Cart.objects.create(customer=None, product="p", added_on=days_ago(60).date())
+    assert purge_policy("testapp.Cart", now=NOW).deleted == 1
+
+
+# -- runs, dry runs, the command ---------------------------------------------------
+
+
+def test_dry_run_counts_and_changes_nothing(policies, django_user_model):
+    gone = make_user(django_user_model, "gone", joined=2000, last_login=900)
+    order(gone, 1000)
+    Cart.objects.create(customer=gone, product="p", added_on=days_ago(800).date())
+    assert purge_policy("testapp.Order", now=NOW, dry_run=True).anonymized == 1
+    assert purge_policy("testapp.Cart", now=NOW, dry_run=True).deleted == 1
+    assert Order.objects.get().full_name == "Salma Q." and Cart.objects.count() == 1
+    assert set(PurgeRun.objects.values_list("dry_run", "status")) == {(True, "done")}
+
+
+def test_every_run_is_logged_without_personal_data(policies, django_user_model):
+    gone = make_user(django_user_model, "gone", joined=2000, last_login=900)
+    order(gone, 1000, name="Very Personal Name")
+    purge_policy("testapp.Order", now=NOW)
+    run = PurgeRun.objects.get()
+    assert (run.policy, run.status, run.anonymized, run.deleted) == ("testapp.Order", "done", 1, 0)
+    assert run.finished_at is not None and "Personal" not in str(run.__dict__)
+
+
+def test_purge_expired_command(policies, django_user_model, capsys):
+    gone = make_user(django_user_model, "gone", joined=2000, last_login=900)
+    order(gone, 1000)
+    call_command("purge_expired", "--dry-run", "--policy", "testapp.Order")
+    assert "testapp.Order: would delete 0, anonymize 1" in capsys.readouterr().out
+    call_command("purge_expired")
+    out = capsys.readouterr().out
+    assert "testapp.Order: did delete 0, anonymize 1" in out and "testapp.Cart: did delete 0" in out
+    assert "privacy_kit.BehavioralEvent" in out
+
+
+def test_the_celery_tasks_run_the_same_engine(policies, django_user_model):
+    from privacy_kit.tasks import purge_expired
+
+    user = make_user(django_user_model, "u", joined=10)
+    Cart.objects.create(customer=user, product="old", added_on=days_ago(90).date())
+    assert purge_expired.delay().get() >= 2
+    assert not Cart.objects.exists()
+
+
+def test_plan_cuts_a_large_table_into_chunks(policies, django_user_model, settings):
+    settings.PRIVACY_KIT = {**settings.PRIVACY_KIT, "PURGE_BATCH_SIZE": 2, "RETENTION": {"carts": 30}}
+    user = make_user(django_user_model, "u", joined=10)
+    Cart.objects.bulk_create(Cart(customer=user, product="p", added_on=NOW.date()) for _ in range(45))
+    chunks = [(start, end) for name, start, end in plan_purge() if name == "testapp.Cart"]
+    assert len(chunks) == 3 and all(end - start == 20 for start, end in chunks)
+    ids = set(Cart.objects.values_list("pk", flat=True))
+    assert {pk for pk in ids if any(start <= pk < end for start, end in chunks)} == ids
+
+
+# -- anonymous values and checks ---------------------------------------------------
+
+
+def test_anonymous_values_fit_each_field():
+    meta = Order._meta
+    assert anonymous_value(meta.get_field("full_name")) == ""
+    assert anonymous_value(meta.get_field("address")) is None
+    assert anonymous_value(meta.get_field("total")) == 0
+
+
+def registry_errors():
+    return [m for m in checks.run_checks() if m.id == "privacy_kit.E030"]
+
+
+def test_registration_mistakes_are_check_errors_not_purge_crashes():
+    registry.register(
+        Order,
+        subject="note",
+        category="personal",
+        personal_fields=["full_name", "nickname"],
+        retention=registry.Retention(
+            basis="forever", date_field="full_name", after_days="unknown", action="shred", keep_fields=["tip"]
+        ),
+    )
+    try:
+        messages = " ".join(m.msg for m in registry_errors())
+    finally:
+        registry.unregister(Order)
+    for expected in [
+        "subject 'note' does not lead to auth.User",
+        "'nickname' does not exist",
+        "basis 'forever'",
+        "action 'shred'",
+        "'full_name' is not a date",
+        "'tip', which does not exist",
+        "'unknown', which PRIVACY_KIT['RETENTION'] does not define",
+    ]:
+        assert expected in messages
+
+
+def test_a_good_registry_passes_the_checks(policies):
+    assert registry_errors() == []
+
+
+def test_missing_beat_entry_is_a_warning():
+    with override_settings(CELERY_BEAT_SCHEDULE={}):
+        assert "privacy_kit.W030" in {m.id for m in checks.run_checks()}
+
+
+def test_stale_purge_is_a_database_warning():
+    assert "privacy_kit.W031" in {m.id for m in checks.run_checks(databases=["default"])}
+    PurgeRun.objects.create(policy="x", status="done", finished_at=timezone.now())
+    assert "privacy_kit.W031" not in {m.id for m in checks.run_checks(databases=["default"])}
+    assert "privacy_kit.W031" not in {m.id for m in checks.run_checks()}
+
+
+def test_behavioral_event_purge_by_age(django_user_model):
+    from privacy_kit.models import PolicyVersion, Purpose
+
+    purpose = Purpose.objects.create(slug="personalization", name="p")
+    PolicyVersion.objects.create(version="1", language="en", text="t", effective_at=days_ago(1))
+    user = make_user(django_user_model, "u", joined=10)
+    BehavioralEvent.objects.create(user=user, purpose=purpose, kind="search", data={}, created_at=days_ago(400))
+    keep = BehavioralEvent.objects.create(user=user, purpose=purpose, kind="search", data={}, created_at=days_ago(3))
+    assert purge_policy("privacy_kit.BehavioralEvent", now=NOW).deleted == 1
+    assert list(BehavioralEvent.objects.all()) == [keep]
