@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from .models import BehavioralEvent, ConsentRecord, PolicyVersion, Purpose
+from .models import BehavioralEvent, ConsentRecord, LegalHold, PolicyVersion, PurgeRun, Purpose
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -63,3 +63,26 @@ class BehavioralEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "kind", "purpose", "user"]
     list_filter = ["kind", "purpose"]
     list_select_related = ["purpose", "user"]
+
+
+@admin.register(LegalHold)
+class LegalHoldAdmin(admin.ModelAdmin):
+    list_display = ["subject", "placed_at", "released_at"]
+    list_filter = [("released_at", admin.EmptyFieldListFilter)]
+    raw_id_fields = ["subject"]
+    actions = ["release"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a hold is released, never erased: it is evidence
+
+    @admin.action(description=_("Release the selected holds"))
+    def release(self, request: HttpRequest, queryset: Any) -> None:
+        for hold in queryset.filter(released_at__isnull=True):
+            hold.release()
+
+
+@admin.register(PurgeRun)
+class PurgeRunAdmin(ReadOnlyAdmin):
+    list_display = ["started_at", "policy", "chunk", "status", "deleted", "anonymized", "dry_run", "finished_at"]
+    list_filter = ["status", "policy", "dry_run"]
+    date_hierarchy = "started_at"

@@ -48,3 +48,16 @@ def test_a_draft_policy_and_purposes_are_editable(admin_client, ledger):
     page = admin_client.get(f"/admin/privacy_kit/policyversion/{draft.pk}/change/")
     assert 'name="text"' in page.content.decode()
     assert admin_client.get("/admin/privacy_kit/purpose/add/").status_code == 200
+
+
+def test_purge_runs_are_read_only_and_holds_are_released_not_deleted(admin_client, admin_user):
+    from privacy_kit.models import LegalHold, PurgeRun
+
+    run = PurgeRun.objects.create(policy="shop.Order", status="done")
+    assert admin_client.get("/admin/privacy_kit/purgerun/").status_code == 200
+    assert admin_client.post(f"/admin/privacy_kit/purgerun/{run.pk}/delete/", {"post": "yes"}).status_code == 403
+    hold = LegalHold.objects.create(subject=admin_user, reason="audit")
+    assert admin_client.post(f"/admin/privacy_kit/legalhold/{hold.pk}/delete/", {"post": "yes"}).status_code == 403
+    admin_client.post("/admin/privacy_kit/legalhold/", {"action": "release", "_selected_action": [hold.pk]})
+    hold.refresh_from_db()
+    assert hold.released_at is not None
