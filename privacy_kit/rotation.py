@@ -49,13 +49,13 @@ def models_with_encrypted_fields(labels: Iterable[str] = ()) -> list[type[models
     return [model for model in chosen if not model._meta.proxy and encrypted_fields(model)]
 
 
-def _stored_values(model: type[models.Model], fields: list[EncryptedField], batch: Q) -> list[tuple[Any, ...]]:
-    """Return (pk, stored text...) for the batch, without decrypting anything."""
+def _stored_values(rows: models.QuerySet, fields: list[EncryptedField], batch: Q) -> list[tuple[Any, ...]]:
+    """Return (pk, stored text...) of the rows in the batch, without decrypting anything."""
     raw = {
         f"stored_{field.attname}": ExpressionWrapper(F(field.attname), output_field=models.TextField())
         for field in fields
     }
-    return list(model._base_manager.filter(batch).annotate(**raw).values_list("pk", *raw))
+    return list(rows.filter(batch).annotate(**raw).values_list("pk", *raw))
 
 
 def _write(model: type[models.Model], field: EncryptedField, rows: list[tuple[Any, str, str]], using: str) -> None:
@@ -84,14 +84,16 @@ def _rewrite_table(
     *,
     batch_size: int | None,
     progress: Progress | None,
+    scope: Q | None = None,
 ) -> None:
     """Walk the table in primary-key batches and store each value for which ``rewrite`` returns a new one."""
     size = batch_size or app_settings.PURGE_BATCH_SIZE
     using = router.db_for_write(model)
-    total, done = model._base_manager.count(), 0
-    for batch in primary_key_batches(model._base_manager.all(), size):
+    scoped = model._base_manager.filter(scope) if scope is not None else model._base_manager.all()
+    total, done = scoped.count(), 0
+    for batch in primary_key_batches(scoped, size):
         with transaction.atomic(using=using):
-            rows = _stored_values(model, fields, batch)
+            rows = _stored_values(scoped, fields, batch)
             for position, field in enumerate(fields):
                 changes = []
                 for key, *stored in rows:
@@ -113,12 +115,15 @@ def rotate_keys(
     reseal_all: bool = False,
     batch_size: int | None = None,
     progress: Progress | None = None,
+    start: Any = None,
+    end: Any = None,
 ) -> list[FieldReport]:
     """Re-encrypt under the primary key every value sealed by another key (or with a stale index form).
 
     With ``dry_run``, only count the values per key id. With ``reseal_all``,
     re-seal every value, which also recomputes every blind index (after a
-    change of ``BLIND_INDEX_KEY``).
+    change of ``BLIND_INDEX_KEY``). ``start`` and ``end`` limit the work to
+    ``start <= pk < end``: the chunk of one Celery task.
     """
     primary_id = crypto.keyring().primary_id
     reports: dict[EncryptedField, FieldReport] = {}
@@ -137,7 +142,8 @@ def rotate_keys(
     for model in models_with_encrypted_fields(labels):
         fields = encrypted_fields(model)
         reports.update((field, FieldReport(model._meta.label, field.name)) for field in fields)
-        _rewrite_table(model, fields, reseal, batch_size=batch_size, progress=progress)
+        scope = Q(pk__gte=start, pk__lt=end) if start is not None else None
+        _rewrite_table(model, fields, reseal, batch_size=batch_size, progress=progress, scope=scope)
     return list(reports.values())
 
 

@@ -13,7 +13,7 @@ import uuid
 from celery import shared_task
 from django.db import DatabaseError
 
-from . import retention
+from . import retention, rotation
 from .consent.subjects import Subject
 from .tracking import erase_events
 
@@ -50,3 +50,9 @@ def purge_expired() -> int:
     for name, start, end in pieces:
         purge_policy.delay(name, start, end)
     return len(pieces)
+
+
+@shared_task(name="privacy_kit.rotate_keys_chunk", **TASK_OPTIONS)
+def rotate_keys_chunk(label: str, start: int | None = None, end: int | None = None) -> int:
+    """Re-encrypt under the primary key the values of one model (within ``start <= pk < end``); return how many."""
+    return sum(report.resealed for report in rotation.rotate_keys([label], start=start, end=end))

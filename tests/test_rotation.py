@@ -280,3 +280,18 @@ def test_encrypt_existing_command(capsys):
 def test_encrypt_existing_command_explains_bad_arguments(args, message):
     with pytest.raises(CommandError, match=message):
         call_command("encrypt_existing", *args)
+
+
+@pytest.mark.django_db
+def test_rotate_keys_chunk_task_reseals_only_its_primary_key_range():
+    from privacy_kit.tasks import rotate_keys_chunk
+
+    make_contacts(10)
+    keys = sorted(stored_column(Contact, "email"))
+    with override_settings(PRIVACY_KIT=ROTATING):
+        assert rotate_keys_chunk.delay("testapp.Contact", keys[0], keys[4]).get() == 4 + 3  # 4 emails, 3 notes
+    ids = {
+        pk: crypto.envelope_key_id(split_stored(value)[1]).hex()
+        for pk, value in stored_column(Contact, "email").items()
+    }
+    assert [ids[pk] for pk in keys] == [NEW_ID] * 4 + [OLD_ID] * 6
