@@ -38,7 +38,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import random
 import subprocess
@@ -55,6 +54,8 @@ from django.conf import settings
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR), str(BENCH_DIR.parent)]  # benchapp, privacy_kit
+
+from timing import best_alternating, clock  # noqa: E402
 
 from privacy_kit.crypto import generate_key  # noqa: E402 (needs the path above; reads no settings)
 
@@ -180,27 +181,6 @@ def empty_table(model: type) -> None:
 # -- timing ----------------------------------------------------------------
 
 
-def clock(run: Callable[[], object]) -> float:
-    """Return the seconds ``run()`` takes, with the garbage collector off."""
-    gc.collect()
-    gc.disable()
-    try:
-        start = time.perf_counter()
-        run()
-        return time.perf_counter() - start
-    finally:
-        gc.enable()
-
-
-def best_alternating(repeats: int, cases: list[Callable[[], float]]) -> list[float]:
-    """Run the timed cases in turn ``repeats`` times; return the best (lowest) time of each."""
-    times: list[list[float]] = [[] for _ in cases]
-    for _ in range(repeats):
-        for case, case_times in zip(cases, times, strict=True):
-            case_times.append(case())
-    return [min(case_times) for case_times in times]
-
-
 # -- the measurements ------------------------------------------------------
 
 
@@ -268,7 +248,7 @@ def bench_events(
         ("record user", case(BehavioralEvent, lambda: record_all(user_request()), {"user": user})),
         ("record visitor", case(BehavioralEvent, lambda: record_all(visitor_request()), {"visitor": visitor.visitor})),
     ]
-    times = best_alternating(REPEATS, [timed for _, timed in cases])
+    times = best_alternating(REPEATS, *[timed for _, timed in cases])
     baseline = times[1]
     for (label, _), seconds in zip(cases, times, strict=True):
         figures = f"{seconds * 1e3:9.1f} ms  {seconds / events * 1e6:7.1f} µs/event  x{seconds / baseline:.2f}"
@@ -327,7 +307,7 @@ def bench_requests(alias: str, rf: Any, consent_cookie: str, session_cookie: str
                     handler(request)
             queries.append(len(captured) / CAPTURED)
 
-        best_without, best_with = best_alternating(REPEATS, [timed(without), timed(with_consent)])
+        best_without, best_with = best_alternating(REPEATS, timed(without), timed(with_consent))
         first = f"without {best_without / count * 1e6:7.1f} µs"
         second = f"with {best_with / count * 1e6:7.1f} µs"
         print(

@@ -25,7 +25,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import random
 import sys
@@ -40,6 +39,8 @@ from django.conf import settings
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR), str(BENCH_DIR.parent)]  # benchapp, privacy_kit
+
+from timing import best_alternating, clock  # noqa: E402
 
 from privacy_kit.crypto import generate_key  # noqa: E402 (needs the path above; reads no settings)
 
@@ -169,27 +170,6 @@ def mixed_case(text: str, rng: random.Random) -> str:
 
 
 # -- timing ----------------------------------------------------------------
-
-
-def clock(run: Callable[[], object]) -> float:
-    """Return the seconds ``run()`` takes, with the garbage collector off."""
-    gc.collect()
-    gc.disable()
-    try:
-        start = time.perf_counter()
-        run()
-        return time.perf_counter() - start
-    finally:
-        gc.enable()
-
-
-def best_alternating(repeats: int, first: Callable[[], float], second: Callable[[], float]) -> tuple[float, float]:
-    """Run two timed cases in turn ``repeats`` times; return the best (lowest) time of each."""
-    first_times, second_times = [], []
-    for _ in range(repeats):
-        first_times.append(first())
-        second_times.append(second())
-    return min(first_times), min(second_times)
 
 
 def report(alias: str, what: str, labels: tuple[str, str], times: tuple[float, float], unit: str) -> None:
