@@ -76,3 +76,11 @@ class Cart(models.Model):
     customer = models.ForeignKey("auth.User", null=True, on_delete=models.CASCADE)
     product = models.CharField(max_length=100)
     added_on = models.DateField()
+
+
+class PurgeEvent(models.Model):
+    """A behavioral row for the purge worker tests: a user, a kind and a date, nothing encrypted."""
+
+    user = models.ForeignKey("auth.User", null=True, on_delete=models.CASCADE)
+    kind = models.CharField(max_length=40)
+    created_at = models.DateTimeField(db_index=True)

@@ -1,0 +1,531 @@
+"""Benchmark privacy_kit's retention purge on PostgreSQL against one plain DELETE.
+
+On PostgreSQL at 127.0.0.1 (user postgres), in a database ``bench_purge`` created for the run and
+dropped at the end, it measures:
+
+1. delete:    ``--rows`` behavioral-like rows (id, kind, a small JSON payload, ``created_at`` indexed,
+              no foreign key), 70% of them past a 300-day retention, older rows with lower ids (as a
+              table fills), each case on a freshly loaded table (``INSERT ... SELECT generate_series``,
+              then ``VACUUM ANALYZE`` and ``CHECKPOINT``):
+              - engine: ``privacy_kit.retention.purge_policy`` over the registered model (age basis,
+                delete), in ``PURGE_BATCH_SIZE`` primary-key batches, one transaction each;
+              - ORM:    ``Model.objects.filter(created_at__lt=cutoff).delete()``;
+              - raw:    ``DELETE FROM ... WHERE created_at < cutoff`` (the baseline);
+              with the wall time, the ratio to raw, the peak RSS of the purging process and the longest
+              single transaction;
+2. anonymize: ``--users`` users with one order each (foreign key to the user, ``created_at``), half of
+              them inactive for longer than the 365-day period: ``purge_policy`` on the relationship
+              basis with the anonymize action (two char fields overwritten, total and date kept),
+              against one raw ``UPDATE`` of the same rows;
+3. workers:   ``purge_expired``'s chunks (``plan_purge``: ``PURGE_BATCH_SIZE`` x 10 keys each) of a
+              freshly loaded table of 1., purged by one process, then by two processes that take the
+              next chunk from a shared queue as Celery workers do: the speedup of two workers.
+
+Each purge runs in a process forked for it, so that its peak RSS is its own: the figure is the
+``VmHWM`` of that process (``/proc/self/status``), reset with ``/proc/self/clear_refs`` just before
+the purge, and its growth over the RSS the process started the purge with. The longest transaction of
+the engine is timed around each ``transaction.atomic`` block of the engine (the module's
+``transaction`` replaced, in the benchmark's process only, by one that times them), commit included;
+for one DELETE or UPDATE, the transaction is the whole statement. Times are the best of ``--repeats``
+runs, the cases taking turns; RSS and the longest transaction are the worst of them. It prints
+figures, not verdicts.
+
+Run from the repository root::
+
+    .venv/bin/python bench/purge.py [--rows 1000000] [--users 100000] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import django
+from django.conf import settings
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path[:0] = [str(BENCH_DIR), str(BENCH_DIR.parent)]  # benchapp, privacy_kit
+
+from privacy_kit.crypto import generate_key  # noqa: E402 (needs the path above; reads no settings)
+
+PG_SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+PG_ADMIN_DATABASE = "postgres"  # connected to while creating and dropping the benchmark's own database
+PG_DATABASE = "bench_purge"
+EXPIRED_SHARE = 0.7
+SPAN_DAYS = 1000  # created_at runs from 1,000 days ago (id 1) to now (the last id)
+ROW_DAYS = 300  # retention of the behavioral rows: the oldest 70% expire
+ORDER_DAYS = 365  # retention of the orders, after the end of the relationship
+FORK = multiprocessing.get_context("fork")
+
+RowModel: Any = None
+OrderModel: Any = None
+
+
+# -- setup -----------------------------------------------------------------
+
+
+def configure() -> None:
+    """Configure and set up Django on the benchmark's database, with this run's keys."""
+    os.environ.pop("PRIVACY_KIT_ENCRYPTION_KEYS", None)
+    os.environ.pop("PRIVACY_KIT_BLIND_INDEX_KEY", None)
+    settings.configure(
+        DEBUG=False,  # DEBUG would record every query
+        SECRET_KEY="privacy_kit benchmark",
+        USE_TZ=True,
+        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "privacy_kit", "benchapp"],
+        DATABASES={
+            "default": {
+                "ENGINE": "django.db.backends.postgresql",
+                "HOST": PG_SERVER["host"],
+                "PORT": PG_SERVER["port"],
+                "USER": PG_SERVER["user"],
+                "NAME": PG_DATABASE,
+            }
+        },
+        PRIVACY_KIT={"ENCRYPTION_KEYS": [generate_key()], "BLIND_INDEX_KEY": generate_key()},
+    )
+    django.setup()
+
+
+def postgres_admin(statement: str) -> None:
+    """Run one statement outside any transaction (CREATE or DROP DATABASE) on the PostgreSQL server."""
+    import psycopg
+
+    with psycopg.connect(**PG_SERVER, dbname=PG_ADMIN_DATABASE, autocommit=True) as connection:
+        connection.execute(statement)
+
+
+def define_models() -> None:
+    """Declare the two benchmarked tables (app ``bench``; created with the schema editor) and register them."""
+    global RowModel, OrderModel
+    from django.db import models
+
+    from privacy_kit import registry
+
+    class PurgeRow(models.Model):
+        kind = models.CharField(max_length=40)
+        data = models.JSONField(default=dict)
+        created_at = models.DateTimeField(db_index=True)
+
+        class Meta:
+            app_label = "bench"
+
+        def __str__(self) -> str:
+            return self.kind
+
+    class PurgeOrder(models.Model):
+        customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+        full_name = models.CharField(max_length=100)
+        phone = models.CharField(max_length=30)
+        total = models.DecimalField(max_digits=10, decimal_places=2)
+        created_at = models.DateTimeField(db_index=True)
+
+        class Meta:
+            app_label = "bench"
+
+        def __str__(self) -> str:
+            return f"order {self.pk}"
+
+    RowModel, OrderModel = PurgeRow, PurgeOrder
+    registry.register(
+        PurgeRow,
+        subject=None,
+        category="behavioral",
+        personal_fields=["data"],
+        retention=registry.Retention(basis="age", date_field="created_at", after_days=ROW_DAYS),
+    )
+    registry.register(
+        PurgeOrder,
+        subject="customer",
+        category="personal",
+        personal_fields=["full_name", "phone"],
+        retention=registry.Retention(
+            basis="relationship",
+            date_field="created_at",
+            after_days=ORDER_DAYS,
+            action="anonymize",
+            keep_fields=["total", "created_at"],
+        ),
+    )
+
+
+def create_database() -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    postgres_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE}")  # left over by an interrupted run
+    postgres_admin(f"CREATE DATABASE {PG_DATABASE}")
+    call_command("migrate", verbosity=0)
+    with connection.schema_editor() as editor:
+        editor.create_model(RowModel)
+        editor.create_model(OrderModel)
+
+
+def sql(statement: str, params: list[Any] | None = None) -> list[tuple]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def settle(table: str) -> None:
+    """Vacuum and analyze a freshly loaded table and flush it to disk, so each case starts alike."""
+    sql(f"VACUUM ANALYZE {table}")
+    sql("CHECKPOINT")
+
+
+# -- data ------------------------------------------------------------------
+
+
+def load_rows(count: int, now: Any) -> None:
+    """Load ``count`` rows, ids 1.., created_at rising with the id; the oldest 70% are past retention."""
+    table = RowModel._meta.db_table
+    sql(f"TRUNCATE {table} RESTART IDENTITY")
+    sql(
+        f"INSERT INTO {table} (kind, data, created_at) "
+        "SELECT 'search', jsonb_build_object('q', 'wool socks ' || i, 'page', i %% 7), "
+        "%s::timestamptz - %s * interval '1 day' * (1 - i::float8 / %s) "
+        "FROM generate_series(1, %s) AS i",
+        [now, SPAN_DAYS, count, count],
+    )
+    settle(table)
+
+
+def load_customers(count: int, now: Any) -> None:
+    """Load ``count`` users with one order each; every other user inactive for 800 days, the others active."""
+    sql(
+        "INSERT INTO auth_user (password, last_login, is_superuser, username, first_name, last_name, email, "
+        "is_staff, is_active, date_joined) "
+        "SELECT '!', %s::timestamptz - CASE WHEN i %% 2 = 0 THEN interval '800 days' ELSE interval '10 days' END, "
+        "false, 'customer' || i, '', '', '', false, true, %s::timestamptz - interval '900 days' "
+        "FROM generate_series(1, %s) AS i",
+        [now, now, count],
+    )
+    settle("auth_user")
+
+
+def load_orders(now: Any) -> None:
+    """Give every user one order, 850 days old: only the inactive users' orders are due."""
+    table = OrderModel._meta.db_table
+    sql(f"TRUNCATE {table} RESTART IDENTITY")
+    sql(
+        f"INSERT INTO {table} (customer_id, full_name, phone, total, created_at) "
+        "SELECT id, 'Customer ' || username, '+966 5' || lpad(id::text, 8, '0'), 10 + id %% 90, "
+        "%s::timestamptz - interval '850 days' FROM auth_user ORDER BY id",
+        [now],
+    )
+    settle(table)
+
+
+# -- measuring in a process of its own -----------------------------------
+
+
+@dataclass
+class Figures:
+    seconds: float
+    count: int
+    peak_rss: int = 0  # bytes
+    rss_growth: int = 0  # bytes
+    transactions: list[float] = field(default_factory=list)
+
+    @property
+    def longest(self) -> float:
+        return max(self.transactions, default=self.seconds)
+
+
+def rss(name: str) -> int:
+    """Return VmRSS or VmHWM of this process, in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{name}:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {name} in /proc/self/status")
+
+
+class TimedTransactions:
+    """Stand-in for ``django.db.transaction`` in the engine's module: times each ``atomic`` block."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.durations: list[float] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    @contextmanager
+    def atomic(self, *args: Any, **kwargs: Any) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            with self.real.atomic(*args, **kwargs):
+                yield
+        finally:
+            self.durations.append(time.perf_counter() - start)
+
+
+@contextmanager
+def timed_engine_transactions() -> Iterator[TimedTransactions]:
+    from privacy_kit import retention
+
+    engine = sys.modules[retention.purge_policy.__module__]
+    timed = TimedTransactions(engine.transaction)
+    engine.transaction = timed
+    try:
+        yield timed
+    finally:
+        engine.transaction = timed.real
+
+
+def in_child(purge: Callable[[], int]) -> Figures:
+    """Run ``purge`` (which returns a row count) in a forked process; return its time, count, RSS and transactions."""
+    from django.db import connections
+
+    connections.close_all()  # the child opens its own connection
+    receiver, sender = FORK.Pipe(duplex=False)
+
+    def child() -> None:
+        from django.db import connection
+
+        connection.ensure_connection()
+        try:
+            Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+        except OSError:
+            pass
+        before = rss("VmRSS")
+        with timed_engine_transactions() as timed:
+            start = time.perf_counter()
+            count = purge()
+            seconds = time.perf_counter() - start
+        sender.send(Figures(seconds, count, rss("VmHWM"), rss("VmHWM") - before, timed.durations))
+        connection.close()
+
+    process = FORK.Process(target=child)
+    process.start()
+    figures = receiver.recv()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"the purge process exited with {process.exitcode}")
+    return figures
+
+
+def in_workers(workers: int, pieces: list[tuple[str, Any, Any]]) -> float:
+    """Purge the pieces of a plan with ``workers`` processes, each taking the next piece from a queue.
+
+    The clock starts once every process is connected and waiting, and stops when the last one is done.
+    """
+    from django.db import connections
+
+    from privacy_kit import retention
+
+    connections.close_all()
+    queue = FORK.Queue()
+    for piece in [*pieces, *[None] * workers]:  # then one "no more" per worker
+        queue.put(piece)
+    ready, go = FORK.Barrier(workers + 1), FORK.Event()
+
+    def worker() -> None:
+        from django.db import connection
+
+        connection.ensure_connection()
+        ready.wait()
+        go.wait()
+        while (piece := queue.get()) is not None:
+            name, start, end = piece
+            retention.purge_policy(name, start=start, end=end)
+        connection.close()
+
+    processes = [FORK.Process(target=worker) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    ready.wait()
+    start = time.perf_counter()
+    go.set()
+    for process in processes:
+        process.join()
+    seconds = time.perf_counter() - start
+    if any(process.exitcode != 0 for process in processes):
+        raise RuntimeError("a worker process failed")
+    return seconds
+
+
+# -- the measurements ------------------------------------------------------
+
+
+def mib(size: int) -> str:
+    return f"{size / 2**20:6.1f} MiB"
+
+
+def bench_delete(rows: int, repeats: int) -> None:
+    from django.db import connection
+    from django.utils import timezone
+
+    from privacy_kit import retention
+
+    table = RowModel._meta.db_table
+    expected = round(rows * EXPIRED_SHARE)
+    name = RowModel._meta.label
+
+    def engine() -> int:
+        return retention.purge_policy(name).deleted
+
+    def orm() -> int:
+        cutoff = timezone.now() - timedelta(days=ROW_DAYS)
+        return RowModel.objects.filter(created_at__lt=cutoff).delete()[0]
+
+    def raw() -> int:
+        cutoff = timezone.now() - timedelta(days=ROW_DAYS)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {table} WHERE created_at < %s", [cutoff])
+            return cursor.rowcount
+
+    cases = {"engine": engine, "ORM": orm, "raw": raw}
+    results: dict[str, list[Figures]] = {label: [] for label in cases}
+    for _ in range(repeats):
+        for label, purge in cases.items():
+            load_rows(rows, timezone.now())
+            figures = in_child(purge)
+            left = sql(f"SELECT count(*) FROM {table}")[0][0]
+            if abs(figures.count - expected) > 1 or left != rows - figures.count:
+                raise RuntimeError(f"{label} deleted {figures.count} rows, {left} left; expected {expected}")
+            results[label].append(figures)
+
+    baseline = min(f.seconds for f in results["raw"])
+    print(f"delete    {rows:,} rows, {expected:,} expired (age basis, delete); best of {repeats}", flush=True)
+    print(f"          {'':<7} {'time':>9}  {'x raw':>6}  {'peak RSS':>10}  {'RSS growth':>10}  longest transaction")
+    for label, runs in results.items():
+        best = min(f.seconds for f in runs)
+        peak = max(f.peak_rss for f in runs)
+        growth = max(f.rss_growth for f in runs)
+        longest = max(f.longest for f in runs)
+        batches = f" ({len(runs[0].transactions)} transactions)" if runs[0].transactions else " (one statement)"
+        print(
+            f"          {label:<7} {best * 1e3:7.0f} ms  x{best / baseline:5.2f}  {mib(peak)}  {mib(growth)}  "
+            f"{longest * 1e3:7.1f} ms{batches}",
+            flush=True,
+        )
+
+
+def bench_anonymize(users: int, repeats: int) -> None:
+    from django.db import connection
+    from django.utils import timezone
+
+    from privacy_kit import retention
+
+    table = OrderModel._meta.db_table
+    name = OrderModel._meta.label
+    expected = users // 2
+    load_customers(users, timezone.now())
+
+    def engine() -> int:
+        return retention.purge_policy(name).anonymized
+
+    def raw() -> int:
+        since = timezone.now() - timedelta(days=ORDER_DAYS)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET full_name = '', phone = '' WHERE customer_id IN ("
+                "  SELECT u.id FROM auth_user u WHERE (u.last_login < %s OR u.last_login IS NULL)"
+                "  AND u.date_joined < %s"
+                f"  AND NOT EXISTS (SELECT 1 FROM {table} o WHERE o.customer_id = u.id AND o.created_at >= %s)"
+                ") AND (full_name <> '' OR phone <> '')",
+                [since, since, since],
+            )
+            return cursor.rowcount
+
+    results: dict[str, list[Figures]] = {"engine": [], "raw": []}
+    for _ in range(repeats):
+        for label, purge in (("engine", engine), ("raw", raw)):
+            load_orders(timezone.now())
+            figures = in_child(purge)
+            blank = sql(f"SELECT count(*) FROM {table} WHERE full_name = '' AND phone = ''")[0][0]
+            if figures.count != expected or blank != expected:
+                raise RuntimeError(f"{label} anonymized {figures.count} orders ({blank} blank); expected {expected}")
+            results[label].append(figures)
+
+    baseline = min(f.seconds for f in results["raw"])
+    print(
+        f"anonymize {users:,} users with one order each, {expected:,} inactive (relationship basis, anonymize "
+        f"2 char fields); best of {repeats}",
+        flush=True,
+    )
+    for label, runs in results.items():
+        best = min(f.seconds for f in runs)
+        longest = max(f.longest for f in runs)
+        peak = max(f.peak_rss for f in runs)
+        print(
+            f"          {label:<7} {best * 1e3:7.0f} ms  x{best / baseline:5.2f}  {mib(peak)}  "
+            f"longest transaction {longest * 1e3:.1f} ms",
+            flush=True,
+        )
+
+
+def bench_workers(rows: int, repeats: int) -> None:
+    from django.utils import timezone
+
+    from privacy_kit import retention
+    from privacy_kit.conf import app_settings
+
+    table = RowModel._meta.db_table
+    expected = round(rows * EXPIRED_SHARE)
+    times: dict[int, list[float]] = {1: [], 2: []}
+    chunks = 0
+    for _ in range(repeats):
+        for workers in (1, 2):
+            load_rows(rows, timezone.now())
+            pieces = retention.plan_purge([RowModel._meta.label])
+            chunks = len(pieces)
+            times[workers].append(in_workers(workers, pieces))
+            left = sql(f"SELECT count(*) FROM {table}")[0][0]
+            if abs(rows - left - expected) > 1:
+                raise RuntimeError(f"{workers} worker(s) left {left} rows; expected {rows - expected}")
+    one, two = min(times[1]), min(times[2])
+    print(
+        f"workers   purge_expired's {chunks} chunks of {app_settings.PURGE_BATCH_SIZE * 10:,} keys over the "
+        f"{rows:,} rows; best of {repeats}",
+        flush=True,
+    )
+    print(f"          1 worker  {one * 1e3:7.0f} ms", flush=True)
+    print(f"          2 workers {two * 1e3:7.0f} ms  speedup x{one / two:.2f}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="behavioral rows (default 1,000,000)")
+    parser.add_argument("--users", type=int, default=100_000, help="users with one order each (default 100,000)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each case (default 3)")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    configure()
+    define_models()
+    from django.db import connection
+
+    from privacy_kit.conf import app_settings
+
+    create_database()
+    try:
+        version = ".".join(map(str, connection.get_database_version()))
+        print(
+            f"Python {sys.version.split()[0]}, Django {django.get_version()}, PostgreSQL {version}; "
+            f"PURGE_BATCH_SIZE {app_settings.PURGE_BATCH_SIZE:,}; {os.cpu_count()} cores",
+            flush=True,
+        )
+        bench_delete(args.rows, args.repeats)
+        bench_anonymize(args.users, args.repeats)
+        bench_workers(args.rows, args.repeats)
+    finally:
+        connection.close()
+        postgres_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE}")
+    print(f"finished in {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
