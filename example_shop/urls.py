@@ -1,10 +1,10 @@
-from django.contrib import admin
 from django.urls import include, path
 
+import privacy_kit.admin
 from example_shop.shop import views
 
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    path("admin/", privacy_kit.admin.site.urls),
     path("privacy/", include("privacy_kit.urls")),
     path("", views.home, name="home"),
 ]

@@ -22,9 +22,22 @@ class PrivacyKitConfig(AppConfig):
         checks.register(privacy_checks.check_registry)
         checks.register(privacy_checks.check_beat_schedule)
         checks.register(privacy_checks.check_recent_purge, checks.Tags.database)
+        checks.register(privacy_checks.check_admin_two_factor, checks.Tags.security)
+        checks.register(privacy_checks.check_login_limits, checks.Tags.security)
         self.register_personal_data()
+        self.register_admin_pages()
         user_logged_in.connect(carry_over_on_login, dispatch_uid="privacy_kit.carry_over_on_login")
         setting_changed.connect(reset_on_setting_changed, dispatch_uid="privacy_kit.reset_on_setting_changed")
+
+    def register_admin_pages(self) -> None:
+        from django.apps import apps
+
+        # Without the admin there is nothing to register on; without django_otp the
+        # site cannot load, and check privacy_kit.E042 names the line to add.
+        if apps.is_installed("django.contrib.admin") and apps.is_installed("django_otp"):
+            from .admin import register_model_admins
+
+            register_model_admins()
 
     def register_personal_data(self) -> None:
         from . import registry

@@ -210,3 +210,120 @@ def check_recent_purge(app_configs: Any = None, databases: Any = None, **kwargs:
     if recent:
         return []
     return [checks.Warning(W031_MSG.format(days=STALE_PURGE_DAYS), hint=W031_HINT, id=W031)]
+
+
+ADMIN_APP = "django.contrib.admin"
+PRIVACY_ADMIN_APP = "privacy_kit.admin.apps.PrivacyAdminConfig"
+OTP_MIDDLEWARE = "django_otp.middleware.OTPMiddleware"
+AXES_MIDDLEWARE = "axes.middleware.AxesMiddleware"
+AXES_BACKEND = "axes.backends.AxesStandaloneBackend"
+TWO_FACTOR_APPS = {
+    "django_otp": "the admin cannot verify one-time passwords",
+    "django_otp.plugins.otp_totp": "staff cannot log in with an authenticator app",
+    "django_otp.plugins.otp_static": "staff cannot have backup codes",
+}
+LOGIN_LIMIT_APPS = {"axes": "failed logins are not counted nor limited"}
+
+E040 = "privacy_kit.E040"
+E040_MSG = f'django.contrib.admin.site is not behind two-factor authentication: INSTALLED_APPS has "{ADMIN_APP}".'
+E040_HINT = f'In INSTALLED_APPS, replace "{ADMIN_APP}" with "{PRIVACY_ADMIN_APP}".'
+E041 = "privacy_kit.E041"
+E041_MSG = "The admin site {site} mounted at '{route}' does not require two-factor authentication."
+E041_HINT = 'Mount privacy_kit\'s site instead: path("{route}", privacy_kit.admin.site.urls).'
+E042 = "privacy_kit.E042"
+E042_MSG = '"{app}" is not in INSTALLED_APPS: {consequence}.'
+E042_HINT = 'Add "{app}" to INSTALLED_APPS.'
+E043 = "privacy_kit.E043"
+E043_MSG = f"{OTP_MIDDLEWARE} is not in MIDDLEWARE: no admin user can be verified."
+E043_HINT = f'Add "{OTP_MIDDLEWARE}" to MIDDLEWARE, after "{AUTHENTICATION_MIDDLEWARE}".'
+E044 = "privacy_kit.E044"
+E044_MSG = "OTPMiddleware comes before AuthenticationMiddleware: it cannot see the logged-in user."
+E044_HINT = f'Move "{OTP_MIDDLEWARE}" after "{AUTHENTICATION_MIDDLEWARE}" in MIDDLEWARE.'
+E045 = "privacy_kit.E045"
+E045_MSG = f"{AXES_MIDDLEWARE} is not in MIDDLEWARE: a locked-out login gets no lockout response."
+E045_HINT = f'Add "{AXES_MIDDLEWARE}" to MIDDLEWARE, as its last entry.'
+E046 = "privacy_kit.E046"
+E046_MSG = "AUTHENTICATION_BACKENDS does not start with django-axes' backend: locked-out users can still log in."
+E046_HINT = (
+    f'Put "{AXES_BACKEND}" first: AUTHENTICATION_BACKENDS = ["{AXES_BACKEND}", '
+    '"django.contrib.auth.backends.ModelBackend"].'
+)
+
+
+def _missing_apps(required: dict[str, str]) -> list[checks.CheckMessage]:
+    return [
+        checks.Error(E042_MSG.format(app=app, consequence=consequence), hint=E042_HINT.format(app=app), id=E042)
+        for app, consequence in required.items()
+        if not apps.is_installed(app)
+    ]
+
+
+def _mounted_admin_sites(resolver: Any = None, prefix: str = "") -> list[tuple[str, Any]]:
+    """Return (route, site) for every admin site in the URLconf."""
+    from django.urls import URLResolver, get_resolver
+
+    resolver = resolver or get_resolver()
+    found = []
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            route = prefix + str(pattern.pattern)
+            sites = (getattr(getattr(p, "callback", None), "admin_site", None) for p in pattern.url_patterns)
+            site = next((site for site in sites if site is not None), None)
+            if site is not None:
+                found.append((route, site))
+            else:
+                found.extend(_mounted_admin_sites(pattern, route))
+    return found
+
+
+def check_admin_two_factor(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Check that, with ADMIN_2FA_REQUIRED, no admin site is reachable without two-factor authentication."""
+    from django.utils.module_loading import import_string
+
+    from .admin.sites import PrivacyAdminSite
+
+    if not app_settings.ADMIN_2FA_REQUIRED:
+        return []
+    errors = _missing_apps(TWO_FACTOR_APPS)
+    if apps.is_installed(ADMIN_APP):
+        default_site = import_string(apps.get_app_config("admin").default_site)
+        if not issubclass(default_site, PrivacyAdminSite):
+            errors.append(checks.Error(E040_MSG, hint=E040_HINT, id=E040))
+    try:
+        mounted = _mounted_admin_sites()
+    except Exception:  # a broken URLconf is reported by Django's own check (urls.E...)
+        mounted = []
+    for route, site in mounted:
+        if not isinstance(site, PrivacyAdminSite):
+            message = E041_MSG.format(site=f"{type(site).__module__}.{type(site).__qualname__}", route=route)
+            errors.append(checks.Error(message, hint=E041_HINT.format(route=route), id=E041))
+    middleware = list(settings.MIDDLEWARE)
+    if OTP_MIDDLEWARE not in middleware:
+        errors.append(checks.Error(E043_MSG, hint=E043_HINT, id=E043))
+    elif AUTHENTICATION_MIDDLEWARE in middleware and middleware.index(OTP_MIDDLEWARE) < middleware.index(
+        AUTHENTICATION_MIDDLEWARE
+    ):
+        errors.append(checks.Error(E044_MSG, hint=E044_HINT, id=E044))
+    return errors
+
+
+def _is_axes_backend(path: str) -> bool:
+    from django.utils.module_loading import import_string
+
+    try:
+        from axes.backends import AxesStandaloneBackend
+
+        return issubclass(import_string(path), AxesStandaloneBackend)
+    except ImportError:
+        return False
+
+
+def check_login_limits(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Check that django-axes counts and limits failed logins (passwords and one-time codes)."""
+    errors = _missing_apps(LOGIN_LIMIT_APPS)
+    if AXES_MIDDLEWARE not in settings.MIDDLEWARE:
+        errors.append(checks.Error(E045_MSG, hint=E045_HINT, id=E045))
+    backends = list(settings.AUTHENTICATION_BACKENDS)
+    if not backends or not _is_axes_backend(backends[0]):
+        errors.append(checks.Error(E046_MSG, hint=E046_HINT, id=E046))
+    return errors

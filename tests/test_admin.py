@@ -19,45 +19,59 @@ def ledger(admin_user):
     return policy, entry
 
 
-def test_consent_ledger_is_listed_but_cannot_be_added_changed_or_deleted(admin_client, ledger):
+def test_consent_ledger_is_listed_but_cannot_be_added_changed_or_deleted(verified_admin_client, ledger):
     _, entry = ledger
-    assert admin_client.get("/admin/privacy_kit/consentrecord/").status_code == 200
-    assert admin_client.get("/admin/privacy_kit/consentrecord/add/").status_code == 403
-    response = admin_client.post(f"/admin/privacy_kit/consentrecord/{entry.pk}/change/", {"action": "withdraw"})
+    assert verified_admin_client.get("/admin/privacy_kit/consentrecord/").status_code == 200
+    assert verified_admin_client.get("/admin/privacy_kit/consentrecord/add/").status_code == 403
+    response = verified_admin_client.post(
+        f"/admin/privacy_kit/consentrecord/{entry.pk}/change/", {"action": "withdraw"}
+    )
     assert response.status_code == 403
-    assert admin_client.post(f"/admin/privacy_kit/consentrecord/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert (
+        verified_admin_client.post(f"/admin/privacy_kit/consentrecord/{entry.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
     assert ConsentRecord.objects.get().action == "grant"
 
 
-def test_an_effective_policy_is_read_only_in_the_admin(admin_client, ledger):
+def test_an_effective_policy_is_read_only_in_the_admin(verified_admin_client, ledger):
     policy, _ = ledger
-    page = admin_client.get(f"/admin/privacy_kit/policyversion/{policy.pk}/change/")
+    page = verified_admin_client.get(f"/admin/privacy_kit/policyversion/{policy.pk}/change/")
     assert page.status_code == 200 and 'name="text"' not in page.content.decode()
-    assert admin_client.post(f"/admin/privacy_kit/policyversion/{policy.pk}/change/", {"text": "x"}).status_code == 403
     assert (
-        admin_client.post(f"/admin/privacy_kit/policyversion/{policy.pk}/delete/", {"post": "yes"}).status_code == 403
+        verified_admin_client.post(f"/admin/privacy_kit/policyversion/{policy.pk}/change/", {"text": "x"}).status_code
+        == 403
+    )
+    assert (
+        verified_admin_client.post(f"/admin/privacy_kit/policyversion/{policy.pk}/delete/", {"post": "yes"}).status_code
+        == 403
     )
     policy.refresh_from_db()
     assert policy.text == "t"
 
 
-def test_a_draft_policy_and_purposes_are_editable(admin_client, ledger):
+def test_a_draft_policy_and_purposes_are_editable(verified_admin_client, ledger):
     draft = PolicyVersion.objects.create(
         version="2", language="en", text="draft", effective_at=timezone.now() + datetime.timedelta(days=7)
     )
-    page = admin_client.get(f"/admin/privacy_kit/policyversion/{draft.pk}/change/")
+    page = verified_admin_client.get(f"/admin/privacy_kit/policyversion/{draft.pk}/change/")
     assert 'name="text"' in page.content.decode()
-    assert admin_client.get("/admin/privacy_kit/purpose/add/").status_code == 200
+    assert verified_admin_client.get("/admin/privacy_kit/purpose/add/").status_code == 200
 
 
-def test_purge_runs_are_read_only_and_holds_are_released_not_deleted(admin_client, admin_user):
+def test_purge_runs_are_read_only_and_holds_are_released_not_deleted(verified_admin_client, admin_user):
     from privacy_kit.models import LegalHold, PurgeRun
 
     run = PurgeRun.objects.create(policy="shop.Order", status="done")
-    assert admin_client.get("/admin/privacy_kit/purgerun/").status_code == 200
-    assert admin_client.post(f"/admin/privacy_kit/purgerun/{run.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert verified_admin_client.get("/admin/privacy_kit/purgerun/").status_code == 200
+    assert (
+        verified_admin_client.post(f"/admin/privacy_kit/purgerun/{run.pk}/delete/", {"post": "yes"}).status_code == 403
+    )
     hold = LegalHold.objects.create(subject=admin_user, reason="audit")
-    assert admin_client.post(f"/admin/privacy_kit/legalhold/{hold.pk}/delete/", {"post": "yes"}).status_code == 403
-    admin_client.post("/admin/privacy_kit/legalhold/", {"action": "release", "_selected_action": [hold.pk]})
+    assert (
+        verified_admin_client.post(f"/admin/privacy_kit/legalhold/{hold.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    verified_admin_client.post("/admin/privacy_kit/legalhold/", {"action": "release", "_selected_action": [hold.pk]})
     hold.refresh_from_db()
     assert hold.released_at is not None

@@ -2,10 +2,14 @@ import base64
 import hashlib
 
 import pytest
+from django.apps import apps
+from django.conf import settings as django_settings
+from django.contrib.admin import AdminSite
 from django.core import checks
 from django.db import models
 from django.test import override_settings
 from django.test.utils import isolate_apps
+from django.urls import path
 
 from privacy_kit import crypto
 from privacy_kit.fields import EncryptedCharField, EncryptedDecimalField, EncryptedTextField
@@ -147,3 +151,78 @@ def test_field_options_that_cannot_work_on_ciphertext_are_errors():
         ("indexed", "privacy_kit.E011"),
         ("amount", "privacy_kit.E012"),
     }
+
+
+# The admin behind two-factor authentication and the login limits (E040-E046)
+
+unprotected_site = AdminSite(name="unprotected")
+urlpatterns = [path("staff/", unprotected_site.urls)]
+GOOD_KEYS = {"ENCRYPTION_KEYS": [TEST_KEY_PRIMARY], "BLIND_INDEX_KEY": TEST_BLIND_INDEX_KEY}
+
+
+def admin_messages(**settings):
+    with override_settings(**settings):
+        return privacy_messages(**GOOD_KEYS)
+
+
+def without(setting, name):
+    return [entry for entry in getattr(django_settings, setting) if entry != name]
+
+
+def test_plain_django_admin_app_is_an_error_naming_the_replacement(monkeypatch):
+    monkeypatch.setattr(apps.get_app_config("admin"), "default_site", "django.contrib.admin.sites.AdminSite")
+    [message] = privacy_messages(**GOOD_KEYS)
+    assert message.id == "privacy_kit.E040"
+    assert '"privacy_kit.admin.apps.PrivacyAdminConfig"' in message.hint
+
+
+def test_plain_django_admin_app_is_fine_without_admin_2fa_required(monkeypatch):
+    monkeypatch.setattr(apps.get_app_config("admin"), "default_site", "django.contrib.admin.sites.AdminSite")
+    assert privacy_messages(**GOOD_KEYS, ADMIN_2FA_REQUIRED=False) == []
+
+
+def test_a_mounted_admin_site_without_two_factor_is_an_error_naming_its_route():
+    [message] = admin_messages(ROOT_URLCONF=__name__)
+    assert message.id == "privacy_kit.E041" and "'staff/'" in message.msg
+    assert 'path("staff/", privacy_kit.admin.site.urls)' in message.hint
+
+
+@pytest.mark.parametrize("app", ["django_otp", "django_otp.plugins.otp_totp", "django_otp.plugins.otp_static", "axes"])
+def test_a_missing_app_is_an_error_naming_it(monkeypatch, app):
+    is_installed = apps.is_installed
+    monkeypatch.setattr(apps, "is_installed", lambda name: name != app and is_installed(name))
+    [message] = privacy_messages(**GOOD_KEYS)
+    assert message.id == "privacy_kit.E042" and message.hint == f'Add "{app}" to INSTALLED_APPS.'
+
+
+def test_missing_otp_middleware_is_an_error_naming_the_line():
+    [message] = admin_messages(MIDDLEWARE=without("MIDDLEWARE", "django_otp.middleware.OTPMiddleware"))
+    assert message.id == "privacy_kit.E043" and '"django_otp.middleware.OTPMiddleware"' in message.hint
+
+
+def test_otp_middleware_before_authentication_middleware_is_an_error():
+    middleware = ["django_otp.middleware.OTPMiddleware", *without("MIDDLEWARE", "django_otp.middleware.OTPMiddleware")]
+    assert ids(admin_messages(MIDDLEWARE=middleware)) == ["privacy_kit.E044"]
+
+
+def test_missing_axes_middleware_is_an_error_naming_the_line():
+    [message] = admin_messages(MIDDLEWARE=without("MIDDLEWARE", "axes.middleware.AxesMiddleware"))
+    assert message.id == "privacy_kit.E045" and '"axes.middleware.AxesMiddleware"' in message.hint
+
+
+@pytest.mark.parametrize(
+    "backends",
+    [
+        ["django.contrib.auth.backends.ModelBackend"],
+        ["django.contrib.auth.backends.ModelBackend", "axes.backends.AxesStandaloneBackend"],
+        [],
+    ],
+)
+def test_axes_backend_not_first_is_an_error_naming_the_setting(backends):
+    [message] = admin_messages(AUTHENTICATION_BACKENDS=backends)
+    assert message.id == "privacy_kit.E046" and '"axes.backends.AxesStandaloneBackend"' in message.hint
+
+
+def test_two_factor_checks_are_off_without_admin_2fa_required():
+    with override_settings(MIDDLEWARE=without("MIDDLEWARE", "django_otp.middleware.OTPMiddleware")):
+        assert privacy_messages(**GOOD_KEYS, ADMIN_2FA_REQUIRED=False) == []

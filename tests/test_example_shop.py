@@ -28,31 +28,31 @@ def test_customer_data_is_encrypted_at_rest(customer):
     assert "Reem" not in row and "0001111" not in row and "النخيل" not in row
 
 
-def test_admin_shows_the_customer_decrypted(admin_client, customer):
-    page = admin_client.get(f"/admin/shop/customer/{customer.pk}/change/")
+def test_admin_shows_the_customer_decrypted(verified_admin_client, customer):
+    page = verified_admin_client.get(f"/admin/shop/customer/{customer.pk}/change/")
     assert page.status_code == 200
     assert "Reem Al-Saud" in page.content.decode() and "حي النخيل" in page.content.decode()
 
 
-def test_admin_search_by_exact_email_uses_the_blind_index(admin_client, customer):
+def test_admin_search_by_exact_email_uses_the_blind_index(verified_admin_client, customer):
     Customer.objects.create(name="Other", email="other@example.sa")
-    page = admin_client.get("/admin/shop/customer/", {"q": "reem@example.sa"})
+    page = verified_admin_client.get("/admin/shop/customer/", {"q": "reem@example.sa"})
     assert page.status_code == 200
     assert page.context["cl"].result_count == 1
     assert list(page.context["cl"].result_list) == [customer]
 
 
-def test_admin_edit_saves_encrypted(admin_client, customer):
+def test_admin_edit_saves_encrypted(verified_admin_client, customer):
     data = {"name": "Reem S.", "email": "reem@example.sa", "phone": "", "address": ""}
-    response = admin_client.post(f"/admin/shop/customer/{customer.pk}/change/", data)
+    response = verified_admin_client.post(f"/admin/shop/customer/{customer.pk}/change/", data)
     assert response.status_code == 302
     customer.refresh_from_db()
     assert customer.name == "Reem S." and Customer.objects.get(email="REEM@example.sa") == customer
 
 
-def test_admin_rejects_an_invalid_email_on_the_plaintext(admin_client, customer):
+def test_admin_rejects_an_invalid_email_on_the_plaintext(verified_admin_client, customer):
     data = {"name": "X", "email": "not-an-email", "phone": "", "address": ""}
-    response = admin_client.post(f"/admin/shop/customer/{customer.pk}/change/", data)
+    response = verified_admin_client.post(f"/admin/shop/customer/{customer.pk}/change/", data)
     assert response.status_code == 200 and "email" in response.context["adminform"].form.errors
 
 

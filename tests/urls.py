@@ -1,10 +1,10 @@
-from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template import engines
 from django.urls import path
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from example_shop.urls import urlpatterns as shop_urlpatterns
+from privacy_kit.admin import site as admin_site
 from privacy_kit.decorators import consent_required
 
 BANNER_PAGE = engines["django"].from_string(
@@ -28,9 +28,9 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
 
 
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    path("admin/", admin_site.urls),
     path("tests/banner/", banner_page),
     path("tests/analytics/", analytics_page),
-    # The demo shop's pages (privacy_kit's under privacy/); its own admin is left out (the demo's may come to need 2FA).
+    # The demo shop's pages (privacy_kit's under privacy/); its admin is the same site, mounted above.
     *[pattern for pattern in shop_urlpatterns if str(pattern.pattern) != "admin/"],
 ]

@@ -1,36 +1,23 @@
-"""Admin pages of privacy_kit's models: purposes and policies are edited, ledgers only read."""
+"""Admin pages of consent: purposes and policies are edited, the ledger and events only read."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from .models import BehavioralEvent, ConsentRecord, LegalHold, PolicyVersion, PurgeRun, Purpose
+from ..models import BehavioralEvent, ConsentRecord, PolicyVersion, Purpose
+from .options import ReadOnlyAdmin
+from .sites import site
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Show rows; never add, change or delete them (ledgers and logs)."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(Purpose)
+@admin.register(Purpose, site=site)
 class PurposeAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "requires_consent"]
     prepopulated_fields = {"slug": ["name"]}
 
 
-@admin.register(PolicyVersion)
+@admin.register(PolicyVersion, site=site)
 class PolicyVersionAdmin(admin.ModelAdmin):
     list_display = ["version", "language", "effective_at", "requires_reconsent", "text_sha256"]
     list_filter = ["language", "requires_reconsent"]
@@ -44,7 +31,7 @@ class PolicyVersionAdmin(admin.ModelAdmin):
         return (obj is None or not obj.is_effective) and super().has_delete_permission(request, obj)
 
 
-@admin.register(ConsentRecord)
+@admin.register(ConsentRecord, site=site)
 class ConsentRecordAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "purpose", "action", "subject", "source", "policy_version"]
     list_filter = ["purpose", "action", "source"]
@@ -58,31 +45,8 @@ class ConsentRecordAdmin(ReadOnlyAdmin):
         return _("visitor %(id)s") % {"id": str(record.visitor)[:8]} if record.visitor else "—"
 
 
-@admin.register(BehavioralEvent)
+@admin.register(BehavioralEvent, site=site)
 class BehavioralEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "kind", "purpose", "user"]
     list_filter = ["kind", "purpose"]
     list_select_related = ["purpose", "user"]
-
-
-@admin.register(LegalHold)
-class LegalHoldAdmin(admin.ModelAdmin):
-    list_display = ["subject", "placed_at", "released_at"]
-    list_filter = [("released_at", admin.EmptyFieldListFilter)]
-    raw_id_fields = ["subject"]
-    actions = ["release"]
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # a hold is released, never erased: it is evidence
-
-    @admin.action(description=_("Release the selected holds"))
-    def release(self, request: HttpRequest, queryset: Any) -> None:
-        for hold in queryset.filter(released_at__isnull=True):
-            hold.release()
-
-
-@admin.register(PurgeRun)
-class PurgeRunAdmin(ReadOnlyAdmin):
-    list_display = ["started_at", "policy", "chunk", "status", "deleted", "anonymized", "dry_run", "finished_at"]
-    list_filter = ["status", "policy", "dry_run"]
-    date_hierarchy = "started_at"

@@ -1,0 +1,102 @@
+"""Two-factor devices of staff: the authenticator app (TOTP) and the backup codes.
+
+Plain functions over django-otp's models, so the admin views, a shell and the tests
+share them.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+from django_otp import user_has_device
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+#: How many single-use backup codes a staff user gets.
+BACKUP_CODE_COUNT = 10
+TOTP_DEVICE_NAME = _("Authenticator app")
+BACKUP_DEVICE_NAME = _("Backup codes")
+_TOTP_CODE = re.compile(r"[0-9]{6,8}")
+
+
+def has_two_factor_device(user: Any) -> bool:
+    """Return whether the user has a confirmed device that can verify them."""
+    return bool(user.is_authenticated and user_has_device(user, confirmed=True))
+
+
+def pending_totp_device(user: Any) -> TOTPDevice:
+    """Return the user's unconfirmed TOTP device, creating it on the first call.
+
+    The same secret is shown until the user confirms it, so reloading the set-up
+    page does not invalidate the code the app already shows.
+    """
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name=str(TOTP_DEVICE_NAME), confirmed=False)
+    return device
+
+
+def totp_secret(device: TOTPDevice) -> str:
+    """Return the device's secret in base32, as authenticator apps take it for manual entry."""
+    return base64.b32encode(device.bin_key).decode("ascii")
+
+
+def qr_code_svg(text: str) -> str:
+    """Return an inline SVG QR code of ``text``, drawn here: the secret never leaves the server."""
+    import qrcode
+    import qrcode.image.svg
+
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=12)
+    return str(image.to_string(encoding="unicode"))
+
+
+def confirm_totp_device(device: TOTPDevice, code: str) -> bool:
+    """Confirm the device if ``code`` is its current code; return whether it was.
+
+    django-otp's throttling applies: after a wrong code the next try waits.
+    """
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+        if not device.verify_token(code):
+            return False
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+    return True
+
+
+def replace_backup_codes(user: Any, count: int = BACKUP_CODE_COUNT) -> list[str]:
+    """Give the user ``count`` fresh single-use backup codes and return them; older codes stop working."""
+    codes = [_backup_code() for _ in range(count)]
+    with transaction.atomic():
+        StaticDevice.objects.filter(user=user).delete()
+        device = StaticDevice.objects.create(user=user, name=str(BACKUP_DEVICE_NAME), confirmed=True)
+        StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    return codes
+
+
+def _backup_code() -> str:
+    """Return a random backup code that cannot be taken for an authenticator code."""
+    while _TOTP_CODE.fullmatch(code := StaticToken.random_token()):
+        pass
+    return code
+
+
+def normalize_code(code: str) -> str:
+    """Return a typed code without spaces or dashes, in lower case (backup codes are lower case)."""
+    return re.sub(r"[\s-]", "", code).lower()
+
+
+def device_for_code(user: Any, code: str) -> TOTPDevice | StaticDevice | None:
+    """Return the confirmed device that should check ``code``, locked for the check.
+
+    Six digits are a code of the authenticator app; anything else is tried as a
+    backup code. Choosing one device, not trying each, keeps a failure from
+    throttling a device that was not used (django-otp's advice). Call it in a
+    transaction.
+    """
+    model: type[TOTPDevice] | type[StaticDevice] = TOTPDevice if _TOTP_CODE.fullmatch(code) else StaticDevice
+    return model.objects.devices_for_user(user, confirmed=True).select_for_update().order_by("pk").first()

@@ -1,0 +1,88 @@
+"""Forms of the two-factor admin: password and code at login, code at set-up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.signals import user_login_failed
+from django.utils.translation import gettext_lazy as _
+from django_otp.forms import OTPAuthenticationFormMixin
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from ..conf import app_settings
+from . import devices
+
+CODE_HELP = _("The 6-digit code of your authenticator app, or one of your backup codes.")
+
+
+def code_field(**kwargs: Any) -> forms.CharField:
+    """Return a form field for a one-time code."""
+    attrs = {"autocomplete": "one-time-code", "autocapitalize": "none", "spellcheck": "false"}
+    return forms.CharField(label=_("Code"), max_length=32, widget=forms.TextInput(attrs=attrs), **kwargs)
+
+
+class TwoFactorLoginForm(OTPAuthenticationFormMixin, AdminAuthenticationForm):
+    """Log a staff user in with the password and, once they have a device, a one-time code.
+
+    A staff user without a device passes with the password alone and is then sent
+    to set one up: the site lets them reach nothing else until they have.
+    A wrong code after a right password is reported as a failed login
+    (``user_login_failed``), so that django-axes counts it like a wrong password.
+    """
+
+    otp_token = code_field(required=False, help_text=CODE_HELP)
+    otp_error_messages = {
+        **OTPAuthenticationFormMixin.otp_error_messages,
+        "token_required": _("Enter the code of your authenticator app or a backup code."),
+        "invalid_token": _("That code is not valid. Enter the current code or an unused backup code."),
+        # No device answers a code of that shape: it is simply a wrong code.
+        "device_required": _("That code is not valid. Enter the current code or an unused backup code."),
+    }
+
+    def clean_otp_token(self) -> str:
+        return devices.normalize_code(self.cleaned_data.get("otp_token") or "")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned_data = super().clean()
+        user = self.get_user()
+        if user is not None and app_settings.ADMIN_2FA_REQUIRED and devices.has_two_factor_device(user):
+            try:
+                self.clean_otp(user)
+            except forms.ValidationError as error:
+                if getattr(error, "code", None) != "token_required":
+                    self.report_failed_code()
+                raise
+        return cleaned_data
+
+    def report_failed_code(self) -> None:
+        """Send ``user_login_failed`` for a wrong code, as Django does for a wrong password."""
+        user_login_failed.send(
+            sender=type(self),
+            credentials={"username": self.cleaned_data.get("username")},
+            request=self.request,
+        )
+
+    def _chosen_device(self, user: Any) -> Any:
+        return devices.device_for_code(user, self.cleaned_data.get("otp_token") or "")
+
+
+class ConfirmDeviceForm(forms.Form):
+    """Confirm a new authenticator app with the code it shows."""
+
+    otp_token = code_field(help_text=_("The 6-digit code your authenticator app shows now."))
+
+    error_messages = {
+        "invalid_code": _("That code is not valid. Check the time of your phone and enter the current code."),
+    }
+
+    def __init__(self, device: TOTPDevice, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.device = device
+
+    def clean_otp_token(self) -> str:
+        code = devices.normalize_code(self.cleaned_data["otp_token"])
+        if not devices.confirm_totp_device(self.device, code):
+            raise forms.ValidationError(self.error_messages["invalid_code"], code="invalid_code")
+        return code
