@@ -58,6 +58,8 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/fields.py
+	$(VENV)/bin/python bench/consent.py
+	$(VENV)/bin/python bench/purge.py
 
 clean:
 	rm -rf $(VENV) $(VENV61) *.sqlite3 .hypothesis .mypy_cache .ruff_cache
