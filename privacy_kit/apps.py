@@ -10,11 +10,13 @@ class PrivacyKitConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.contrib.auth.signals import user_logged_in
+        from django.apps import apps
+        from django.contrib.auth.signals import user_logged_in, user_login_failed
 
         from . import checks as privacy_checks
         from .consent.subjects import carry_over_on_login
         from .crypto import reset_on_setting_changed
+        from .security.events import record_failed_login, record_lockout
 
         checks.register(privacy_checks.check_keys, checks.Tags.security)
         checks.register(privacy_checks.check_settings_names)
@@ -28,6 +30,12 @@ class PrivacyKitConfig(AppConfig):
         self.register_admin_pages()
         user_logged_in.connect(carry_over_on_login, dispatch_uid="privacy_kit.carry_over_on_login")
         setting_changed.connect(reset_on_setting_changed, dispatch_uid="privacy_kit.reset_on_setting_changed")
+        user_login_failed.connect(record_failed_login, dispatch_uid="privacy_kit.record_failed_login")
+        # Importing axes.signals connects django-axes's own receivers: only when it is installed.
+        if apps.is_installed("axes"):
+            from axes.signals import user_locked_out
+
+            user_locked_out.connect(record_lockout, dispatch_uid="privacy_kit.record_lockout")
 
     def register_admin_pages(self) -> None:
         from django.apps import apps

@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "CONSENT_COOKIE_NAME": "privacy_consent",
     # How long a visitor's consent id lives, in days.
     "CONSENT_COOKIE_DAYS": 365,
+    # A staff user who opens more subjects' records than this within an hour raises a security event.
+    "BULK_ACCESS_THRESHOLD": 50,
 }
 
 ENV_ENCRYPTION_KEYS = "PRIVACY_KIT_ENCRYPTION_KEYS"
@@ -77,6 +79,10 @@ class PrivacyKitSettings:
     @cached_property
     def CONSENT_COOKIE_DAYS(self) -> int:
         return int(self._get("CONSENT_COOKIE_DAYS"))
+
+    @cached_property
+    def BULK_ACCESS_THRESHOLD(self) -> int:
+        return int(self._get("BULK_ACCESS_THRESHOLD"))
 
     def reload(self) -> None:
         """Forget cached values; the next read sees the current settings and environment."""

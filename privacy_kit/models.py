@@ -2,6 +2,18 @@
 
 from .consent.models import ConsentRecord, LedgerError, PolicyVersion, Purpose
 from .retention.models import LegalHold, PurgeRun
+from .security.models import AccessLog, LogError, SecurityEvent
 from .tracking.models import BehavioralEvent
 
-__all__ = ["BehavioralEvent", "ConsentRecord", "LedgerError", "LegalHold", "PolicyVersion", "PurgeRun", "Purpose"]
+__all__ = [
+    "AccessLog",
+    "BehavioralEvent",
+    "ConsentRecord",
+    "LedgerError",
+    "LegalHold",
+    "LogError",
+    "PolicyVersion",
+    "PurgeRun",
+    "Purpose",
+    "SecurityEvent",
+]

@@ -4,7 +4,8 @@ import datetime
 import re
 
 import pytest
-from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from axes.models import AccessAttempt, AccessFailureLog
+from axes.models import AccessLog as AxesAccessLog
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
@@ -20,7 +21,7 @@ from privacy_kit import tracking
 from privacy_kit.admin import devices
 from privacy_kit.admin.sites import PrivacyAdminSite
 from privacy_kit.consent import grant
-from privacy_kit.models import LegalHold, PolicyVersion, PurgeRun, Purpose
+from privacy_kit.models import AccessLog, LegalHold, PolicyVersion, PurgeRun, Purpose, SecurityEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -85,11 +86,13 @@ def one_of_everything(staff):
     tracking.record(staff, "search", {"q": CUSTOMER_NAME}, purpose="analytics")
     LegalHold.objects.create(subject=staff, reason="audit")
     PurgeRun.objects.create(policy="shop.Customer", status="done")
+    AccessLog.objects.create(actor=staff, model_label="shop.Customer", object_id=str(customer.pk), fields=["name"])
+    SecurityEvent.objects.create(kind=SecurityEvent.Kind.FAILED_LOGIN)
     Group.objects.create(name="support")
     colleague = type(staff).objects.create_user("colleague", password=PASSWORD, is_staff=True)
     TOTPDevice.objects.create(user=colleague, name="phone", confirmed=True)
     devices.replace_backup_codes(colleague)
-    for model in (AccessAttempt, AccessFailureLog, AccessLog):
+    for model in (AccessAttempt, AccessFailureLog, AxesAccessLog):
         fields = {"user_agent": "test", "ip_address": "10.0.0.1", "username": "colleague", "http_accept": "*/*"}
         if model is AccessAttempt:
             fields.update(get_data="", post_data="", failures_since_start=1)

@@ -1,9 +1,12 @@
 from django.contrib import admin
 
+from privacy_kit.admin import PersonalDataAdmin
+
 from .models import Customer
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "created_at"]
-    search_fields = ["email__exact"]
+class CustomerAdmin(PersonalDataAdmin):
+    list_display = ["__str__", "name", "email", "phone", "created_at"]
+    # Matched exactly, in any case, through the blind index of the encrypted email.
+    search_fields = ["email"]

@@ -17,12 +17,15 @@ from .sites import PrivacyAdminSite, site
 # PrivacyKitConfig.ready() loads them, which registers them on ``site``.
 MODEL_ADMIN_MODULES = {
     "ReadOnlyAdmin": "options",
+    "PersonalDataAdmin": "personal_data",
     "PurposeAdmin": "consent",
     "PolicyVersionAdmin": "consent",
     "ConsentRecordAdmin": "consent",
     "BehavioralEventAdmin": "consent",
     "LegalHoldAdmin": "retention",
     "PurgeRunAdmin": "retention",
+    "AccessLogAdmin": "security",
+    "SecurityEventAdmin": "security",
 }
 
 __all__ = ["PrivacyAdminSite", "site", "register_model_admins", *MODEL_ADMIN_MODULES]
