@@ -1,0 +1,207 @@
+"""``PersonalDataAdmin``: personal data masked in lists, every opened record logged, search by blind index."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets, lookup_spawns_duplicates, unquote
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import models
+from django.db.models.constants import LOOKUP_SEP
+from django.http import HttpRequest, HttpResponse
+from django.utils.text import unescape_string_literal
+
+from .. import registry
+from ..fields import EncryptedField
+from ..security.access import record_access
+
+#: What a list view shows in place of a personal value.
+MASK = "•••••"
+
+# Set while Django's own search runs over the plain fields only.
+_searching_plain_fields: ContextVar[bool] = ContextVar("privacy_kit_searching_plain_fields", default=False)
+
+
+def personal_field_names(model: type[models.Model]) -> list[str]:
+    """Return the model's encrypted fields and the personal fields of its registration, in model order."""
+    try:
+        listed = set(registry.get(model._meta.label).personal_fields)
+    except LookupError:
+        listed = set()
+    return [
+        field.name
+        for field in model._meta.get_fields()
+        if isinstance(field, EncryptedField) or (field.name in listed and not field.auto_created)
+    ]
+
+
+def encrypted_search_path(model: type[models.Model], search_field: str) -> tuple[str, EncryptedField] | None:
+    """Return the path and field of a ``search_fields`` entry that ends at an encrypted field, else None."""
+    opts = model._meta
+    found: tuple[str, EncryptedField] | None = None
+    parts = search_field.lstrip("^=@").split(LOOKUP_SEP)
+    for index, part in enumerate(parts):
+        try:
+            field = opts.get_field(opts.pk.name if part == "pk" else part)
+        except FieldDoesNotExist:
+            break  # a lookup such as "exact" or "icontains": the path ended before it
+        if isinstance(field, EncryptedField):
+            found = (LOOKUP_SEP.join(parts[: index + 1]), field)
+            break
+        if not getattr(field, "path_infos", None):
+            break
+        opts = field.path_infos[-1].to_opts  # type: ignore[attr-defined]
+    return found
+
+
+def masked_column(field: models.Field) -> Callable[[Any], str]:
+    """Return a list_display column that shows the mask, not the value, under the field's name."""
+
+    @admin.display(description=field.verbose_name)
+    def column(obj: Any) -> str:
+        return MASK
+
+    column.__name__ = f"masked_{field.name}"
+    return column
+
+
+class MaskedChangeList(ChangeList):
+    """A change list that does not even load the personal fields: nothing is decrypted for the mask."""
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> Any:
+        queryset = super().get_queryset(request, exclude_parameters)
+        deferred = [
+            name
+            for name in personal_field_names(self.model)
+            if getattr(self.model._meta.get_field(name), "concrete", False)
+            and not self.model._meta.get_field(name).primary_key
+        ]
+        return queryset.defer(*deferred) if deferred else queryset
+
+
+class PersonalDataAdmin(admin.ModelAdmin):
+    """A ModelAdmin for a model with personal data.
+
+    The change list shows encrypted fields and the registration's personal fields
+    masked, without loading them. Opening a record writes an ``AccessLog`` row and
+    may raise a bulk-access security event. Searchable encrypted fields in
+    ``search_fields`` are matched exactly (any case for emails) through their blind
+    index; other encrypted fields there are never searched.
+    """
+
+    mask = MASK
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return MaskedChangeList
+
+    def _masked_columns(self) -> dict[str, Callable[[Any], str]]:
+        columns: dict[str, Callable[[Any], str]] | None = self.__dict__.get("_privacy_kit_masked_columns")
+        if columns is None:
+            opts = self.model._meta
+            columns = {name: masked_column(opts.get_field(name)) for name in personal_field_names(self.model)}  # type: ignore[arg-type]
+            self.__dict__["_privacy_kit_masked_columns"] = columns
+        return columns
+
+    def _mask(self, names: Sequence[Any]) -> list[Any]:
+        columns = self._masked_columns()
+        return [columns.get(name, name) if isinstance(name, str) else name for name in names]
+
+    def get_list_display(self, request: HttpRequest) -> Sequence[Any]:
+        return self._mask(super().get_list_display(request))
+
+    def get_list_display_links(self, request: HttpRequest, list_display: Sequence[Any]) -> Sequence[Any] | None:
+        links = super().get_list_display_links(request, list_display)
+        return self._mask(links) if links else links
+
+    # -- opening a record -------------------------------------------------
+
+    def shown_personal_fields(self, request: HttpRequest, obj: models.Model) -> list[str]:
+        """Return the personal and encrypted fields that the change view of ``obj`` shows."""
+        shown = set(flatten_fieldsets(self.get_fieldsets(request, obj)))
+        return [name for name in personal_field_names(self.model) if name in shown]
+
+    def subject_id_of(self, obj: models.Model) -> Any:
+        """Return the primary key of the user whose data ``obj`` is, through the registry, or None."""
+        try:
+            registration = registry.get(self.model._meta.label)
+        except LookupError:
+            return None
+        if registration.subject_path is not None:
+            rows = self.model._default_manager.filter(pk=obj.pk).values_list(registration.subject_path, flat=True)
+            return rows.first()
+        if callable(registration.subject):
+            return getattr(registration.subject(obj), "pk", None)
+        return None
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            obj = getattr(request, "_privacy_kit_opened", None)
+            if obj is not None and str(obj.pk) == str(unquote(object_id)):
+                fields = self.shown_personal_fields(request, obj)
+                record_access(request, obj, fields, subject_id=self.subject_id_of(obj))
+        return response
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
+        # The change view renders the record here: remember which one was shown.
+        if change and obj is not None:
+            request._privacy_kit_opened = obj  # type: ignore[attr-defined]
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    # -- search -----------------------------------------------------------
+
+    def get_search_fields(self, request: HttpRequest) -> Sequence[str]:
+        search_fields = super().get_search_fields(request)
+        if _searching_plain_fields.get():
+            return [name for name in search_fields if encrypted_search_path(self.model, str(name)) is None]
+        return search_fields
+
+    def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> tuple[Any, bool]:
+        """Match searchable encrypted fields exactly through the blind index, OR-ed with Django's plain search."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if term[0] in "\"'" and term[0] == term[-1] and len(term) > 1:
+            term = unescape_string_literal(term)
+        matches = models.Q()
+        encrypted_duplicates = False
+        for name in super().get_search_fields(request):
+            found = encrypted_search_path(self.model, str(name))
+            if found is None or not found[1].searchable:
+                continue  # plain fields go to Django; unsearchable encrypted ones are never searched
+            path, field = found
+            try:
+                field.blind_index(term)
+            except (ValidationError, ValueError, TypeError):
+                continue  # the term cannot be a value of this field (a word for a number, say)
+            matches |= models.Q(**{path: term})
+            encrypted_duplicates |= lookup_spawns_duplicates(self.opts, path)
+        token = _searching_plain_fields.set(True)
+        try:
+            has_plain = bool(self.get_search_fields(request))
+            if has_plain:
+                plain, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        finally:
+            _searching_plain_fields.reset(token)
+        if not has_plain:
+            return (queryset.filter(matches) if matches else queryset.none()), encrypted_duplicates
+        if not matches:
+            return plain, may_have_duplicates
+        return plain | queryset.filter(matches), may_have_duplicates or encrypted_duplicates
+
+
+__all__ = ["MASK", "MaskedChangeList", "PersonalDataAdmin", "encrypted_search_path", "personal_field_names"]

@@ -1,0 +1,85 @@
+"""Record security events, alert on those that need a person now, and the receivers that feed them.
+
+The receivers are connected in ``PrivacyKitConfig.ready()``: failed logins and
+failed codes (``user_login_failed``) and django-axes lockouts (``user_locked_out``).
+A password or a code is never stored; the event keeps the kind, the user when
+known, the time and the client IP address.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.core.mail import mail_admins
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+
+from ..signals import security_alert
+from .models import SecurityEvent
+
+logger = logging.getLogger(__name__)
+
+ALERT_SUBJECT_TEMPLATE = "privacy_kit/email/security_alert_subject.txt"
+ALERT_BODY_TEMPLATE = "privacy_kit/email/security_alert_body.txt"
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    """Return the client IP address of a request: django-axes's (which honours its proxy settings), else REMOTE_ADDR."""
+    if request is None:
+        return None
+    return getattr(request, "axes_ip_address", None) or request.META.get("REMOTE_ADDR") or None
+
+
+def record_security_event(
+    kind: Any, *, user: Any = None, request: HttpRequest | None = None, detail: str = ""
+) -> SecurityEvent:
+    """Write a security event of a ``SecurityEvent.Kind`` and return it. ``detail`` must hold no personal data."""
+    user_id = user.pk if user is not None and getattr(user, "pk", None) is not None else None
+    return SecurityEvent.objects.create(kind=kind, user_id=user_id, ip=client_ip(request), detail=detail[:200])
+
+
+def send_security_alert(event: SecurityEvent) -> None:
+    """Send ``security_alert`` for the event and mail ADMINS, with no personal data in the mail."""
+    security_alert.send(sender=SecurityEvent, event=event)
+    context = {"event": event, "kind": event.get_kind_display()}
+    subject = " ".join(render_to_string(ALERT_SUBJECT_TEMPLATE, context).split())
+    try:
+        mail_admins(subject, render_to_string(ALERT_BODY_TEMPLATE, context))
+    except OSError:
+        # The event is recorded and the signal sent; a mail server down must not fail the request.
+        logger.exception("Could not mail ADMINS about security event #%s.", event.pk)
+
+
+def _user_named(username: Any) -> Any:
+    if not username:
+        return None
+    user_model = get_user_model()
+    return user_model._default_manager.filter(**{user_model.USERNAME_FIELD: username}).first()
+
+
+def _is_code_form(sender: Any) -> bool:
+    """Return whether ``sender`` is the admin's login form, which reports wrong one-time codes."""
+    if not isinstance(sender, type) or not apps.is_installed("django_otp"):
+        return False
+    from ..admin.forms import TwoFactorLoginForm
+
+    return issubclass(sender, TwoFactorLoginForm)
+
+
+def record_failed_login(
+    sender: Any, credentials: dict[str, Any] | None = None, request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    """Record a wrong password (``failed_login``) or a wrong code after the right password (``failed_otp``)."""
+    kind = SecurityEvent.Kind.FAILED_OTP if _is_code_form(sender) else SecurityEvent.Kind.FAILED_LOGIN
+    credentials = credentials or {}
+    username = credentials.get(get_user_model().USERNAME_FIELD) or credentials.get("username")
+    record_security_event(kind, user=_user_named(username), request=request)
+
+
+def record_lockout(sender: Any, request: HttpRequest | None = None, username: str | None = None, **kwargs: Any) -> None:
+    """Record a django-axes lockout, send ``security_alert`` and mail ADMINS."""
+    event = record_security_event(SecurityEvent.Kind.LOCKOUT, user=_user_named(username), request=request)
+    send_security_alert(event)

@@ -1,0 +1,256 @@
+"""Access log, security events and PersonalDataAdmin: masking, logging, blind-index search, alerts."""
+
+import django
+import pytest
+from axes.models import AccessAttempt
+from django.contrib.auth.models import Permission
+from django.core import mail
+from django.db import connection
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from example_shop.shop.models import Customer
+from privacy_kit.models import AccessLog, LogError, SecurityEvent
+from privacy_kit.signals import security_alert
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct horse battery staple"
+CUSTOMERS = "/admin/shop/customer/"
+NAME, EMAIL, PHONE = "Reem Al-Saud", "reem.alsaud@example.sa", "+966 55 000 1111"
+# Django 6.0 takes ADMINS as addresses; 5.2 as (name, address) pairs.
+ADMINS = ["security@shop.example"] if django.VERSION >= (6,) else [("Security", "security@shop.example")]
+
+
+@pytest.fixture
+def customer():
+    return Customer.objects.create(name=NAME, email=EMAIL, phone=PHONE, address="Olaya Street 1, Riyadh")
+
+
+@pytest.fixture
+def admins(settings):
+    settings.ADMINS = ADMINS
+    return settings
+
+
+@pytest.fixture
+def alerts():
+    received = []
+
+    def receiver(sender, event, **kwargs):
+        received.append(event)
+
+    security_alert.connect(receiver, dispatch_uid="tests.security_alert")
+    yield received
+    security_alert.disconnect(dispatch_uid="tests.security_alert")
+
+
+def verified_client(user):
+    client = Client()
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+def change_url(customer):
+    return f"{CUSTOMERS}{customer.pk}/change/"
+
+
+# The masked change list
+
+
+def test_changelist_shows_no_personal_data(verified_admin_client, customer):
+    response = verified_admin_client.get(CUSTOMERS)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "•••••" in html
+    for value in (NAME, EMAIL, PHONE, "Reem", "reem.alsaud", "000 1111"):
+        assert value not in html
+
+
+def test_changelist_does_not_decrypt_while_the_change_view_must(verified_admin_client, customer):
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET name = %s WHERE id = %s", ["not-a-ciphertext", customer.pk])
+    assert verified_admin_client.get(CUSTOMERS).status_code == 200
+    verified_admin_client.raise_request_exception = False
+    assert verified_admin_client.get(change_url(customer)).status_code == 500
+
+
+def test_changelist_writes_no_access_log(verified_admin_client, customer):
+    verified_admin_client.get(CUSTOMERS)
+    assert not AccessLog.objects.exists()
+
+
+# Opening a record
+
+
+def test_opening_a_record_writes_one_access_log_row(verified_admin_client, admin_user, customer):
+    response = verified_admin_client.get(change_url(customer), REMOTE_ADDR="10.1.2.3")
+    assert response.status_code == 200 and NAME in response.content.decode()
+    entry = AccessLog.objects.get()
+    assert entry.actor == admin_user
+    assert entry.subject is None  # the demo's Customer is not registered with a subject
+    assert (entry.model_label, entry.object_id) == ("shop.Customer", str(customer.pk))
+    assert entry.fields == ["name", "email", "phone", "address"]
+    assert entry.ip == "10.1.2.3"
+
+
+def test_saving_a_record_writes_no_access_log(verified_admin_client, customer):
+    data = {"name": NAME, "email": EMAIL, "phone": PHONE, "address": ""}
+    assert verified_admin_client.post(change_url(customer), data).status_code == 302
+    assert not AccessLog.objects.exists()
+
+
+# Append-only
+
+
+def test_access_log_is_append_only(admin_user):
+    entry = AccessLog.objects.create(actor=admin_user, model_label="shop.Customer", object_id="1", fields=["name"])
+    with pytest.raises(LogError):
+        entry.save()
+    with pytest.raises(LogError):
+        entry.delete()
+    with pytest.raises(LogError):
+        AccessLog.objects.update(object_id="2")
+    with pytest.raises(LogError):
+        AccessLog.objects.all().delete()
+    assert AccessLog.objects.get().object_id == "1"
+
+
+def test_security_event_is_append_only():
+    event = SecurityEvent.objects.create(kind=SecurityEvent.Kind.LOCKOUT)
+    with pytest.raises(LogError):
+        event.save()
+    with pytest.raises(LogError):
+        event.delete()
+    with pytest.raises(LogError):
+        SecurityEvent.objects.update(detail="changed")
+    with pytest.raises(LogError):
+        SecurityEvent.objects.all().delete()
+
+
+# Superusers only
+
+
+@pytest.mark.parametrize("model", ["accesslog", "securityevent"])
+def test_logs_are_read_only_for_superusers(verified_admin_client, admin_user, model):
+    AccessLog.objects.create(actor=admin_user, model_label="shop.Customer", object_id="1")
+    event = SecurityEvent.objects.create(kind=SecurityEvent.Kind.FAILED_LOGIN)
+    pk = AccessLog.objects.get().pk if model == "accesslog" else event.pk
+    assert verified_admin_client.get(f"/admin/privacy_kit/{model}/").status_code == 200
+    page = verified_admin_client.get(f"/admin/privacy_kit/{model}/{pk}/change/")
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    assert verified_admin_client.get(f"/admin/privacy_kit/{model}/add/").status_code == 403
+    assert verified_admin_client.post(f"/admin/privacy_kit/{model}/{pk}/delete/", {"post": "yes"}).status_code == 403
+
+
+@pytest.mark.parametrize("model", ["accesslog", "securityevent"])
+def test_logs_are_hidden_from_staff_who_are_not_superusers(django_user_model, admin_user, model):
+    AccessLog.objects.create(actor=admin_user, model_label="shop.Customer", object_id="1")
+    SecurityEvent.objects.create(kind=SecurityEvent.Kind.FAILED_LOGIN)
+    staff = django_user_model.objects.create_user("clerk", password=PASSWORD, is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(content_type__app_label="privacy_kit"))
+    client = verified_client(staff)
+    assert client.get(f"/admin/privacy_kit/{model}/").status_code == 403
+    assert f"/admin/privacy_kit/{model}/" not in client.get("/admin/").content.decode()
+
+
+# Search through the blind index
+
+
+@pytest.mark.parametrize("term", [EMAIL, EMAIL.upper(), f"  {EMAIL}  ", f'"{EMAIL}"'])
+def test_search_finds_a_customer_by_exact_email_in_any_case(verified_admin_client, customer, term):
+    Customer.objects.create(name="Other", email="other@example.sa")
+    response = verified_admin_client.get(CUSTOMERS, {"q": term})
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [customer]
+
+
+@pytest.mark.parametrize("term", ["reem", "alsaud@example.sa", "example.sa", "REEM.ALSAUD", NAME, "123"])
+def test_search_by_part_of_an_encrypted_value_finds_nothing(verified_admin_client, customer, term):
+    response = verified_admin_client.get(CUSTOMERS, {"q": term})
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == []
+
+
+# Bulk access
+
+
+def test_bulk_access_raises_one_event_one_mail_and_one_alert(verified_admin_client, admin_user, admins, alerts):
+    admins.PRIVACY_KIT = {**admins.PRIVACY_KIT, "BULK_ACCESS_THRESHOLD": 3}
+    customers = [Customer.objects.create(name=f"Customer {n}", email=f"c{n}@example.sa") for n in range(6)]
+    for customer in customers[:3]:
+        verified_admin_client.get(change_url(customer))
+    assert not SecurityEvent.objects.filter(kind="bulk_access").exists()
+    for customer in customers[3:]:
+        verified_admin_client.get(change_url(customer))
+    event = SecurityEvent.objects.get(kind="bulk_access")
+    assert event.user == admin_user
+    assert alerts == [event]
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["security@shop.example"]
+    assert "bulk access" in message.subject
+    for customer in customers:
+        assert customer.name not in message.body and customer.email not in message.body
+    assert admin_user.email not in message.subject + message.body
+
+
+def test_opening_one_record_again_and_again_is_not_bulk_access(verified_admin_client, customer, admins):
+    admins.PRIVACY_KIT = {**admins.PRIVACY_KIT, "BULK_ACCESS_THRESHOLD": 3}
+    for _ in range(6):
+        verified_admin_client.get(change_url(customer))
+    assert AccessLog.objects.count() == 6
+    assert not SecurityEvent.objects.filter(kind="bulk_access").exists() and not mail.outbox
+
+
+# Failed logins, codes and lockouts
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_superuser("staff", "staff@example.sa", PASSWORD)
+
+
+def wrong_code(device):
+    """Return a well-formed code that is not the current one."""
+    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
+    return f"{(code + 1) % 10**device.digits:0{device.digits}d}"
+
+
+def log_in(client, password=PASSWORD, code=""):
+    return client.post(
+        "/admin/login/", {"username": "staff", "password": password, "otp_token": code, "next": "/admin/"}
+    )
+
+
+def test_a_wrong_password_records_a_failed_login(client, staff):
+    log_in(client, password="wrong password")
+    event = SecurityEvent.objects.get()
+    assert (event.kind, event.user, event.ip) == ("failed_login", staff, "127.0.0.1")
+    assert "wrong password" not in event.detail
+
+
+def test_a_wrong_code_records_a_failed_code(client, staff):
+    device = TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
+    log_in(client, code=wrong_code(device))
+    event = SecurityEvent.objects.get()
+    assert (event.kind, event.user) == ("failed_otp", staff)
+
+
+def test_a_lockout_records_an_event_alerts_and_mails_admins(client, staff, admins, alerts, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        log_in(client, password="wrong password")
+    assert AccessAttempt.objects.exists()
+    lockout = SecurityEvent.objects.get(kind="lockout")
+    assert lockout.user == staff
+    assert SecurityEvent.objects.filter(kind="failed_login").count() == settings.AXES_FAILURE_LIMIT
+    assert alerts == [lockout]
+    assert len(mail.outbox) == 1 and "lockout" in mail.outbox[0].subject
+    assert staff.email not in mail.outbox[0].body and "wrong password" not in mail.outbox[0].body
