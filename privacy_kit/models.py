@@ -1,8 +1,9 @@
 """All models of privacy_kit, importable from here."""
 
-from .consent.models import ConsentRecord, LedgerError, PolicyVersion, Purpose
+from .consent.models import ConsentRecord, PolicyVersion, Purpose
+from .ledger import LedgerError
 from .retention.models import LegalHold, PurgeRun
-from .security.models import AccessLog, LogError, SecurityEvent
+from .security.models import AccessLog, SecurityEvent
 from .tracking.models import BehavioralEvent
 
 __all__ = [
@@ -11,7 +12,6 @@ __all__ = [
     "ConsentRecord",
     "LedgerError",
     "LegalHold",
-    "LogError",
     "PolicyVersion",
     "PurgeRun",
     "Purpose",

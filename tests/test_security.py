@@ -12,7 +12,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from example_shop.shop.models import Customer
-from privacy_kit.models import AccessLog, LogError, SecurityEvent
+from privacy_kit.models import AccessLog, LedgerError, SecurityEvent
 from privacy_kit.signals import security_alert
 
 pytestmark = pytest.mark.django_db
@@ -112,26 +112,26 @@ def test_saving_a_record_writes_no_access_log(verified_admin_client, customer):
 
 def test_access_log_is_append_only(admin_user):
     entry = AccessLog.objects.create(actor=admin_user, model_label="shop.Customer", object_id="1", fields=["name"])
-    with pytest.raises(LogError):
+    with pytest.raises(LedgerError):
         entry.save()
-    with pytest.raises(LogError):
+    with pytest.raises(LedgerError):
         entry.delete()
-    with pytest.raises(LogError):
+    with pytest.raises(LedgerError):
         AccessLog.objects.update(object_id="2")
-    with pytest.raises(LogError):
+    with pytest.raises(LedgerError):
         AccessLog.objects.all().delete()
     assert AccessLog.objects.get().object_id == "1"
 
 
 def test_security_event_is_append_only():
     event = SecurityEvent.objects.create(kind=SecurityEvent.Kind.LOCKOUT)
-    with pytest.raises(LogError):
+    with pytest.raises(LedgerError):
         event.save()
-    with pytest.raises(LogError):
+    with pytest.raises(LedgerError):
         event.delete()
-    with pytest.raises(LogError):
+    with pytest.raises(LedgerError):
         SecurityEvent.objects.update(detail="changed")
-    with pytest.raises(LogError):
+    with pytest.raises(LedgerError):
         SecurityEvent.objects.all().delete()
 
 

@@ -10,9 +10,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-
-class LedgerError(Exception):
-    """A consent record or an effective policy version was about to be changed or deleted."""
+from privacy_kit.ledger import AppendOnlyModel, AppendOnlyQuerySet, LedgerError
 
 
 class Purpose(models.Model):
@@ -102,20 +100,14 @@ class PolicyVersion(models.Model):
         return self.effective_at <= timezone.now()
 
 
-class ConsentRecordQuerySet(models.QuerySet):
-    def update(self, **kwargs: Any) -> int:
-        raise LedgerError("Consent records are append-only: record a new grant or withdrawal instead.")
-
-    def delete(self) -> Any:
-        raise LedgerError("Consent records are append-only and are never deleted (erasure anonymizes them).")
-
+class ConsentRecordQuerySet(AppendOnlyQuerySet):
     def for_subject(self, user_id: Any = None, visitor: Any = None) -> ConsentRecordQuerySet:
         if user_id is not None:
             return self.filter(user_id=user_id)
         return self.filter(visitor=visitor, user__isnull=True)
 
 
-class ConsentRecord(models.Model):
+class ConsentRecord(AppendOnlyModel):
     """Evidence that a subject granted or withdrew one purpose under one policy text."""
 
     class Action(models.TextChoices):
@@ -153,11 +145,3 @@ class ConsentRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.purpose_id} @ {self.created_at:%Y-%m-%d %H:%M}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise LedgerError("Consent records are append-only: record a new grant or withdrawal instead.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise LedgerError("Consent records are append-only and are never deleted (erasure anonymizes them).")

@@ -2,49 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..consent.models import LedgerError
+from ..ledger import AppendOnlyModel
 
 
-class LogError(LedgerError):
-    """An access log row or a security event was about to be changed or deleted."""
-
-
-class AppendOnlyQuerySet(models.QuerySet):
-    def update(self, **kwargs: Any) -> int:
-        raise LogError(f"{self.model._meta.verbose_name_plural} are append-only and are never changed.")
-
-    def delete(self) -> Any:
-        raise LogError(f"{self.model._meta.verbose_name_plural} are append-only and are never deleted.")
-
-
-class AppendOnlyModel(models.Model):
-    """A log row: written once, never changed or deleted through the ORM."""
+class LogEntry(AppendOnlyModel):
+    """A log row: when, and from which address."""
 
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         abstract = True
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None and not self._state.adding:
-            raise LogError(f"{self._meta.verbose_name} #{self.pk} is append-only and cannot change.")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise LogError(f"{self._meta.verbose_name} #{self.pk} is append-only and cannot be deleted.")
-
-
-class AccessLog(AppendOnlyModel):
+class AccessLog(LogEntry):
     """One opening of a record with personal data by a staff user: who, whose, what, when, from where."""
 
     # PROTECT: the log of a staff user's looks outlives the account; deactivate it instead.
@@ -74,7 +50,7 @@ class AccessLog(AppendOnlyModel):
         return f"{self.model_label} #{self.object_id}"
 
 
-class SecurityEvent(AppendOnlyModel):
+class SecurityEvent(LogEntry):
     """Something that may be an intrusion or that changes who can get in. ``detail`` holds no personal data."""
 
     class Kind(models.TextChoices):
