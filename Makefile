@@ -60,6 +60,7 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/fields.py
 	$(VENV)/bin/python bench/consent.py
 	$(VENV)/bin/python bench/purge.py
+	$(VENV)/bin/python bench/admin.py
 
 clean:
 	rm -rf $(VENV) $(VENV61) *.sqlite3 .hypothesis .mypy_cache .ruff_cache
