@@ -20,6 +20,8 @@ DEFAULTS: dict[str, Any] = {
     "BLIND_INDEX_KEY": None,
     # The admin needs a one-time password on top of the password.
     "ADMIN_2FA_REQUIRED": True,
+    # How long an admin login (and its one-time-password verification) lasts, in hours.
+    "ADMIN_SESSION_HOURS": 8,
     # Retention periods per category, in days; a shop's dict adds to and overrides these.
     "RETENTION": {"behavioral": 365, "personal": 730},
     # Rows (or primary-key span) per batch in purges and key rotation.
@@ -63,6 +65,10 @@ class PrivacyKitSettings:
     @cached_property
     def ADMIN_2FA_REQUIRED(self) -> bool:
         return bool(self._get("ADMIN_2FA_REQUIRED"))
+
+    @cached_property
+    def ADMIN_SESSION_HOURS(self) -> float:
+        return float(self._get("ADMIN_SESSION_HOURS"))
 
     @cached_property
     def RETENTION(self) -> dict[str, int]:

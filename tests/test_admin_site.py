@@ -6,6 +6,7 @@ import re
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog
 from axes.models import AccessLog as AxesAccessLog
+from django.conf import settings as django_settings
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
@@ -214,6 +215,30 @@ def test_password_and_authenticator_code_reach_the_index(client, staff, phone):
     response = log_in(client, code=current_code(phone))
     assert response.status_code == 302 and response.url == "/admin/"
     assert reaches_index(client)
+
+
+def test_an_admin_login_lasts_a_working_day(client, staff, phone):
+    log_in(client, code=current_code(phone))
+    assert reaches_index(client) and client.session.get_expiry_age() == 8 * 3600
+
+
+def test_the_admin_session_age_is_a_setting(client, staff, phone, settings):
+    settings.PRIVACY_KIT = {**settings.PRIVACY_KIT, "ADMIN_SESSION_HOURS": 1}
+    log_in(client, code=current_code(phone))
+    assert reaches_index(client) and client.session.get_expiry_age() == 3600
+
+
+def test_a_verified_session_cookie_replayed_after_logout_reaches_nothing(client, staff, phone):
+    from django.test import Client
+
+    log_in(client, code=current_code(phone))
+    assert reaches_index(client)
+    stolen = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    client.post("/admin/logout/")
+    replay = Client()
+    replay.cookies[django_settings.SESSION_COOKIE_NAME] = stolen
+    response = replay.get("/admin/")
+    assert response.status_code == 302 and "/login/" in response.url
 
 
 def test_password_without_the_code_is_refused(client, staff, phone):

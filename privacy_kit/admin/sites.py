@@ -78,8 +78,11 @@ class PrivacyAdminSite(admin.AdminSite):
         if request.method == "GET" and self.needs_two_factor_setup(request):
             return self.two_factor_setup_redirect(request)
         response = super().login(request, extra_context)
-        if request.method == "POST" and response.status_code == 302 and self.needs_two_factor_setup(request):
-            return self.two_factor_setup_redirect(request)
+        if request.method == "POST" and response.status_code == 302:
+            # A staff session ends after a working day, whatever the site's session age.
+            request.session.set_expiry(int(app_settings.ADMIN_SESSION_HOURS * 3600))
+            if self.needs_two_factor_setup(request):
+                return self.two_factor_setup_redirect(request)
         return response
 
     def get_urls(self) -> list[URLPattern | URLResolver]:
