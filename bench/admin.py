@@ -32,7 +32,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import subprocess
 import sys
@@ -44,18 +43,15 @@ from pathlib import Path
 from typing import Any
 
 import django
-from django.conf import settings
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR), str(BENCH_DIR.parent)]  # timing, privacy_kit, example_shop
 
+import django_setup  # noqa: E402
+from django_setup import default_database, postgres_admin  # noqa: E402
 from timing import best_alternating, clock  # noqa: E402
 
-from privacy_kit.crypto import generate_key  # noqa: E402 (needs the path above; reads no settings)
-
 REPEATS = 5
-PG_SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-PG_ADMIN_DATABASE = "test"  # connected to while creating and dropping the benchmark's own database
 PG_DATABASE = "bench_admin"
 URLCONF = "bench_admin_urls"  # a module made in configure(), not a file
 PAGES = [100, 1000]  # list_per_page measured
@@ -73,24 +69,8 @@ STREETS = ["King Fahd Road", "Olaya Street", "Tahlia Street", "Prince Sultan Roa
 
 def configure(database: str, sqlite_path: Path) -> None:
     """Configure and set up Django with the benchmarked database as the default one."""
-    if database == "sqlite":
-        default = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(sqlite_path)}
-    else:
-        default = {
-            "ENGINE": "django.db.backends.postgresql",
-            "HOST": PG_SERVER["host"],
-            "PORT": PG_SERVER["port"],
-            "USER": PG_SERVER["user"],
-            "NAME": PG_DATABASE,
-        }
-    # The environment would win over the settings: benchmark with this run's keys only.
-    os.environ.pop("PRIVACY_KIT_ENCRYPTION_KEYS", None)
-    os.environ.pop("PRIVACY_KIT_BLIND_INDEX_KEY", None)
-    settings.configure(
-        DEBUG=False,  # DEBUG would record every query
-        SECRET_KEY="privacy_kit benchmark",
-        USE_TZ=True,
-        ALLOWED_HOSTS=["testserver"],
+    django_setup.configure(
+        default_database(database, sqlite_path, PG_DATABASE),
         INSTALLED_APPS=[
             "django.contrib.auth",
             "django.contrib.contenttypes",
@@ -135,14 +115,8 @@ def configure(database: str, sqlite_path: Path) -> None:
         STATIC_URL="static/",
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
         PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
-        DATABASES={"default": default},
-        PRIVACY_KIT={
-            "ENCRYPTION_KEYS": [generate_key()],
-            "BLIND_INDEX_KEY": generate_key(),
-            "ADMIN_2FA_REQUIRED": True,
-        },
+        privacy_kit={"ADMIN_2FA_REQUIRED": True},
     )
-    django.setup()
     sys.modules[URLCONF] = make_urlconf()
 
 
@@ -171,14 +145,6 @@ def make_urlconf() -> types.ModuleType:
     ]
     module.plain_site = plain_site  # type: ignore[attr-defined]
     return module
-
-
-def postgres_admin(statement: str) -> None:
-    """Run one statement outside any transaction (CREATE or DROP DATABASE) on the PostgreSQL server."""
-    import psycopg
-
-    with psycopg.connect(**PG_SERVER, dbname=PG_ADMIN_DATABASE, autocommit=True) as connection:
-        connection.execute(statement)
 
 
 def create_customers(count: int) -> list[Any]:

@@ -38,7 +38,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import subprocess
 import sys
@@ -55,14 +54,12 @@ from django.conf import settings
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR), str(BENCH_DIR.parent)]  # benchapp, privacy_kit
 
+import django_setup  # noqa: E402
+from django_setup import default_database, postgres_admin  # noqa: E402
 from timing import best_alternating, clock  # noqa: E402
-
-from privacy_kit.crypto import generate_key  # noqa: E402 (needs the path above; reads no settings)
 
 REPEATS = 5
 CAPTURED = 100  # events or requests whose queries are counted
-PG_SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-PG_ADMIN_DATABASE = "test"  # connected to while creating and dropping the benchmark's own database
 PG_DATABASE = "bench_consent"
 PURPOSES = ["personalization", "analytics"]
 
@@ -81,24 +78,8 @@ WORDS = [
 
 def configure(database: str, sqlite_path: Path) -> None:
     """Configure and set up Django with the benchmarked database as the default one."""
-    if database == "sqlite":
-        default = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(sqlite_path)}
-    else:
-        default = {
-            "ENGINE": "django.db.backends.postgresql",
-            "HOST": PG_SERVER["host"],
-            "PORT": PG_SERVER["port"],
-            "USER": PG_SERVER["user"],
-            "NAME": PG_DATABASE,
-        }
-    # The environment would win over the settings: benchmark with this run's keys only.
-    os.environ.pop("PRIVACY_KIT_ENCRYPTION_KEYS", None)
-    os.environ.pop("PRIVACY_KIT_BLIND_INDEX_KEY", None)
-    settings.configure(
-        DEBUG=False,  # DEBUG would record every query
-        SECRET_KEY="privacy_kit benchmark",
-        USE_TZ=True,
-        ALLOWED_HOSTS=["testserver"],
+    django_setup.configure(
+        default_database(database, sqlite_path, PG_DATABASE),
         INSTALLED_APPS=[
             "django.contrib.contenttypes",
             "django.contrib.auth",
@@ -106,18 +87,7 @@ def configure(database: str, sqlite_path: Path) -> None:
             "privacy_kit",
             "benchapp",
         ],
-        DATABASES={"default": default},
-        PRIVACY_KIT={"ENCRYPTION_KEYS": [generate_key()], "BLIND_INDEX_KEY": generate_key()},
     )
-    django.setup()
-
-
-def postgres_admin(statement: str) -> None:
-    """Run one statement outside any transaction (CREATE or DROP DATABASE) on the PostgreSQL server."""
-    import psycopg
-
-    with psycopg.connect(**PG_SERVER, dbname=PG_ADMIN_DATABASE, autocommit=True) as connection:
-        connection.execute(statement)
 
 
 def chain(view: Callable[..., Any], *, consent: bool) -> Callable[..., Any]:

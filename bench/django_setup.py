@@ -1,0 +1,53 @@
+"""Django set-up shared by the benchmarks that run on a database of their own."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import django
+from django.conf import settings
+
+from privacy_kit.crypto import generate_key
+
+PG_SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+PG_ADMIN_DATABASE = "test"  # connected to while creating and dropping a benchmark's own database
+
+
+def default_database(database: str, sqlite_path: Path, postgres_name: str) -> dict[str, Any]:
+    """Return the DATABASES entry of the benchmarked database: an SQLite file, or a PostgreSQL database."""
+    if database == "sqlite":
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(sqlite_path)}
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": PG_SERVER["host"],
+        "PORT": PG_SERVER["port"],
+        "USER": PG_SERVER["user"],
+        "NAME": postgres_name,
+    }
+
+
+def postgres_admin(statement: str) -> None:
+    """Run one statement outside any transaction (CREATE or DROP DATABASE) on the PostgreSQL server."""
+    import psycopg
+
+    with psycopg.connect(**PG_SERVER, dbname=PG_ADMIN_DATABASE, autocommit=True) as connection:
+        connection.execute(statement)
+
+
+def configure(default: dict[str, Any], *, privacy_kit: dict[str, Any] | None = None, **extra: Any) -> None:
+    """Configure and set up Django with ``default`` as the database and fresh keys for this run."""
+    # The environment would win over the settings: benchmark with this run's keys only.
+    os.environ.pop("PRIVACY_KIT_ENCRYPTION_KEYS", None)
+    os.environ.pop("PRIVACY_KIT_BLIND_INDEX_KEY", None)
+    settings.configure(
+        DEBUG=False,  # DEBUG would record every query
+        SECRET_KEY="privacy_kit benchmark",
+        USE_TZ=True,
+        ALLOWED_HOSTS=["testserver"],
+        DATABASES={"default": default},
+        PRIVACY_KIT={"ENCRYPTION_KEYS": [generate_key()], "BLIND_INDEX_KEY": generate_key(), **(privacy_kit or {})},
+        **extra,
+    )
+    django.setup()
