@@ -32,6 +32,8 @@ DEFAULTS: dict[str, Any] = {
     "CONSENT_COOKIE_DAYS": 365,
     # A staff user who opens more subjects' records than this within an hour raises a security event.
     "BULK_ACCESS_THRESHOLD": 50,
+    # Downloads of their own data a customer may make in an hour.
+    "EXPORTS_PER_HOUR": 5,
 }
 
 ENV_ENCRYPTION_KEYS = "PRIVACY_KIT_ENCRYPTION_KEYS"
@@ -89,6 +91,10 @@ class PrivacyKitSettings:
     @cached_property
     def BULK_ACCESS_THRESHOLD(self) -> int:
         return int(self._get("BULK_ACCESS_THRESHOLD"))
+
+    @cached_property
+    def EXPORTS_PER_HOUR(self) -> int:
+        return int(self._get("EXPORTS_PER_HOUR"))
 
     def reload(self) -> None:
         """Forget cached values; the next read sees the current settings and environment."""

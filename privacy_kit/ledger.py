@@ -19,6 +19,10 @@ class AppendOnlyQuerySet(models.QuerySet):
     def update(self, **kwargs: Any) -> int:
         raise LedgerError(f"{self.model._meta.verbose_name_plural} are append-only: add a new row instead.")
 
+    def anonymize(self, **values: Any) -> int:
+        """Overwrite what ties these rows to a subject: the one change the erasure of a subject makes to evidence."""
+        return super().update(**values)
+
     def delete(self) -> Any:
         raise LedgerError(f"{self.model._meta.verbose_name_plural} are append-only and are never deleted.")
 

@@ -3,6 +3,7 @@
 from .consent.models import ConsentRecord, PolicyVersion, Purpose
 from .ledger import LedgerError
 from .retention.models import LegalHold, PurgeRun
+from .rights.models import ErasureRecord
 from .security.models import AccessLog, SecurityEvent
 from .tracking.models import BehavioralEvent
 
@@ -10,6 +11,7 @@ __all__ = [
     "AccessLog",
     "BehavioralEvent",
     "ConsentRecord",
+    "ErasureRecord",
     "LedgerError",
     "LegalHold",
     "PolicyVersion",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 
 from celery import shared_task
+from django.contrib.auth import get_user_model
 from django.db import DatabaseError
 
 from . import retention, rotation
@@ -35,6 +36,22 @@ def erase_behavioral_for_purpose(*, purposes: list[str], user_id: int | None = N
     """Erase one subject's behavioral events kept under the withdrawn purposes."""
     who = Subject(user_id=user_id) if user_id is not None else Subject(visitor=uuid.UUID(visitor) if visitor else None)
     return erase_events(who, purposes)
+
+
+@shared_task(name="privacy_kit.erase_subject", **TASK_OPTIONS)
+def erase_subject(user_id: int, *, reason: str, source: str = "api", requested_by_id: int | None = None) -> dict:
+    """Erase one subject per the registry; a legal hold placed meanwhile refuses it and changes nothing."""
+    from .rights import ErasureRefused
+    from .rights import erase_subject as erase
+
+    user = get_user_model()._base_manager.filter(pk=user_id).first()
+    if user is None:
+        return {"erased": False, "why": "no such user"}
+    try:
+        record = erase(user, reason=reason, source=source, requested_by=requested_by_id)
+    except ErasureRefused:
+        return {"erased": False, "why": "legal hold"}
+    return {"erased": True, "record": record.pk, "counts": record.counts}
 
 
 @shared_task(name="privacy_kit.purge_policy", **TASK_OPTIONS)

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from .consent import views as consent_views
+from .rights import views as rights_views
 
 app_name = "privacy_kit"
 
@@ -11,4 +12,8 @@ urlpatterns = [
     path("preferences/", consent_views.preferences, name="preferences"),
     path("policy/", consent_views.policy, name="policy"),
     path("api/consent/", consent_views.api, name="api"),
+    path("my-data/", rights_views.my_data, name="my_data"),
+    path("my-data/export/", rights_views.export_data, name="export_data"),
+    path("my-data/delete/", rights_views.delete_account, name="delete_account"),
+    path("my-data/deleted/", rights_views.account_deleted, name="account_deleted"),
 ]

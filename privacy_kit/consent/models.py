@@ -121,6 +121,7 @@ class ConsentRecord(AppendOnlyModel):
         ACCOUNT = "account", _("account page")
         API = "api", _("API")
         LOGIN = "login", _("carried over at login")
+        ERASURE = "erasure", _("erasure of the subject")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, blank=True, on_delete=models.SET_NULL

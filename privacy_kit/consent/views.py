@@ -82,7 +82,8 @@ def preferences(request: HttpRequest) -> HttpResponse:
             return _plain_error(UNKNOWN_PURPOSE_MSG % {"slugs": slug}, 400)
         except NoPolicyError:
             return _plain_error(NO_POLICY_MSG, 409)
-        return _see_other(reverse("privacy_kit:preferences"))
+        # The my-data page withdraws from its own list and comes back to it.
+        return _see_other(_next_url(request) if "next" in request.POST else reverse("privacy_kit:preferences"))
     state = state_of(request)
     rows = [{"purpose": purpose, "state": _state_name(state.get(purpose.slug))} for purpose in Purpose.objects.all()]
     context = {"purposes": rows, "policy": PolicyVersion.objects.current(translation.get_language())}

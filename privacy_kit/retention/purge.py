@@ -72,7 +72,7 @@ def anonymized_fields(registration: registry.Registration) -> list[models.Field]
     return [meta.get_field(name) for name in registration.personal_fields if name not in keep]  # type: ignore[misc]
 
 
-def _not_yet_anonymous(queryset: models.QuerySet, fields: list[models.Field]) -> models.QuerySet:
+def not_yet_anonymous(queryset: models.QuerySet, fields: list[models.Field]) -> models.QuerySet:
     """Keep the rows in which some field still differs from its anonymous value.
 
     An encrypted field is compared by its stored text, which is empty exactly
@@ -148,7 +148,7 @@ def expired(registration: registry.Registration, now: datetime.datetime | None =
     if registration.subject_path:
         rows = rows.exclude(**{f"{registration.subject_path}__in": held_subjects()})
     if retention.action == registry.ANONYMIZE:
-        rows = _not_yet_anonymous(rows, anonymized_fields(registration))
+        rows = not_yet_anonymous(rows, anonymized_fields(registration))
     return rows
 
 

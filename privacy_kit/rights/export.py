@@ -1,0 +1,161 @@
+"""Export: everything the registry knows about a subject, decrypted, as one JSON document.
+
+The document is the same whether it is built in memory (``export_subject``) or
+streamed (``stream_export``): rows are read with a server-side iterator and
+written as they come, so a subject with a long history never sits in memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.http import HttpRequest, StreamingHttpResponse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+
+from .. import registry
+from ..fields import BlindIndexField
+from ..models import ConsentRecord, SecurityEvent
+from ..security.events import record_security_event
+
+#: The version of the export document's layout; raised when it changes.
+SCHEMA_VERSION = 1
+
+ACCOUNT_CATEGORY = "account"
+CONSENT_CATEGORY = "consent"
+# Never exported: a password hash is not data about the person.
+NOT_EXPORTED = {"password"}
+ROWS_PER_CHUNK = 500
+
+_encoder = DjangoJSONEncoder()
+
+
+@dataclass
+class Section:
+    """The rows of one model that belong to the subject, with what describes them."""
+
+    model: type[models.Model]
+    category: str
+    rows: models.QuerySet
+
+    def describe(self) -> dict[str, Any]:
+        meta = self.model._meta
+        return {
+            "model": meta.label,
+            "name": str(meta.verbose_name_plural),
+            "category": self.category,
+            "fields": [name for name, _lookup in _columns(self.model)],
+        }
+
+    def iter_rows(self) -> Iterator[dict[str, Any]]:
+        columns = _columns(self.model)
+        lookups = [lookup for _name, lookup in columns]
+        for values in self.rows.order_by("pk").values_list(*lookups).iterator(chunk_size=2000):
+            yield {name: _plain(value) for (name, _lookup), value in zip(columns, values, strict=True)}
+
+
+def _columns(model: type[models.Model]) -> list[tuple[str, str]]:
+    """Return (name, lookup) of each exported column; a relation to a model with a slug exports the slug."""
+    columns = []
+    for field in model._meta.concrete_fields:
+        if isinstance(field, BlindIndexField) or field.name in NOT_EXPORTED:
+            continue
+        lookup = field.attname
+        related: Any = field.related_model if field.is_relation else None
+        if related is not None and any(f.name == "slug" for f in related._meta.concrete_fields):
+            lookup = f"{field.name}__slug"
+        columns.append((field.name, lookup))
+    return columns
+
+
+def _plain(value: Any) -> Any:
+    """Return a JSON value: dates and times in ISO 8601, decimals and UUIDs as text."""
+    if value is None or isinstance(value, (str, int, float, bool, list, dict)):
+        return value
+    return _encoder.default(value)
+
+
+def subject_of_row(obj: models.Model) -> Any:
+    """Return the user a registered row belongs to, through its registry subject, or None."""
+    user_model = get_user_model()
+    if isinstance(obj, user_model):
+        return obj
+    try:
+        registration = registry.get(obj._meta.label)
+    except LookupError:
+        return None
+    if callable(registration.subject):
+        return registration.subject(obj)
+    if registration.subject_path is None:
+        return None
+    current: Any = obj
+    for part in registration.subject_path.split("__"):
+        current = getattr(current, part, None)
+        if current is None:
+            return None
+    return current if isinstance(current, user_model) else None
+
+
+def sections(user: Any) -> Iterator[Section]:
+    """Yield the subject's account, the rows of every registration with a subject path, and consents."""
+    user_model = get_user_model()
+    yield Section(user_model, ACCOUNT_CATEGORY, user_model._base_manager.filter(pk=user.pk))
+    for registration in sorted(registry.registrations(), key=lambda entry: entry.name):
+        if registration.subject_path:
+            rows = registration.model._base_manager.filter(**{registration.subject_path: user.pk})
+            yield Section(registration.model, registration.category, rows)
+    yield Section(ConsentRecord, CONSENT_CATEGORY, ConsentRecord.objects.filter(user_id=user.pk))
+
+
+def _header(user: Any, now: Any) -> dict[str, Any]:
+    return {"schema_version": SCHEMA_VERSION, "generated_at": _plain(now), "subject": _plain(user.pk)}
+
+
+def export_subject(user: Any, *, now: Any = None) -> dict[str, Any]:
+    """Return everything the registry knows about ``user``, decrypted and JSON-serializable."""
+    document = _header(user, now or timezone.now())
+    document["records"] = [{**section.describe(), "rows": list(section.iter_rows())} for section in sections(user)]
+    return document
+
+
+def stream_export(user: Any, *, now: Any = None) -> Iterator[str]:
+    """Yield the text of ``export_subject(user)`` as JSON, piece by piece, in bounded memory."""
+
+    def dump(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    yield dump(_header(user, now or timezone.now()))[:-1] + ', "records": ['
+    for index, section in enumerate(sections(user)):
+        yield ("," if index else "") + dump(section.describe())[:-1] + ', "rows": ['
+        chunk: list[str] = []
+        written = False
+        for row in section.iter_rows():
+            chunk.append(dump(row))
+            if len(chunk) == ROWS_PER_CHUNK:
+                yield ("," if written else "") + ",".join(chunk)
+                written, chunk = True, []
+        if chunk:
+            yield ("," if written else "") + ",".join(chunk)
+        yield "]}"
+    yield "]}"
+
+
+def export_response(request: HttpRequest, subject: Any) -> StreamingHttpResponse:
+    """Return the subject's export as a JSON download and record the export as a security event."""
+    own = getattr(request.user, "pk", None) == subject.pk
+    record_security_event(
+        SecurityEvent.Kind.EXPORT,
+        user=request.user,
+        request=request,
+        detail="own data" if own else f"subject #{subject.pk}",
+    )
+    response = StreamingHttpResponse(stream_export(subject), content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="personal-data-{timezone.now():%Y-%m-%d}.json"'
+    add_never_cache_headers(response)
+    return response

@@ -1,0 +1,158 @@
+"""The my-data pages: what we hold, consents, a download of one's data, and deleting one's account.
+
+Every view acts on the logged-in user only. No view takes an id; one sent
+anyway that names someone else is refused with 403 and recorded.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django import forms
+from django.contrib.auth import authenticate, logout
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from .. import registry
+from ..conf import app_settings
+from ..consent import state_of
+from ..models import ErasureRecord, Purpose, SecurityEvent
+from ..security.events import record_security_event
+from .erasure import ErasureRefused, queue_erasure
+from .export import export_response
+
+# Names under which a form or URL might try to pick whose data to act on.
+SUBJECT_PARAMETERS = ("user", "user_id", "subject", "subject_id", "id", "pk")
+TOO_MANY_EXPORTS_MSG = _("You have downloaded your data several times in the last hour. Please try again later.")
+WRONG_PASSWORD_MSG = _("That password is not right.")
+FOREIGN_SUBJECT_MSG = _("You can only see and delete your own data.")
+ERASURE_REASON = "The customer deleted their account."
+
+
+class ConfirmPasswordForm(forms.Form):
+    """The account's password, asked again before a download or a deletion."""
+
+    password = forms.CharField(label=_("Your password"), strip=False, widget=forms.PasswordInput)
+
+    def __init__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        self.request = request
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        user = self.request.user
+        # authenticate() with the request lets django-axes count and lock out wrong passwords.
+        if authenticate(self.request, username=user.get_username(), password=password) is None:
+            raise forms.ValidationError(WRONG_PASSWORD_MSG, code="wrong_password")
+        return password
+
+
+class DeleteAccountForm(ConfirmPasswordForm):
+    confirm = forms.BooleanField(label=_("I understand that my account and my data will be deleted for good."))
+
+
+def _foreign_subject(request: HttpRequest, kind: Any) -> HttpResponse | None:
+    """Refuse and record a request that names another subject than the logged-in user."""
+    own = str(request.user.pk)
+    for name in SUBJECT_PARAMETERS:
+        for value in request.GET.getlist(name) + request.POST.getlist(name):
+            if value != own:
+                record_security_event(kind, user=request.user, request=request, detail="refused: another subject's id")
+                return HttpResponseForbidden(str(FOREIGN_SUBJECT_MSG))
+    return None
+
+
+def _holdings(user: Any) -> list[dict[str, Any]]:
+    """Return, per registered model, how many of the user's rows we keep and which personal fields they hold."""
+    held = []
+    for registration in sorted(registry.registrations(), key=lambda entry: entry.name):
+        if not registration.subject_path:
+            continue
+        model = registration.model
+        count = model._base_manager.filter(**{registration.subject_path: user.pk}).count()
+        if count:
+            meta = model._meta
+            fields = [str(meta.get_field(name).verbose_name) for name in registration.personal_fields]
+            retention = registration.retention
+            held.append(
+                {
+                    "name": meta.verbose_name_plural,
+                    "count": count,
+                    "fields": fields,
+                    "category": registration.category,
+                    "days": retention.days if retention else None,
+                }
+            )
+    return held
+
+
+def _page(request: HttpRequest, status: int = 200, **context: Any) -> TemplateResponse:
+    state = state_of(request)
+    purposes = [
+        {"purpose": purpose, "granted": purpose.slug in state and state[purpose.slug].granted}
+        for purpose in Purpose.objects.filter(requires_consent=True)
+    ]
+    context.setdefault("export_form", ConfirmPasswordForm(request))
+    context.setdefault("delete_form", DeleteAccountForm(request))
+    context.update(holdings=_holdings(request.user), purposes=purposes)
+    return TemplateResponse(request, "privacy_kit/my_data.html", context, status=status)
+
+
+@login_required
+@never_cache
+def my_data(request: HttpRequest) -> HttpResponse:
+    """Show what we hold about the user, their consents, and the forms to download it or delete the account."""
+    return _page(request)
+
+
+@login_required
+@require_POST
+@never_cache
+def export_data(request: HttpRequest) -> HttpResponse:
+    """Send the user their data as a JSON download, after their password, a few times an hour at most."""
+    refused = _foreign_subject(request, SecurityEvent.Kind.EXPORT)
+    if refused:
+        return refused
+    form = ConfirmPasswordForm(request, request.POST)
+    if not form.is_valid():
+        return _page(request, status=400, export_form=form)
+    hour_ago = timezone.now() - datetime.timedelta(hours=1)
+    recent = SecurityEvent.objects.filter(
+        kind=SecurityEvent.Kind.EXPORT, user=request.user, created_at__gte=hour_ago, detail="own data"
+    ).aggregate(n=Count("pk"))["n"]
+    if recent >= app_settings.EXPORTS_PER_HOUR:
+        return _page(request, status=429, export_error=TOO_MANY_EXPORTS_MSG)
+    return export_response(request, request.user)
+
+
+@login_required
+@require_POST
+@never_cache
+def delete_account(request: HttpRequest) -> HttpResponse:
+    """Close the account now and erase its data in the background, after the password and a confirmation."""
+    refused = _foreign_subject(request, SecurityEvent.Kind.ERASURE)
+    if refused:
+        return refused
+    form = DeleteAccountForm(request, request.POST)
+    if not form.is_valid():
+        return _page(request, status=400, delete_form=form)
+    try:
+        queue_erasure(request, request.user, reason=ERASURE_REASON, source=str(ErasureRecord.Source.ACCOUNT))
+    except ErasureRefused as refusal:
+        return _page(request, status=409, delete_error=str(refusal), hold_reason=refusal.hold.reason)
+    logout(request)
+    return redirect(reverse("privacy_kit:account_deleted"))
+
+
+def account_deleted(request: HttpRequest) -> HttpResponse:
+    """Say that the account is closed and its data on the way out."""
+    return TemplateResponse(request, "privacy_kit/account_deleted.html")
