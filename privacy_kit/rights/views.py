@@ -90,6 +90,7 @@ def _holdings(user: Any) -> list[dict[str, Any]]:
                     "fields": fields,
                     "category": registration.category,
                     "days": retention.days if retention else None,
+                    "relationship": retention is not None and retention.basis == registry.RELATIONSHIP,
                 }
             )
     return held
