@@ -436,3 +436,21 @@ def test_withdraw_on_my_data_page_comes_back_to_it(logged_in, layla, django_capt
         )
     assert response["Location"] == "/privacy/my-data/"
     assert not BehavioralEvent.objects.filter(user=layla).exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the erasure lock is a PostgreSQL advisory lock")
+def test_erasure_already_running_elsewhere_changes_nothing(layla):
+    import psycopg
+
+    from privacy_kit.retention.purge import _lock_key
+
+    params = connection.get_connection_params()
+    other = psycopg.connect(**{k: v for k, v in params.items() if k in ("host", "port", "user", "dbname")}, autocommit=True)
+    try:
+        other.execute("SELECT pg_advisory_lock(%s)", [_lock_key("erase_subject", subject_reference(layla.pk))])
+        before = snapshot()
+        record = erase_subject(layla, reason="customer asked")
+        assert record.pk is None
+        assert snapshot() == before
+    finally:
+        other.close()
