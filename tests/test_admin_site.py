@@ -2,17 +2,20 @@
 
 import datetime
 import re
+import time
+from urllib.parse import unquote
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog
 from axes.models import AccessLog as AxesAccessLog
 from django.conf import settings as django_settings
 from django.contrib import admin
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.utils import timezone
-from django_otp.oath import totp
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import TOTP, totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -30,6 +33,7 @@ PASSWORD = "correct horse battery staple"
 LOGIN = "/admin/login/"
 SETUP = "/admin/two-factor/setup/"
 BACKUP_CODES = "/admin/two-factor/backup-codes/"
+NEW_BACKUP_CODES = "/admin/two-factor/backup-codes/new/"
 CUSTOMER_NAME = "Reem Al-Saud"
 
 
@@ -338,3 +342,235 @@ def test_wrong_passwords_from_one_ip_lock_out_other_usernames_too(client, staff,
     for attempt in range(settings.AXES_FAILURE_LIMIT):
         log_in(client, username=f"guess{attempt}", password="wrong")
     assert log_in(client, code=current_code(phone)).status_code == 429
+
+
+def test_an_expired_code_is_refused(client, staff, phone):
+    old = TOTP(phone.bin_key, step=phone.step, t0=phone.t0, digits=phone.digits)
+    old.time = time.time() - 10 * 60  # twenty steps ago, far outside the device's tolerance
+    response = log_in(client, code=f"{old.token():0{phone.digits}d}")
+    assert response.status_code == 200 and response.context["form"].non_field_errors()
+    assert not reaches_index(client)
+    assert SecurityEvent.objects.filter(kind="failed_otp", user=staff).count() == 1
+
+
+def test_a_backup_code_used_twice_is_refused_and_counted(client, staff, phone, backup_codes):
+    assert log_in(client, code=backup_codes[3]).status_code == 302
+    second = Client()  # another browser, with the code seen over the user's shoulder
+    response = log_in(second, code=backup_codes[3])
+    assert response.status_code == 200 and response.context["form"].non_field_errors()
+    assert not reaches_index(second)
+    assert SecurityEvent.objects.filter(kind="failed_otp", user=staff).count() == 1
+    assert AccessAttempt.objects.get(username="staff").failures_since_start == 1
+
+
+def test_a_non_staff_user_verified_by_a_device_cannot_enter_the_admin(client, django_user_model):
+    user = django_user_model.objects.create_user("customer", password=PASSWORD)
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    for url in ("/admin/", "/admin/shop/customer/", NEW_BACKUP_CODES, SETUP):
+        response = client.get(url)
+        assert response.status_code == 302 and response.url.startswith(LOGIN), url
+
+
+# Backup codes: downloaded when shown, replaced after the code is entered again
+
+
+def set_up(client, staff):
+    """Log in with the password, set up the authenticator app; return it."""
+    log_in(client)
+    client.get(SETUP)
+    device = TOTPDevice.objects.get(user=staff)
+    assert client.post(SETUP, {"otp_token": current_code(device)}).url == BACKUP_CODES
+    return device
+
+
+def downloaded_codes(page):
+    """Return the lines of the text file that the page's download link holds."""
+    html = page.content.decode()
+    link = re.search(r'<a [^>]*href="data:text/plain;charset=utf-8,([^"]*)"[^>]*download="([^"]+)"', html)
+    assert link and link.group(2) == "backup-codes.txt"
+    return unquote(link.group(1)).splitlines()
+
+
+def test_the_backup_codes_are_downloadable_as_text_when_they_are_shown(client, staff):
+    set_up(client, staff)
+    codes = set(StaticToken.objects.filter(device__user=staff).values_list("token", flat=True))
+    lines = downloaded_codes(client.get(BACKUP_CODES))
+    assert codes <= set(lines) and "Backup codes for" in lines[0]
+    assert client.get(BACKUP_CODES).status_code == 302  # neither page nor file again
+
+
+def test_new_backup_codes_need_the_current_code_and_replace_the_old_ones(client, staff, phone, backup_codes, settings):
+    settings.OTP_STATIC_THROTTLE_FACTOR = 0  # an old code is tried below, then a new one at once
+    assert log_in(client, code=backup_codes[0]).status_code == 302  # the app's code is for what follows
+    assert client.get(NEW_BACKUP_CODES).status_code == 200
+    response = client.post(NEW_BACKUP_CODES, {"otp_token": current_code(phone)})
+    assert response.status_code == 302 and response.url == BACKUP_CODES
+    new_codes = set(StaticToken.objects.filter(device__user=staff).values_list("token", flat=True))
+    assert len(new_codes) == 10 and not new_codes & set(backup_codes)
+    assert new_codes <= set(downloaded_codes(client.get(BACKUP_CODES)))
+    assert reaches_index(client)
+    client.post("/admin/logout/")
+    assert log_in(client, code=backup_codes[1]).status_code == 200  # an old code
+    assert log_in(client, code=new_codes.pop()).status_code == 302
+
+
+def test_new_backup_codes_with_a_wrong_code_are_refused_and_counted(client, staff, phone, backup_codes):
+    log_in(client, code=current_code(phone))
+    response = client.post(NEW_BACKUP_CODES, {"otp_token": wrong_code(phone)})
+    assert response.status_code == 200 and response.context["form"].errors
+    assert set(StaticToken.objects.filter(device__user=staff).values_list("token", flat=True)) == set(backup_codes)
+    assert SecurityEvent.objects.filter(kind="failed_otp", user=staff).count() == 1
+    assert AccessAttempt.objects.get(username="staff").failures_since_start == 1
+    assert reaches_index(client)
+
+
+def test_guessing_codes_for_new_backup_codes_locks_out_and_logs_out(client, staff, phone, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    log_in(client, code=current_code(phone))
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert client.post(NEW_BACKUP_CODES, {"otp_token": wrong_code(phone)}).status_code == 200
+    assert client.post(NEW_BACKUP_CODES, {"otp_token": wrong_code(phone)}).status_code == 429
+    assert SecurityEvent.objects.filter(kind="lockout", user=staff).exists()
+    assert not reaches_index(client) and "_auth_user_id" not in client.session
+
+
+def test_a_session_verified_by_a_backup_code_stays_verified_with_new_codes(client, staff, phone, backup_codes):
+    log_in(client, code=backup_codes[0])
+    assert client.post(NEW_BACKUP_CODES, {"otp_token": backup_codes[1]}).url == BACKUP_CODES
+    assert reaches_index(client)
+
+
+def test_new_backup_codes_are_not_offered_to_an_unverified_session(client, staff, phone, backup_codes):
+    client.force_login(staff)
+    for response in (client.get(NEW_BACKUP_CODES), client.post(NEW_BACKUP_CODES, {"otp_token": current_code(phone)})):
+        assert response.status_code == 302 and response.url.startswith(LOGIN)
+    assert set(StaticToken.objects.filter(device__user=staff).values_list("token", flat=True)) == set(backup_codes)
+
+
+def test_the_new_backup_codes_form_posted_without_csrf_token_is_refused(staff, phone, backup_codes):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = phone.persistent_id
+    session.save()
+    assert client.post(NEW_BACKUP_CODES, {"otp_token": current_code(phone)}).status_code == 403
+    assert set(StaticToken.objects.filter(device__user=staff).values_list("token", flat=True)) == set(backup_codes)
+
+
+def test_the_index_links_to_new_backup_codes(verified_admin_client):
+    assert f'href="{NEW_BACKUP_CODES}"' in verified_admin_client.get("/admin/").content.decode()
+
+
+# Two-factor devices added and removed are security events
+
+
+def device_events(kind):
+    return list(SecurityEvent.objects.filter(kind=kind).order_by("pk").values_list("user__username", "ip", "detail"))
+
+
+def test_set_up_records_the_app_and_the_backup_codes_as_added_devices(client, staff):
+    device = set_up(client, staff)
+    backup = StaticDevice.objects.get(user=staff)
+    assert device_events("device_added") == [
+        ("staff", "127.0.0.1", f"otp_totp.TOTPDevice #{device.pk}"),
+        ("staff", "127.0.0.1", f"otp_static.StaticDevice #{backup.pk}, 10 backup codes"),
+    ]
+    assert device_events("device_removed") == []
+
+
+def test_new_backup_codes_record_the_old_ones_removed_and_the_new_ones_added(client, staff, phone, backup_codes):
+    old = StaticDevice.objects.get(user=staff)
+    log_in(client, code=backup_codes[0])
+    client.post(NEW_BACKUP_CODES, {"otp_token": current_code(phone)})
+    assert device_events("device_removed") == [("staff", None, f"otp_static.StaticDevice #{old.pk}")]
+    assert [user for user, *_ in device_events("device_added")] == ["staff", "staff"]  # the fixture's codes, the new
+
+
+def test_a_device_deleted_in_the_admin_is_recorded(verified_admin_client, staff, phone):
+    url = f"/admin/otp_totp/totpdevice/{phone.pk}/delete/"
+    assert verified_admin_client.post(url, {"post": "yes"}).status_code == 302
+    assert not TOTPDevice.objects.filter(pk=phone.pk).exists()
+    assert device_events("device_removed") == [("staff", None, f"otp_totp.TOTPDevice #{phone.pk}")]
+
+
+def test_an_unfinished_set_up_removed_is_not_a_device_removed(staff):
+    devices.pending_totp_device(staff).delete()
+    assert device_events("device_removed") == []
+
+
+def test_a_user_deleted_with_devices_records_them_removed_without_the_user(staff, phone, backup_codes):
+    backup = StaticDevice.objects.get(user=staff)
+    staff.delete()
+    assert not TOTPDevice.objects.exists() and not StaticDevice.objects.exists()
+    assert sorted(device_events("device_removed")) == [
+        (None, None, f"otp_static.StaticDevice #{backup.pk}, with its user"),
+        (None, None, f"otp_totp.TOTPDevice #{phone.pk}, with its user"),
+    ]
+
+
+# Ending a lockout: a superuser unlocks, or the cool-off passes
+
+ATTEMPTS = "/admin/axes/accessattempt/"
+
+
+def lock_out(settings, username="staff"):
+    """Lock ``username`` and the test client's IP address out with wrong passwords, from another browser."""
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        log_in(Client(), username=username, password="wrong")
+    assert AccessAttempt.objects.filter(username=username).exists()
+
+
+def unlock_selected(client):
+    attempts = list(AccessAttempt.objects.values_list("pk", flat=True))
+    return client.post(ATTEMPTS, {"action": "unlock", "_selected_action": attempts})
+
+
+def test_a_superuser_unlocks_a_locked_out_user(verified_admin_client, admin_user, staff, phone, settings):
+    lock_out(settings)
+    assert log_in(Client(), code=current_code(phone)).status_code == 429
+    assert unlock_selected(verified_admin_client).status_code == 302
+    assert not AccessAttempt.objects.exists()
+    event = SecurityEvent.objects.get(kind="unlock")
+    assert (event.user, event.ip) == (staff, "127.0.0.1")
+    assert f"by user #{admin_user.pk}" in event.detail
+    assert log_in(Client(), code=current_code(phone)).status_code == 302
+
+
+def test_staff_who_are_not_superusers_cannot_unlock(django_user_model, staff, settings):
+    lock_out(settings)
+    clerk = django_user_model.objects.create_user("clerk", password=PASSWORD, is_staff=True)
+    clerk.user_permissions.set(Permission.objects.filter(content_type__app_label="axes"))
+    client = Client()
+    client.force_login(clerk)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.create(user=clerk, name="phone", confirmed=True).persistent_id
+    session.save()
+    page = client.get(ATTEMPTS)
+    assert page.status_code == 200 and 'value="unlock"' not in page.content.decode()
+    unlock_selected(client)
+    attempts = list(AccessAttempt.objects.values_list("pk", flat=True))
+    client.post(ATTEMPTS, {"action": "delete_selected", "_selected_action": attempts, "post": "yes"})
+    client.post(f"{ATTEMPTS}{attempts[0]}/delete/", {"post": "yes"})
+    assert AccessAttempt.objects.count() == len(attempts)
+    assert not SecurityEvent.objects.filter(kind="unlock").exists()
+
+
+def test_attempts_are_not_deleted_even_by_a_superuser_only_unlocked(verified_admin_client, staff, settings):
+    lock_out(settings)
+    [attempt] = AccessAttempt.objects.all()
+    assert verified_admin_client.post(f"{ATTEMPTS}{attempt.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert 'value="unlock"' in verified_admin_client.get(ATTEMPTS).content.decode()
+
+
+def test_a_lockout_ends_after_the_cool_off(client, staff, phone, settings):
+    lock_out(settings)
+    assert log_in(client, code=current_code(phone)).status_code == 429
+    # One hour (AXES_COOLOFF_TIME) and a minute later, as far as django-axes can tell.
+    past = timezone.now() - datetime.timedelta(hours=settings.AXES_COOLOFF_TIME, minutes=1)
+    AccessAttempt.objects.update(attempt_time=past)
+    assert log_in(client, code=current_code(phone)).status_code == 302
+    assert reaches_index(client)

@@ -24,7 +24,8 @@ def log_in(driver, live_server, user):
     client = Client()
     client.force_login(user)
     driver.get(f"{live_server.url}/privacy/policy/")
-    driver.add_cookie({"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value})
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    driver.add_cookie({"name": settings.SESSION_COOKIE_NAME, "value": session})
 
 
 def downloaded(folder, timeout=10):
@@ -46,7 +47,9 @@ def submit(driver, form, password, *, tick=False):
     return section.find_element(By.CSS_SELECTOR, "button[type=submit]")
 
 
-def test_download_my_data_then_delete_my_account(browser, live_server, django_user_model, policy, shop_registry, tmp_path):  # noqa: F811
+def test_download_my_data_then_delete_my_account(
+    browser, live_server, django_user_model, policy, shop_registry, tmp_path  # noqa: F811 (fixtures imported above)
+):
     layla = customer_with_history(django_user_model, "layla")
     customer_with_history(django_user_model, "omar")
     folder = tmp_path / "downloads"

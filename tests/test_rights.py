@@ -116,7 +116,7 @@ def snapshot():
     state = {}
     with connection.cursor() as cursor:
         for model in [*tables, Order.customer.field.related_model]:
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(model._meta.db_table)} ORDER BY 1")  # noqa: S608
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(model._meta.db_table)} ORDER BY 1")
             state[model._meta.label] = cursor.fetchall()
     return state
 
@@ -444,8 +444,8 @@ def test_erasure_already_running_elsewhere_changes_nothing(layla):
 
     from privacy_kit.retention.purge import _lock_key
 
-    params = connection.get_connection_params()
-    other = psycopg.connect(**{k: v for k, v in params.items() if k in ("host", "port", "user", "dbname")}, autocommit=True)
+    params = {k: v for k, v in connection.get_connection_params().items() if k in ("host", "port", "user", "dbname")}
+    other = psycopg.connect(**params, autocommit=True)
     try:
         other.execute("SELECT pg_advisory_lock(%s)", [_lock_key("erase_subject", subject_reference(layla.pk))])
         before = snapshot()

@@ -3,23 +3,32 @@
 import django
 import pytest
 from axes.models import AccessAttempt
+from django.contrib import admin
+from django.contrib.admin import AdminSite
 from django.contrib.auth.models import Permission
 from django.core import mail
+from django.core.management import call_command
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from example_shop.shop.models import Customer
+from privacy_kit import crypto
+from privacy_kit.admin import PersonalDataAdmin
 from privacy_kit.models import AccessLog, LedgerError, SecurityEvent
+from privacy_kit.security.proxy import forwarded_client_ip
 from privacy_kit.signals import security_alert
+from tests.settings import TEST_BLIND_INDEX_KEY, TEST_KEY_OLD, TEST_KEY_PRIMARY
+from tests.testapp.models import Contact
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "correct horse battery staple"
 CUSTOMERS = "/admin/shop/customer/"
 NAME, EMAIL, PHONE = "Reem Al-Saud", "reem.alsaud@example.sa", "+966 55 000 1111"
+ROTATING = {"ENCRYPTION_KEYS": [TEST_KEY_PRIMARY, TEST_KEY_OLD], "BLIND_INDEX_KEY": TEST_BLIND_INDEX_KEY}
 # Django 6.0 takes ADMINS as addresses; 5.2 as (name, address) pairs.
 ADMINS = ["security@shop.example"] if django.VERSION >= (6,) else [("Security", "security@shop.example")]
 
@@ -254,3 +263,147 @@ def test_a_lockout_records_an_event_alerts_and_mails_admins(client, staff, admin
     assert alerts == [lockout]
     assert len(mail.outbox) == 1 and "lockout" in mail.outbox[0].subject
     assert staff.email not in mail.outbox[0].body and "wrong password" not in mail.outbox[0].body
+
+
+# The client IP address: REMOTE_ADDR, or a trusted proxy's header when configured
+
+FORGED, CLIENT, PROXY = "198.51.100.66", "203.0.113.7", "10.0.0.2"
+
+
+def test_a_forged_x_forwarded_for_is_ignored_by_default(client, staff):
+    log_in_from = {"REMOTE_ADDR": PROXY, "HTTP_X_FORWARDED_FOR": FORGED}
+    client.post("/admin/login/", {"username": "staff", "password": "wrong"}, **log_in_from)
+    assert SecurityEvent.objects.get(kind="failed_login").ip == PROXY
+    assert AccessAttempt.objects.get().ip_address == PROXY
+
+
+def test_changing_the_forged_header_does_not_escape_the_ip_lockout(client, staff, settings):
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        forged = {"HTTP_X_FORWARDED_FOR": f"198.51.100.{attempt}"}
+        client.post("/admin/login/", {"username": f"guess{attempt}", "password": "wrong"}, **forged)
+    forged = {"HTTP_X_FORWARDED_FOR": "198.51.100.200"}
+    assert client.post("/admin/login/", {"username": "staff", "password": PASSWORD}, **forged).status_code == 429
+
+
+@pytest.fixture
+def behind_one_proxy(settings):
+    settings.AXES_CLIENT_IP_CALLABLE = forwarded_client_ip("HTTP_X_FORWARDED_FOR", proxies=1)
+
+
+def test_behind_a_configured_proxy_the_address_it_appended_is_the_client(client, staff, behind_one_proxy):
+    # The client sent a forged address; the proxy appended the one it saw.
+    headers = {"REMOTE_ADDR": PROXY, "HTTP_X_FORWARDED_FOR": f"{FORGED}, {CLIENT}"}
+    client.post("/admin/login/", {"username": "staff", "password": "wrong"}, **headers)
+    assert SecurityEvent.objects.get(kind="failed_login").ip == CLIENT
+    assert AccessAttempt.objects.get().ip_address == CLIENT
+
+
+def test_behind_a_configured_proxy_the_access_log_has_the_client_address(
+    verified_admin_client, customer, behind_one_proxy
+):
+    verified_admin_client.get(change_url(customer), REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"{FORGED}, {CLIENT}")
+    assert AccessLog.objects.get().ip == CLIENT
+
+
+@pytest.mark.parametrize(
+    ("header", "proxies", "expected"),
+    [
+        (f"{FORGED}, {CLIENT}", 1, CLIENT),
+        (f"{FORGED}, {CLIENT}, 10.0.0.1", 2, CLIENT),
+        (CLIENT, 2, PROXY),  # fewer addresses than proxies: not through them
+        ("", 1, PROXY),
+        (f"{FORGED}, not-an-address", 1, PROXY),
+        ("2001:db8::1", 1, "2001:db8::1"),
+    ],
+)
+def test_forwarded_client_ip_reads_the_address_the_nearest_proxies_wrote(rf, header, proxies, expected):
+    request = rf.get("/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=header)
+    assert forwarded_client_ip(proxies=proxies)(request) == expected
+
+
+# Key rotation
+
+
+def test_rotate_keys_records_one_key_rotation_event_and_no_key():
+    with override_settings(PRIVACY_KIT={**ROTATING, "ENCRYPTION_KEYS": [TEST_KEY_OLD]}):
+        Contact.objects.create(email="one@example.sa", note="a note")
+    with override_settings(PRIVACY_KIT=ROTATING):
+        call_command("rotate_keys", "testapp.Contact", "--dry-run", verbosity=0)
+        assert not SecurityEvent.objects.exists()
+        call_command("rotate_keys", "testapp.Contact", verbosity=0)
+    event = SecurityEvent.objects.get()
+    assert event.kind == "key_rotation" and event.user is None
+    assert event.detail == "2 values under old keys re-encrypted, 2 fields: testapp.Contact"
+    for key in (TEST_KEY_OLD, TEST_KEY_PRIMARY, TEST_BLIND_INDEX_KEY):
+        assert key not in event.detail and crypto.key_id(crypto.decode_key(key)).hex() not in event.detail
+
+
+# Personal fields where a change list would show them: check privacy_kit.E047
+
+
+def admin_errors(**options):
+    model_admin = type("ShopCustomerAdmin", (PersonalDataAdmin,), options)(Customer, AdminSite())
+    return [(error.id, error.msg) for error in model_admin.check()]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "path"),
+    [
+        ("list_filter", ["email"], "email"),
+        ("list_filter", [("phone", admin.AllValuesFieldListFilter)], "phone"),
+        ("list_editable", ["name"], "name"),
+    ],
+)
+def test_a_personal_field_in_a_list_option_is_a_check_error(option, value, path):
+    options = {option: value, "list_display": ["__str__", "name"] if option == "list_editable" else ["__str__"]}
+    [(error_id, message)] = admin_errors(**options)
+    assert error_id == "privacy_kit.E047"
+    assert f"'{path}' in {option}" in message and "ShopCustomerAdmin" in message
+
+
+@pytest.fixture
+def cart_dates_are_personal():
+    """Register the carts' plain date as a personal field, for this test only."""
+    from privacy_kit import registry
+    from tests.testapp.models import Cart
+
+    registry.register(Cart, subject="customer", category="personal", personal_fields=["added_on"])
+    yield Cart
+    registry.unregister(Cart)
+
+
+def test_a_personal_date_in_date_hierarchy_is_a_check_error(cart_dates_are_personal):
+    class CartAdmin(PersonalDataAdmin):
+        date_hierarchy = "added_on"
+        list_filter = ["product"]
+
+    assert [error.id for error in CartAdmin(cart_dates_are_personal, AdminSite()).check()] == ["privacy_kit.E047"]
+
+
+def test_a_personal_field_across_a_relation_is_a_check_error():
+    from tests.testapp.models import Visit
+
+    class VisitAdmin(PersonalDataAdmin):
+        list_filter = ["contact__email", "contact"]
+
+    assert [error.id for error in VisitAdmin(Visit, AdminSite()).check()] == ["privacy_kit.E047"]
+
+
+def test_plain_fields_in_list_options_pass_the_checks():
+    assert admin_errors(list_filter=["created_at"], date_hierarchy="created_at") == []
+
+
+def test_the_demo_customer_admin_passes_the_checks():
+    assert admin.site._registry[Customer].check() == []
+
+
+def test_a_record_saved_in_the_admin_leaves_no_personal_data_in_the_admin_log(verified_admin_client, customer):
+    from django.contrib.admin.models import LogEntry
+
+    data = {"name": NAME, "email": EMAIL, "phone": PHONE, "address": "Olaya Street 2, Riyadh"}
+    assert verified_admin_client.post(change_url(customer), data).status_code == 302
+    entry = LogEntry.objects.get()
+    assert entry.object_repr == str(customer) == f"customer #{customer.pk}"
+    changelist = verified_admin_client.get(CUSTOMERS).content.decode()
+    for value in (NAME, EMAIL, PHONE):
+        assert value not in entry.object_repr + entry.change_message + changelist

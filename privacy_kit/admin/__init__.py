@@ -26,6 +26,7 @@ MODEL_ADMIN_MODULES = {
     "PurgeRunAdmin": "retention",
     "AccessLogAdmin": "security",
     "SecurityEventAdmin": "security",
+    "AccessAttemptAdmin": "lockouts",  # django-axes's, with an unlock action
 }
 
 __all__ = ["PrivacyAdminSite", "site", "register_model_admins", *MODEL_ADMIN_MODULES]
@@ -33,8 +34,11 @@ __all__ = ["PrivacyAdminSite", "site", "register_model_admins", *MODEL_ADMIN_MOD
 
 def register_model_admins() -> None:
     """Register privacy_kit's ModelAdmins on ``site`` (importing their modules does it, once)."""
+    from django.apps import apps
+
     for module in sorted(set(MODEL_ADMIN_MODULES.values())):
-        import_module(f"{__name__}.{module}")
+        if module != "lockouts" or apps.is_installed("axes"):
+            import_module(f"{__name__}.{module}")
 
 
 def __getattr__(name: str) -> Any:

@@ -11,10 +11,16 @@ import re
 from typing import Any
 
 from django.db import transaction
+from django.http import HttpRequest
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_otp import user_has_device
+from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from ..security.events import device_label, record_security_event
+from ..security.models import SecurityEvent
 
 #: How many single-use backup codes a staff user gets.
 BACKUP_CODE_COUNT = 10
@@ -54,8 +60,8 @@ def qr_code_svg(text: str) -> str:
     return str(image.to_string(encoding="unicode"))
 
 
-def confirm_totp_device(device: TOTPDevice, code: str) -> bool:
-    """Confirm the device if ``code`` is its current code; return whether it was.
+def confirm_totp_device(device: TOTPDevice, code: str, request: HttpRequest | None = None) -> bool:
+    """Confirm the device if ``code`` is its current code, recording a DEVICE_ADDED event; return whether it was.
 
     django-otp's throttling applies: after a wrong code the next try waits.
     """
@@ -65,17 +71,31 @@ def confirm_totp_device(device: TOTPDevice, code: str) -> bool:
             return False
         device.confirmed = True
         device.save(update_fields=["confirmed"])
+        record_security_event(
+            SecurityEvent.Kind.DEVICE_ADDED, user=device.user, request=request, detail=device_label(device)
+        )
     return True
 
 
-def replace_backup_codes(user: Any, count: int = BACKUP_CODE_COUNT) -> list[str]:
-    """Give the user ``count`` fresh single-use backup codes and return them; older codes stop working."""
+def replace_backup_codes(user: Any, count: int = BACKUP_CODE_COUNT, request: HttpRequest | None = None) -> list[str]:
+    """Give the user ``count`` fresh single-use backup codes and return them; older codes stop working.
+
+    The old codes' device is deleted (a DEVICE_REMOVED event) and a new one added (DEVICE_ADDED).
+    """
     codes = [_backup_code() for _ in range(count)]
     with transaction.atomic():
         StaticDevice.objects.filter(user=user).delete()
         device = StaticDevice.objects.create(user=user, name=str(BACKUP_DEVICE_NAME), confirmed=True)
         StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+        detail = f"{device_label(device)}, {count} backup codes"
+        record_security_event(SecurityEvent.Kind.DEVICE_ADDED, user=user, request=request, detail=detail)
     return codes
+
+
+def backup_codes_text(codes: list[str], site_name: str) -> str:
+    """Return the backup codes as the text file the user downloads, one code a line."""
+    intro = gettext("Backup codes for %(site)s. Each logs in once, in place of your authenticator app's code.")
+    return "\n".join([intro % {"site": site_name}, "", *codes, ""])
 
 
 def _backup_code() -> str:
@@ -100,3 +120,17 @@ def device_for_code(user: Any, code: str) -> TOTPDevice | StaticDevice | None:
     """
     model: type[TOTPDevice] | type[StaticDevice] = TOTPDevice if _TOTP_CODE.fullmatch(code) else StaticDevice
     return model.objects.devices_for_user(user, confirmed=True).select_for_update().order_by("pk").first()
+
+
+def verify_code(user: Any, code: str) -> Device | None:
+    """Return the user's confirmed device that accepts ``code`` now, else None.
+
+    The code is used up (a backup code is deleted, an authenticator code cannot be
+    replayed) and django-otp's throttling applies, as at login.
+    """
+    code = normalize_code(code)
+    with transaction.atomic():
+        device = device_for_code(user, code)
+        if device is not None and device.verify_token(code):
+            return device
+    return None

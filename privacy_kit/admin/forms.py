@@ -1,4 +1,4 @@
-"""Forms of the two-factor admin: password and code at login, code at set-up."""
+"""Forms of the two-factor admin: password and code at login, code at set-up, code again before a sensitive step."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.signals import user_login_failed
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django_otp.forms import OTPAuthenticationFormMixin
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -23,7 +24,20 @@ def code_field(**kwargs: Any) -> forms.CharField:
     return forms.CharField(label=_("Code"), max_length=32, widget=forms.TextInput(attrs=attrs), **kwargs)
 
 
-class TwoFactorLoginForm(OTPAuthenticationFormMixin, AdminAuthenticationForm):
+class ReportsFailedCodes:
+    """A form that reports a wrong one-time code as a failed login, so that django-axes counts it.
+
+    privacy_kit records a ``failed_otp`` security event for failures its senders report.
+    """
+
+    request: HttpRequest | None
+
+    def report_failed_code(self, username: Any) -> None:
+        """Send ``user_login_failed`` for a wrong code, as Django does for a wrong password."""
+        user_login_failed.send(sender=type(self), credentials={"username": username}, request=self.request)
+
+
+class TwoFactorLoginForm(ReportsFailedCodes, OTPAuthenticationFormMixin, AdminAuthenticationForm):
     """Log a staff user in with the password and, once they have a device, a one-time code.
 
     A staff user without a device passes with the password alone and is then sent
@@ -52,17 +66,9 @@ class TwoFactorLoginForm(OTPAuthenticationFormMixin, AdminAuthenticationForm):
                 self.clean_otp(user)
             except forms.ValidationError as error:
                 if getattr(error, "code", None) != "token_required":
-                    self.report_failed_code()
+                    self.report_failed_code(self.cleaned_data.get("username"))
                 raise
         return cleaned_data
-
-    def report_failed_code(self) -> None:
-        """Send ``user_login_failed`` for a wrong code, as Django does for a wrong password."""
-        user_login_failed.send(
-            sender=type(self),
-            credentials={"username": self.cleaned_data.get("username")},
-            request=self.request,
-        )
 
     def _chosen_device(self, user: Any) -> Any:
         return devices.device_for_code(user, self.cleaned_data.get("otp_token") or "")
@@ -77,12 +83,54 @@ class ConfirmDeviceForm(forms.Form):
         "invalid_code": _("That code is not valid. Check the time of your phone and enter the current code."),
     }
 
-    def __init__(self, device: TOTPDevice, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, device: TOTPDevice, *args: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.device = device
+        self.request = request
 
     def clean_otp_token(self) -> str:
         code = devices.normalize_code(self.cleaned_data["otp_token"])
-        if not devices.confirm_totp_device(self.device, code):
+        if not devices.confirm_totp_device(self.device, code, request=self.request):
             raise forms.ValidationError(self.error_messages["invalid_code"], code="invalid_code")
         return code
+
+
+class ReverifyForm(ReportsFailedCodes, forms.Form):
+    """Ask a verified staff user for a one-time code again before a sensitive step.
+
+    The code is checked once the other fields are valid; a right code is used up
+    and ``device`` is then the device that accepted it. A wrong code is counted by
+    django-axes like a wrong password at login.
+    """
+
+    otp_token = code_field(help_text=CODE_HELP)
+
+    error_messages = {
+        "invalid_code": _("That code is not valid. Enter the current code or an unused backup code."),
+    }
+
+    def __init__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request = request
+        self.user: Any = request.user
+        self.device: Any = None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned_data = super().clean()
+        if not self.errors:
+            self.device = devices.verify_code(self.user, cleaned_data["otp_token"])
+            if self.device is None:
+                self.report_failed_code(self.user.get_username())
+                raise forms.ValidationError(self.error_messages["invalid_code"], code="invalid_code")
+        return cleaned_data
+
+
+class EraseSubjectForm(ReverifyForm):
+    """Why a customer is erased, and the staff user's code again."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=200,
+        help_text=_("Kept in the erasure ledger, for example: “The customer asked by email on 3 May.”"),
+    )
+    field_order = ["reason", "otp_token"]

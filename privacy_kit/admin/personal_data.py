@@ -6,21 +6,38 @@ from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import Any
 
-from django.contrib import admin
-from django.contrib.admin.utils import flatten_fieldsets, lookup_spawns_duplicates, unquote
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.checks import ModelAdminChecks
+from django.contrib.admin.utils import (
+    NotRelationField,
+    flatten_fieldsets,
+    get_fields_from_path,
+    lookup_spawns_duplicates,
+    unquote,
+)
 from django.contrib.admin.views.main import ChangeList
+from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils.text import unescape_string_literal
+from django.utils.translation import gettext_lazy as _
 
 from .. import registry
 from ..fields import EncryptedField
 from ..security.access import record_access
+from .forms import EraseSubjectForm
+from .views import reverify
 
 #: What a list view shows in place of a personal value.
 MASK = "•••••"
+
+E047 = "privacy_kit.E047"
+E047_MSG = "{admin} has the personal field '{path}' in {option}: the change list would show its values unmasked."
+E047_HINT = "Remove '{path}' from {option}. A record's personal data is seen in its change view, which is logged."
 
 # Set while Django's own search runs over the plain fields only.
 _searching_plain_fields: ContextVar[bool] = ContextVar("privacy_kit_searching_plain_fields", default=False)
@@ -83,6 +100,53 @@ class MaskedChangeList(ChangeList):
         return queryset.defer(*deferred) if deferred else queryset
 
 
+def is_personal_path(model: type[models.Model], path: str) -> bool:
+    """Return whether a field path (``"email"``, ``"customer__phone"``) ends at a personal or encrypted field."""
+    try:
+        field = get_fields_from_path(model, path)[-1]
+    except (FieldDoesNotExist, NotRelationField):
+        return False  # Django's own checks report a path that does not exist
+    return not field.is_relation and field.name in personal_field_names(field.model)
+
+
+def unmasked_options(model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    """Return ``(option, path)`` of each personal field in list_filter, list_editable or date_hierarchy.
+
+    Each would put values in the change list: the filter's choices, the editable
+    inputs, the dates of the drill-down. A ``SimpleListFilter`` is the shop's own
+    code and is not inspected.
+    """
+    paths: list[tuple[str, Any]] = [("list_filter", entry) for entry in model_admin.list_filter]
+    paths += [("list_editable", name) for name in model_admin.list_editable]
+    if model_admin.date_hierarchy:
+        paths.append(("date_hierarchy", model_admin.date_hierarchy))
+    found = []
+    for option, entry in paths:
+        path = entry[0] if isinstance(entry, (list, tuple)) else entry
+        if isinstance(path, str) and is_personal_path(model_admin.model, path):
+            found.append((option, path))
+    return found
+
+
+class PersonalDataAdminChecks(ModelAdminChecks):
+    """Django's ModelAdmin checks, and privacy_kit.E047: no personal field where a list would show it."""
+
+    def check(self, admin_obj: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+        name = f"{type(admin_obj).__module__}.{type(admin_obj).__qualname__}"
+        return [
+            *super().check(admin_obj, **kwargs),
+            *(
+                checks.Error(
+                    E047_MSG.format(admin=name, path=path, option=option),
+                    hint=E047_HINT.format(path=path, option=option),
+                    obj=type(admin_obj),
+                    id=E047,
+                )
+                for option, path in unmasked_options(admin_obj)
+            ),
+        ]
+
+
 class PersonalDataAdmin(admin.ModelAdmin):
     """A ModelAdmin for a model with personal data.
 
@@ -90,10 +154,18 @@ class PersonalDataAdmin(admin.ModelAdmin):
     masked, without loading them. Opening a record writes an ``AccessLog`` row and
     may raise a bulk-access security event. Searchable encrypted fields in
     ``search_fields`` are matched exactly (any case for emails) through their blind
-    index; other encrypted fields there are never searched.
+    index; other encrypted fields there are never searched. A personal field in
+    ``list_filter``, ``list_editable`` or ``date_hierarchy`` is a check error
+    (privacy_kit.E047): each would show its values in the list. The model's
+    ``__str__`` appears in lists, breadcrumbs and Django's admin log: it must not
+    contain personal data.
     """
 
+    checks_class = PersonalDataAdminChecks
     mask = MASK
+    # A subclass that adds actions keeps these: actions = [*PersonalDataAdmin.actions, "mine"].
+    actions = ["export_personal_data", "erase_subject"]
+    erase_confirmation_template = "privacy_kit/admin/erase_confirmation.html"
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return MaskedChangeList
@@ -162,6 +234,62 @@ class PersonalDataAdmin(admin.ModelAdmin):
             request._privacy_kit_opened = obj  # type: ignore[attr-defined]
         return super().render_change_form(request, context, add, change, form_url, obj)
 
+    # -- the customer's rights ---------------------------------------------
+
+    def _subject_of_one(self, request: HttpRequest, queryset: Any) -> Any:
+        """Return the user whose data the one selected row is; else tell the staff user why not and return None."""
+        from ..rights import subject_of_row
+
+        rows = list(queryset[:2])
+        if len(rows) != 1:
+            self.message_user(request, _("Select exactly one record."), messages.WARNING)
+            return None
+        subject = subject_of_row(rows[0])
+        if subject is None:
+            self.message_user(request, _("This record belongs to no customer account."), messages.WARNING)
+        return subject
+
+    @admin.action(description=_("Export this customer's data"), permissions=["view"])
+    def export_personal_data(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
+        """Download everything the registry holds of the selected row's customer, as JSON (an EXPORT event)."""
+        from ..rights import export_response
+
+        subject = self._subject_of_one(request, queryset)
+        return None if subject is None else export_response(request, subject)
+
+    @admin.action(description=_("Erase this customer"), permissions=["delete"])
+    def erase_subject(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
+        """Ask for a reason and the staff user's code again, then queue the erasure of the row's customer."""
+        from ..rights import ErasureRefused, queue_erasure
+
+        subject = self._subject_of_one(request, queryset)
+        if subject is None:
+            return None
+        form = reverify(request, EraseSubjectForm) if request.POST.get("post") else EraseSubjectForm(request)
+        if form.is_bound and form.is_valid():
+            try:
+                queue_erasure(request, subject, reason=form.cleaned_data["reason"], source="admin")
+            except ErasureRefused as refusal:
+                self.message_user(request, str(refusal), messages.ERROR)
+            else:
+                self.message_user(
+                    request, _("This customer's account is closed and the erasure of their data is queued.")
+                )
+            return None
+        if not request.user.is_authenticated:  # locked out while guessing codes: logged out
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Erase this customer?"),
+            "opts": self.opts,
+            "form": form,
+            "queryset": queryset,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action": "erase_subject",
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.erase_confirmation_template, context)
+
     # -- search -----------------------------------------------------------
 
     def get_search_fields(self, request: HttpRequest) -> Sequence[str]:
@@ -204,4 +332,12 @@ class PersonalDataAdmin(admin.ModelAdmin):
         return plain | queryset.filter(matches), may_have_duplicates or encrypted_duplicates
 
 
-__all__ = ["MASK", "MaskedChangeList", "PersonalDataAdmin", "encrypted_search_path", "personal_field_names"]
+__all__ = [
+    "MASK",
+    "MaskedChangeList",
+    "PersonalDataAdmin",
+    "PersonalDataAdminChecks",
+    "encrypted_search_path",
+    "personal_field_names",
+    "unmasked_options",
+]

@@ -35,6 +35,7 @@ class PrivacyAdminSite(admin.AdminSite):
     """
 
     login_template = "privacy_kit/admin/login.html"
+    index_template = "privacy_kit/admin/index.html"
     login_form: Any = None  # TwoFactorLoginForm, set when the site is made
 
     def __init__(self, name: str = "admin") -> None:
@@ -91,6 +92,12 @@ class PrivacyAdminSite(admin.AdminSite):
         return [
             path("two-factor/setup/", views.two_factor_setup, {"site": self}, name="two_factor_setup"),
             path("two-factor/backup-codes/", views.backup_codes, {"site": self}, name="two_factor_backup_codes"),
+            path(
+                "two-factor/backup-codes/new/",
+                views.regenerate_backup_codes,
+                {"site": self},
+                name="two_factor_regenerate_backup_codes",
+            ),
             *super().get_urls(),
         ]
 

@@ -1,15 +1,16 @@
-"""Two-factor set-up pages of the admin: the authenticator app, then the backup codes.
+"""Two-factor pages of the admin: set-up of the authenticator app, the backup codes, new backup codes.
 
-They are reachable by staff who have only a password (the admin's other pages are
-not), so each checks who may see it.
+The set-up pages are reachable by staff who have only a password (the admin's
+other pages are not), so each checks who may see it.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import django_otp
-from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth import REDIRECT_FIELD_NAME, logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -18,15 +19,17 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
+from django_otp.plugins.otp_static.models import StaticDevice
 
 from . import devices
-from .forms import ConfirmDeviceForm
+from .forms import ConfirmDeviceForm, ReverifyForm
 
 if TYPE_CHECKING:
     from .sites import PrivacyAdminSite
 
 # The new backup codes wait here between the set-up form and the page that shows them once.
 BACKUP_CODES_SESSION_KEY = "privacy_kit_backup_codes"
+BACKUP_CODES_FILE_NAME = "backup-codes.txt"
 
 
 def _next_url(request: HttpRequest, site: PrivacyAdminSite) -> str:
@@ -44,9 +47,9 @@ def two_factor_setup(request: HttpRequest, site: PrivacyAdminSite) -> HttpRespon
         # Anonymous, not staff, or already has a device: the login page sorts them out.
         return HttpResponseRedirect(reverse("admin:login", current_app=site.name))
     device = devices.pending_totp_device(request.user)
-    form = ConfirmDeviceForm(device, request.POST if request.method == "POST" else None)
+    form = ConfirmDeviceForm(device, request.POST if request.method == "POST" else None, request=request)
     if form.is_valid():
-        codes = devices.replace_backup_codes(request.user)
+        codes = devices.replace_backup_codes(request.user, request=request)
         # Verification raises the session's privilege: give it a new key, as login does.
         request.session.cycle_key()
         django_otp.login(request, form.device)
@@ -70,7 +73,10 @@ def two_factor_setup(request: HttpRequest, site: PrivacyAdminSite) -> HttpRespon
 
 @never_cache
 def backup_codes(request: HttpRequest, site: PrivacyAdminSite) -> HttpResponse:
-    """Show the new backup codes, once."""
+    """Show the new backup codes, once, with a link that downloads them as a text file.
+
+    The file is in the page itself (a ``data:`` link): the codes are never served again.
+    """
     codes = request.session.pop(BACKUP_CODES_SESSION_KEY, None)
     if not codes or not site.has_permission(request):
         return HttpResponseRedirect(reverse("admin:index", current_app=site.name))
@@ -79,6 +85,47 @@ def backup_codes(request: HttpRequest, site: PrivacyAdminSite) -> HttpResponse:
         **site.each_context(request),
         "title": _("Your backup codes"),
         "codes": codes,
+        "download_url": "data:text/plain;charset=utf-8," + quote(devices.backup_codes_text(codes, site.site_header)),
+        "download_name": BACKUP_CODES_FILE_NAME,
         "next": _next_url(request, site),
     }
     return render(request, "privacy_kit/admin/backup_codes.html", context)
+
+
+def reverify(request: HttpRequest, form_class: type[ReverifyForm] = ReverifyForm) -> ReverifyForm:
+    """Return the form that asks the user's code again, bound on POST.
+
+    A wrong code that makes django-axes lock the user out also ends the session:
+    someone guessing codes in a logged-in session loses it.
+    """
+    form = form_class(request, request.POST if request.method == "POST" else None)
+    if form.is_bound and not form.is_valid() and getattr(request, "axes_locked_out", False):
+        logout(request)
+    return form
+
+
+@never_cache
+@csrf_protect
+def regenerate_backup_codes(request: HttpRequest, site: PrivacyAdminSite) -> HttpResponse:
+    """Replace the user's backup codes after they enter a code again; the old codes stop working."""
+    if not site.has_permission(request):
+        return HttpResponseRedirect(reverse("admin:login", current_app=site.name))
+    form = reverify(request)
+    if form.is_valid():
+        codes = devices.replace_backup_codes(request.user, request=request)
+        # A session verified by an old backup code would lose its device with them.
+        device = form.device
+        if isinstance(device, StaticDevice):
+            device = StaticDevice.objects.get(user=request.user)
+        django_otp.login(request, device)
+        request.session[BACKUP_CODES_SESSION_KEY] = codes
+        return HttpResponseRedirect(reverse("admin:two_factor_backup_codes", current_app=site.name))
+    if not request.user.is_authenticated:  # locked out while guessing: logged out
+        return HttpResponseRedirect(reverse("admin:login", current_app=site.name))
+    request.current_app = site.name
+    context: dict[str, Any] = {
+        **site.each_context(request),
+        "title": _("New backup codes"),
+        "form": form,
+    }
+    return render(request, "privacy_kit/admin/regenerate_backup_codes.html", context)

@@ -27,10 +27,19 @@ ALERT_BODY_TEMPLATE = "privacy_kit/email/security_alert_body.txt"
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    """Return the client IP address of a request: django-axes's (which honours its proxy settings), else REMOTE_ADDR."""
+    """Return the client IP address of a request as django-axes finds it, else REMOTE_ADDR.
+
+    django-axes reads ``AXES_CLIENT_IP_CALLABLE`` (see ``privacy_kit.security.proxy``):
+    behind a proxy, a lockout, a security event and an access log row name the same address.
+    """
     if request is None:
         return None
-    return getattr(request, "axes_ip_address", None) or request.META.get("REMOTE_ADDR") or None
+    address = getattr(request, "axes_ip_address", None)
+    if address is None and apps.is_installed("axes"):
+        from axes.helpers import get_client_ip_address
+
+        address = get_client_ip_address(request)
+    return address or request.META.get("REMOTE_ADDR") or None
 
 
 def record_security_event(
@@ -53,7 +62,8 @@ def send_security_alert(event: SecurityEvent) -> None:
         logger.exception("Could not mail ADMINS about security event #%s.", event.pk)
 
 
-def _user_named(username: Any) -> Any:
+def user_named(username: Any) -> Any:
+    """Return the user of that username, or None."""
     if not username:
         return None
     user_model = get_user_model()
@@ -61,12 +71,12 @@ def _user_named(username: Any) -> Any:
 
 
 def _is_code_form(sender: Any) -> bool:
-    """Return whether ``sender`` is the admin's login form, which reports wrong one-time codes."""
+    """Return whether ``sender`` is one of the admin's forms that report wrong one-time codes."""
     if not isinstance(sender, type) or not apps.is_installed("django_otp"):
         return False
-    from ..admin.forms import TwoFactorLoginForm
+    from ..admin.forms import ReportsFailedCodes
 
-    return issubclass(sender, TwoFactorLoginForm)
+    return issubclass(sender, ReportsFailedCodes)
 
 
 def record_failed_login(
@@ -76,10 +86,30 @@ def record_failed_login(
     kind = SecurityEvent.Kind.FAILED_OTP if _is_code_form(sender) else SecurityEvent.Kind.FAILED_LOGIN
     credentials = credentials or {}
     username = credentials.get(get_user_model().USERNAME_FIELD) or credentials.get("username")
-    record_security_event(kind, user=_user_named(username), request=request)
+    record_security_event(kind, user=user_named(username), request=request)
 
 
 def record_lockout(sender: Any, request: HttpRequest | None = None, username: str | None = None, **kwargs: Any) -> None:
     """Record a django-axes lockout, send ``security_alert`` and mail ADMINS."""
-    event = record_security_event(SecurityEvent.Kind.LOCKOUT, user=_user_named(username), request=request)
+    event = record_security_event(SecurityEvent.Kind.LOCKOUT, user=user_named(username), request=request)
     send_security_alert(event)
+
+
+def device_label(device: Any) -> str:
+    """Return what a security event says of a two-factor device: its model and number, not its name."""
+    return f"{device._meta.label} #{device.pk}"
+
+
+def record_device_removed(sender: Any, instance: Any, origin: Any = None, **kwargs: Any) -> None:
+    """Record the deletion of a confirmed two-factor device, wherever it was deleted (admin, shell, new codes).
+
+    Connected to ``post_delete`` of each django-otp device model. When the device goes
+    with its user, the event names no user: the user row is being deleted too.
+    """
+    if not instance.confirmed:
+        return  # an authenticator set-up that was never finished
+    origin_model = getattr(origin, "model", type(origin))
+    with_its_user = isinstance(origin_model, type) and issubclass(origin_model, get_user_model())
+    detail = device_label(instance) + (", with its user" if with_its_user else "")
+    user = None if with_its_user else instance.user
+    record_security_event(SecurityEvent.Kind.DEVICE_REMOVED, user=user, detail=detail)

@@ -4,7 +4,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from privacy_kit import crypto
 from privacy_kit.management.progress import ProgressBar
+from privacy_kit.models import SecurityEvent
 from privacy_kit.rotation import rotate_keys
+from privacy_kit.security.events import record_security_event
 
 
 class Command(BaseCommand):
@@ -45,3 +47,10 @@ class Command(BaseCommand):
             pending = sum(n for key_id, n in report.values_by_key_id.items() if key_id != primary)
             done = pending if dry_run else report.resealed
             self.stdout.write(f"{report.model}.{report.field}: {counts or 'no values'}; {action} {done}")
+        if not dry_run:
+            # Counts and model labels only: never a key, nor a key id.
+            resealed = sum(report.resealed for report in reports)
+            labels = ", ".join(sorted({report.model for report in reports})) or "no model"
+            scope = "every value re-sealed" if reseal_all else "values under old keys re-encrypted"
+            detail = f"{resealed} {scope}, {len(reports)} fields: {labels}"
+            record_security_event(SecurityEvent.Kind.KEY_ROTATION, detail=detail)
