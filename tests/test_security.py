@@ -17,7 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from example_shop.shop.models import Customer
 from privacy_kit import crypto
 from privacy_kit.admin import PersonalDataAdmin
-from privacy_kit.models import AccessLog, LedgerError, SecurityEvent
+from privacy_kit.models import AccessLog, ErasureRecord, LedgerError, SecurityEvent
 from privacy_kit.security.proxy import forwarded_client_ip
 from privacy_kit.signals import security_alert
 from tests.settings import TEST_BLIND_INDEX_KEY, TEST_KEY_OLD, TEST_KEY_PRIMARY
@@ -147,11 +147,21 @@ def test_security_event_is_append_only():
 # Superusers only
 
 
-@pytest.mark.parametrize("model", ["accesslog", "securityevent"])
+LOGS = ["accesslog", "securityevent", "erasurerecord"]
+
+
+def one_row_of_each_log(actor):
+    """Write one access log row, one security event and one erasure record; return their keys by model."""
+    return {
+        "accesslog": AccessLog.objects.create(actor=actor, model_label="shop.Customer", object_id="1").pk,
+        "securityevent": SecurityEvent.objects.create(kind=SecurityEvent.Kind.FAILED_LOGIN).pk,
+        "erasurerecord": ErasureRecord.objects.create(subject_ref="x" * 22, reason="asked").pk,
+    }
+
+
+@pytest.mark.parametrize("model", LOGS)
 def test_logs_are_read_only_for_superusers(verified_admin_client, admin_user, model):
-    AccessLog.objects.create(actor=admin_user, model_label="shop.Customer", object_id="1")
-    event = SecurityEvent.objects.create(kind=SecurityEvent.Kind.FAILED_LOGIN)
-    pk = AccessLog.objects.get().pk if model == "accesslog" else event.pk
+    pk = one_row_of_each_log(admin_user)[model]
     assert verified_admin_client.get(f"/admin/privacy_kit/{model}/").status_code == 200
     page = verified_admin_client.get(f"/admin/privacy_kit/{model}/{pk}/change/")
     assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
@@ -159,10 +169,9 @@ def test_logs_are_read_only_for_superusers(verified_admin_client, admin_user, mo
     assert verified_admin_client.post(f"/admin/privacy_kit/{model}/{pk}/delete/", {"post": "yes"}).status_code == 403
 
 
-@pytest.mark.parametrize("model", ["accesslog", "securityevent"])
+@pytest.mark.parametrize("model", LOGS)
 def test_logs_are_hidden_from_staff_who_are_not_superusers(django_user_model, admin_user, model):
-    AccessLog.objects.create(actor=admin_user, model_label="shop.Customer", object_id="1")
-    SecurityEvent.objects.create(kind=SecurityEvent.Kind.FAILED_LOGIN)
+    one_row_of_each_log(admin_user)
     staff = django_user_model.objects.create_user("clerk", password=PASSWORD, is_staff=True)
     staff.user_permissions.set(Permission.objects.filter(content_type__app_label="privacy_kit"))
     client = verified_client(staff)

@@ -26,6 +26,7 @@ MODEL_ADMIN_MODULES = {
     "PurgeRunAdmin": "retention",
     "AccessLogAdmin": "security",
     "SecurityEventAdmin": "security",
+    "ErasureRecordAdmin": "rights",
     "AccessAttemptAdmin": "lockouts",  # django-axes's, with an unlock action
 }
 
