@@ -11,7 +11,7 @@ VENV61 := .venv-django61
 PGHOST ?= 127.0.0.1
 BROWSER_PACKAGES := chromium chromium-driver
 
-.PHONY: demo test test-django52 test-django61 browser lint bench clean
+.PHONY: demo worker beat test test-django52 test-django61 browser lint bench clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	@test -n "$(PYTHON311)" || { echo "Python 3.11 is needed for Django 5.2 (pyenv install 3.11)"; exit 1; }
@@ -27,9 +27,22 @@ $(VENV61)/.installed: setup.cfg pyproject.toml
 	$(VENV61)/bin/pip install --quiet "Django>=6.1,<6.2" -e ".[dev]"
 	touch $@
 
+# SQLite and tasks run in-process; with DATABASE_URL and REDIS_URL set, PostgreSQL,
+# Redis and real Celery processes (`make worker` and `make beat` in other terminals).
 demo: $(VENV)/.installed
 	$(VENV)/bin/python manage.py migrate --noinput
+	$(VENV)/bin/python manage.py seed_shop
+	$(VENV)/bin/python manage.py demo_staff
 	$(VENV)/bin/python manage.py runserver 127.0.0.1:8000
+
+worker: $(VENV)/.installed
+	@test -n "$$REDIS_URL" || { echo "make worker needs REDIS_URL (and DATABASE_URL), e.g. redis://127.0.0.1:6379/0"; exit 1; }
+	$(VENV)/bin/celery -A example_shop worker --loglevel=INFO
+
+# Beat keeps its schedule state in a file of its own, outside the repository.
+beat: $(VENV)/.installed
+	@test -n "$$REDIS_URL" || { echo "make beat needs REDIS_URL (and DATABASE_URL), e.g. redis://127.0.0.1:6379/0"; exit 1; }
+	$(VENV)/bin/celery -A example_shop beat --loglevel=INFO --schedule=$${TMPDIR:-/tmp}/example_shop-celerybeat-schedule
 
 test: lint test-django52 test-django61
 
@@ -61,6 +74,7 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/consent.py
 	$(VENV)/bin/python bench/purge.py
 	$(VENV)/bin/python bench/admin.py
+	$(VENV)/bin/python bench/rights.py
 
 clean:
 	rm -rf $(VENV) $(VENV61) *.sqlite3 .hypothesis .mypy_cache .ruff_cache

@@ -1,10 +1,11 @@
 from django.urls import include, path
 
 import privacy_kit.admin
-from example_shop.shop import views
 
 urlpatterns = [
     path("admin/", privacy_kit.admin.site.urls),
     path("privacy/", include("privacy_kit.urls")),
-    path("", views.home, name="home"),
+    # Django's set_language view: the language switcher posts to it.
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("example_shop.shop.urls")),
 ]

@@ -22,6 +22,7 @@ class PrivacyKitConfig(AppConfig):
         checks.register(privacy_checks.check_settings_names)
         checks.register(privacy_checks.check_middleware)
         checks.register(privacy_checks.check_registry)
+        checks.register(privacy_checks.check_unregistered_encrypted_models, checks.Tags.models)
         checks.register(privacy_checks.check_beat_schedule)
         checks.register(privacy_checks.check_recent_purge, checks.Tags.database)
         checks.register(privacy_checks.check_admin_two_factor, checks.Tags.security)

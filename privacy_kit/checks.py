@@ -12,6 +12,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
+from django.db import models
 
 from . import crypto
 from .conf import DEFAULTS, ENV_BLIND_INDEX_KEY, ENV_ENCRYPTION_KEYS, app_settings
@@ -167,6 +168,15 @@ W030_HINT = (
 W031 = "privacy_kit.W031"
 W031_MSG = "No purge has finished successfully in the last {days} days."
 W031_HINT = "Check that a Celery beat and a worker run, and read the failed PurgeRun rows in the admin."
+W032 = "privacy_kit.W032"
+W032_MSG = (
+    "{model} has encrypted fields ({fields}) but is not in the personal-data registry: "
+    "no retention, export or erasure reaches its rows."
+)
+W032_HINT = (
+    "Describe it in the registry, for example from your app's ready(): {call}, "
+    "and add retention=registry.Retention(...) to say how long it is kept."
+)
 STALE_PURGE_DAYS = 2
 
 
@@ -179,6 +189,33 @@ def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         for entry in registrations()
         for message in registration_errors(entry)
     ]
+
+
+def _register_call(model: type[models.Model], fields: list[str]) -> str:
+    """Return the ``registry.register(...)`` call that describes a model, for a hint."""
+    user_relations = [
+        field.name
+        for field in model._meta.fields
+        if field.is_relation
+        and field.related_model is not None
+        and field.related_model._meta.label == settings.AUTH_USER_MODEL
+    ]
+    subject = user_relations[0] if len(user_relations) == 1 else "<path to the user>"
+    names = ", ".join(f'"{name}"' for name in fields)
+    return f'registry.register({model.__name__}, subject="{subject}", category="personal", personal_fields=[{names}])'
+
+
+def check_unregistered_encrypted_models(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn about models with encrypted fields that the registry does not describe."""
+    from .rights.inventory import encrypted_fields, unregistered_models
+
+    warnings: list[checks.CheckMessage] = []
+    for model in unregistered_models(app_configs):
+        names = [field.name for field in encrypted_fields(model)]
+        message = W032_MSG.format(model=model._meta.label, fields=", ".join(names))
+        hint = W032_HINT.format(call=_register_call(model, names))
+        warnings.append(checks.Warning(message, hint=hint, obj=model, id=W032))
+    return warnings
 
 
 def check_beat_schedule(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:

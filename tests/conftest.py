@@ -15,6 +15,26 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def _registry_restored():
+    """Undo what a test registered or unregistered, so that no registration leaks into the next test."""
+    from privacy_kit import registry
+
+    saved = registry.registrations()
+    yield
+    for entry in registry.registrations():
+        registry.unregister(entry.model)
+    for entry in saved:
+        registry.register(
+            entry.model,
+            subject=entry.subject,
+            category=entry.category,
+            personal_fields=entry.personal_fields,
+            retention=entry.retention,
+            purposes=entry.purposes,
+        )
+
+
+@pytest.fixture(autouse=True)
 def _fresh_keyring():
     """Each test reads keys from the settings it runs with."""
     crypto.reset()

@@ -25,7 +25,7 @@ from privacy_kit import tracking
 from privacy_kit.admin import devices
 from privacy_kit.admin.sites import PrivacyAdminSite
 from privacy_kit.consent import grant
-from privacy_kit.models import AccessLog, LegalHold, PolicyVersion, PurgeRun, Purpose, SecurityEvent
+from privacy_kit.models import AccessLog, ErasureRecord, LegalHold, PolicyVersion, PurgeRun, Purpose, SecurityEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -93,6 +93,7 @@ def one_of_everything(staff):
     PurgeRun.objects.create(policy="shop.Customer", status="done")
     AccessLog.objects.create(actor=staff, model_label="shop.Customer", object_id=str(customer.pk), fields=["name"])
     SecurityEvent.objects.create(kind=SecurityEvent.Kind.FAILED_LOGIN)
+    ErasureRecord.objects.create(subject_ref="x" * 22, reason="asked")
     Group.objects.create(name="support")
     colleague = type(staff).objects.create_user("colleague", password=PASSWORD, is_staff=True)
     TOTPDevice.objects.create(user=colleague, name="phone", confirmed=True)

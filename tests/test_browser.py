@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.apps import apps
 from django.conf import settings
+from django.core.management import call_command
 from django.urls import reverse
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
@@ -47,6 +48,7 @@ def demo_privacy_setup():
     """Publish the demo's purposes and privacy policy, as its data migration does."""
     migration = importlib.import_module("example_shop.shop.migrations.0002_purposes_and_policy")
     migration.publish(apps, None)
+    call_command("seed_shop", verbosity=0)
 
 
 @pytest.fixture

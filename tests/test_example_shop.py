@@ -1,8 +1,11 @@
-"""The demo shop: its customers are encrypted and its admin shows them decrypted."""
+"""The demo shop: its customers are encrypted, its admin shows them decrypted, and it starts from nothing."""
 
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -56,12 +59,42 @@ def test_admin_rejects_an_invalid_email_on_the_plaintext(verified_admin_client, 
     assert response.status_code == 200 and "email" in response.context["adminform"].form.errors
 
 
-def run_demo_command(*args, database_url):
+def demo_environment(database_url):
+    """The environment of `make demo`: the demo's own settings, no Redis, a database of the test's own."""
     env = {**os.environ, "DATABASE_URL": database_url}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
+    for name in ("DJANGO_SETTINGS_MODULE", "REDIS_URL"):
+        env.pop(name, None)
+    return env
+
+
+def run_demo_command(*args, database_url):
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=demo_environment(database_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_page(url, server, seconds=60):
+    """Return the status of GET url once the server answers; fail if it exits or never answers."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert server.poll() is None, server.communicate()[1]
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.status
+        except OSError:
+            time.sleep(0.25)
+    raise AssertionError(f"{url} did not answer in {seconds} s")
 
 
 def test_demo_starts_on_an_empty_database_with_no_warning(tmp_path):
@@ -70,3 +103,28 @@ def test_demo_starts_on_an_empty_database_with_no_warning(tmp_path):
     assert migrate.returncode == 0, migrate.stderr
     check = run_demo_command("check", "--fail-level", "WARNING", database_url=database_url)
     assert check.returncode == 0 and "no issues" in check.stdout, check.stderr
+
+
+def test_demo_start_up_path_serves_the_seeded_shop(tmp_path):
+    """`make demo` on an empty SQLite database: migrate, seed, staff account, runserver, home page."""
+    database_url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    for command in (["migrate", "--noinput"], ["seed_shop"], ["demo_staff"]):
+        result = run_demo_command(*command, database_url=database_url)
+        assert result.returncode == 0, result.stderr
+    assert "TOTP secret" in result.stdout
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=demo_environment(database_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for_page(f"http://127.0.0.1:{port}/", server) == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/search/?q=dates", timeout=5) as response:
+            assert "Sukkari" in response.read().decode()
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)

@@ -1,0 +1,24 @@
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from example_shop.shop.demo import DEMO_PASSWORD, DEMO_USERNAME, base32_secret, ensure_demo_staff
+
+
+class Command(BaseCommand):
+    help = "Create (or reset) the demo's staff superuser and its TOTP device, and print how to log in. DEBUG only."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG:
+            raise CommandError("demo_staff sets a published password: it runs only with DEBUG on.")
+        device = ensure_demo_staff()
+        lines = [
+            "Demo staff account for /admin/ (two-factor authentication on):",
+            f"  username:    {DEMO_USERNAME}",
+            f"  password:    {DEMO_PASSWORD}",
+            f"  TOTP secret: {base32_secret(device)}  (for an authenticator app)",
+            f"  otpauth URL: {device.config_url}",
+            "  current code: python manage.py demo_totp",
+        ]
+        self.stdout.write("\n".join(lines))
