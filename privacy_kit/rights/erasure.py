@@ -28,7 +28,7 @@ from ..consent import _record, consent_state
 from ..consent.subjects import Subject
 from ..models import ConsentRecord, LegalHold, SecurityEvent
 from ..retention.purge import anonymized_fields, anonymous_value, not_yet_anonymous, policy_lock
-from ..security.events import record_security_event
+from ..security.events import record_subject_event
 from .models import ErasureRecord
 
 SUBJECT_BINDING = crypto.Binding("privacy_kit.erasurerecord", "subject_ref")
@@ -200,16 +200,11 @@ def queue_erasure(request: HttpRequest, subject: Any, *, reason: str, source: st
 
     _check_registry()
     _refuse_if_held(subject)
-    own = getattr(request.user, "pk", None) == subject.pk
-    record_security_event(
-        SecurityEvent.Kind.ERASURE,
-        user=request.user,
-        request=request,
-        detail="own account" if own else f"subject #{subject.pk}",
-    )
+    record_subject_event(SecurityEvent.Kind.ERASURE, request, subject)
     user_model = get_user_model()
     if any(f.name == "is_active" for f in user_model._meta.concrete_fields):
         user_model._base_manager.filter(pk=subject.pk).update(is_active=False)
+    own = getattr(request.user, "pk", None) == subject.pk
     requested_by = None if own else getattr(request.user, "pk", None)
     transaction.on_commit(
         partial(erase_subject_task.delay, subject.pk, reason=reason, source=source, requested_by_id=requested_by)

@@ -22,7 +22,7 @@ from django.utils.cache import add_never_cache_headers
 from .. import registry
 from ..fields import BlindIndexField
 from ..models import ConsentRecord, SecurityEvent
-from ..security.events import record_security_event
+from ..security.events import record_subject_event
 
 #: The version of the export document's layout; raised when it changes.
 SCHEMA_VERSION = 1
@@ -148,13 +148,7 @@ def stream_export(user: Any, *, now: Any = None) -> Iterator[str]:
 
 def export_response(request: HttpRequest, subject: Any) -> StreamingHttpResponse:
     """Return the subject's export as a JSON download and record the export as a security event."""
-    own = getattr(request.user, "pk", None) == subject.pk
-    record_security_event(
-        SecurityEvent.Kind.EXPORT,
-        user=request.user,
-        request=request,
-        detail="own data" if own else f"subject #{subject.pk}",
-    )
+    record_subject_event(SecurityEvent.Kind.EXPORT, request, subject)
     response = StreamingHttpResponse(stream_export(subject), content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="personal-data-{timezone.now():%Y-%m-%d}.json"'
     add_never_cache_headers(response)

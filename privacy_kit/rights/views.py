@@ -26,7 +26,7 @@ from .. import registry
 from ..conf import app_settings
 from ..consent import state_of
 from ..models import ErasureRecord, Purpose, SecurityEvent
-from ..security.events import record_security_event
+from ..security.events import OWN_DATA, record_security_event
 from .erasure import ErasureRefused, queue_erasure
 from .export import export_response
 
@@ -68,6 +68,17 @@ def _foreign_subject(request: HttpRequest, kind: Any) -> HttpResponse | None:
             if value != own:
                 record_security_event(kind, user=request.user, request=request, detail="refused: another subject's id")
                 return HttpResponseForbidden(str(FOREIGN_SUBJECT_MSG))
+    return None
+
+
+def _refusal(request: HttpRequest, kind: Any, form_class: type[ConfirmPasswordForm], name: str) -> HttpResponse | None:
+    """Return the page that refuses the request (another subject's id, a wrong password), or None to go on."""
+    refused = _foreign_subject(request, kind)
+    if refused:
+        return refused
+    form = form_class(request, request.POST)
+    if not form.is_valid():
+        return _page(request, status=400, **{name: form})
     return None
 
 
@@ -120,15 +131,12 @@ def my_data(request: HttpRequest) -> HttpResponse:
 @never_cache
 def export_data(request: HttpRequest) -> HttpResponse:
     """Send the user their data as a JSON download, after their password, a few times an hour at most."""
-    refused = _foreign_subject(request, SecurityEvent.Kind.EXPORT)
+    refused = _refusal(request, SecurityEvent.Kind.EXPORT, ConfirmPasswordForm, "export_form")
     if refused:
         return refused
-    form = ConfirmPasswordForm(request, request.POST)
-    if not form.is_valid():
-        return _page(request, status=400, export_form=form)
     hour_ago = timezone.now() - datetime.timedelta(hours=1)
     recent = SecurityEvent.objects.filter(
-        kind=SecurityEvent.Kind.EXPORT, user=request.user, created_at__gte=hour_ago, detail="own data"
+        kind=SecurityEvent.Kind.EXPORT, user=request.user, created_at__gte=hour_ago, detail=OWN_DATA
     ).aggregate(n=Count("pk"))["n"]
     if recent >= app_settings.EXPORTS_PER_HOUR:
         return _page(request, status=429, export_error=TOO_MANY_EXPORTS_MSG)
@@ -140,12 +148,9 @@ def export_data(request: HttpRequest) -> HttpResponse:
 @never_cache
 def delete_account(request: HttpRequest) -> HttpResponse:
     """Close the account now and erase its data in the background, after the password and a confirmation."""
-    refused = _foreign_subject(request, SecurityEvent.Kind.ERASURE)
+    refused = _refusal(request, SecurityEvent.Kind.ERASURE, DeleteAccountForm, "delete_form")
     if refused:
         return refused
-    form = DeleteAccountForm(request, request.POST)
-    if not form.is_valid():
-        return _page(request, status=400, delete_form=form)
     try:
         queue_erasure(request, request.user, reason=ERASURE_REASON, source=str(ErasureRecord.Source.ACCOUNT))
     except ErasureRefused as refusal:

@@ -50,6 +50,16 @@ def record_security_event(
     return SecurityEvent.objects.create(kind=kind, user_id=user_id, ip=client_ip(request), detail=detail[:200])
 
 
+OWN_DATA = "own data"
+
+
+def record_subject_event(kind: Any, request: HttpRequest, subject: Any) -> SecurityEvent:
+    """Record an export or erasure of ``subject``'s data asked for by the request's user."""
+    own = getattr(request.user, "pk", None) == subject.pk
+    detail = OWN_DATA if own else f"subject #{subject.pk}"
+    return record_security_event(kind, user=request.user, request=request, detail=detail)
+
+
 def send_security_alert(event: SecurityEvent) -> None:
     """Send ``security_alert`` for the event and mail ADMINS, with no personal data in the mail."""
     security_alert.send(sender=SecurityEvent, event=event)
