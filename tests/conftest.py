@@ -54,3 +54,22 @@ def verified_admin_client(client, admin_user):
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()
     return client
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Headless Chromium driven through chromedriver, with a profile of its own; quit after the test."""
+    # Imported here: only the browser tests need Selenium and tests/browser.py.
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    from tests.browser import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS
+
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    yield driver
+    driver.quit()

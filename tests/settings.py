@@ -11,12 +11,16 @@ DEBUG = False
 USE_TZ = True
 TIME_ZONE = "Asia/Riyadh"
 LANGUAGES = [("en", "English"), ("ar", "العربية")]
+# The demo shop's translations, as example_shop's settings list them.
+LOCALE_PATHS = [BASE_DIR / "example_shop" / "locale"]
 
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # The live server of the browser tests serves the admin's and the shop's CSS through it.
+    "django.contrib.staticfiles",
     "privacy_kit.admin.apps.PrivacyAdminConfig",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -51,6 +55,8 @@ OTP_TOTP_ISSUER = "privacy_kit tests"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
+        # The demo shop's privacy_kit/base.html: privacy_kit's pages in the shop's layout.
+        "DIRS": [BASE_DIR / "example_shop" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -62,7 +68,7 @@ TEMPLATES = [
     }
 ]
 ROOT_URLCONF = "tests.urls"
-# The live server of the browser tests serves static files under it.
+# The live server of the browser tests serves static files under it, found by staticfiles' finders.
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -20,7 +20,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 import privacy_kit.admin
-from example_shop.shop.models import Customer
+from example_shop.shop.models import Customer, Order, SavedAddress
 from privacy_kit import tracking
 from privacy_kit.admin import devices
 from privacy_kit.admin.sites import PrivacyAdminSite
@@ -83,6 +83,10 @@ def test_privacy_kit_site_is_djangos_default_site_so_admin_register_lands_on_it(
 def one_of_everything(staff):
     """At least one row of every model the admin shows, so that each change page has an object to open."""
     customer = Customer.objects.create(name=CUSTOMER_NAME, email="reem@example.sa", phone="+966 55 000 1111")
+    contact = {"full_name": CUSTOMER_NAME, "address": "Olaya St", "city": "Riyadh", "phone": "0551234567"}
+    order = Order.objects.create(user=staff, **contact, email="reem@example.sa", subtotal=10, shipping=25, total=35)
+    order.items.create(name_en="Dates", name_ar="تمر", unit_price=10, quantity=1)
+    SavedAddress.objects.create(user=staff, **contact, email="reem@example.sa")
     Purpose.objects.create(slug="analytics", name="Analytics")
     PolicyVersion.objects.create(
         version="1", language="en", text="t", effective_at=timezone.now() - datetime.timedelta(days=1)

@@ -3,44 +3,21 @@
 Screenshots go to bench/screenshots/ (git-ignored) for a person to look at.
 """
 
-import base64
 import importlib
-from pathlib import Path
 
 import pytest
 from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.urls import reverse
-from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.wait import WebDriverWait
 
 from privacy_kit.models import BehavioralEvent
+from tests.browser import click_and_wait, needs_chromium, screenshot
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "bench" / "screenshots"
-QUIET_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--window-size=1280,900",
-]
 WITHDRAW_PERSONALIZATION = "[data-purpose=personalization][data-action=withdraw]"
 
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium: run `make browser`"),
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = [needs_chromium, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
@@ -49,36 +26,6 @@ def demo_privacy_setup():
     migration = importlib.import_module("example_shop.shop.migrations.0002_purposes_and_policy")
     migration.publish(apps, None)
     call_command("seed_shop", verbosity=0)
-
-
-@pytest.fixture
-def browser(tmp_path):
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for flag in [*QUIET_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    yield driver
-    driver.quit()
-
-
-def screenshot(driver, name):
-    """Save a PNG of the whole page, below the fold too, to bench/screenshots/."""
-    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-    clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
-    image = driver.execute_cdp_cmd("Page.captureScreenshot", {"captureBeyondViewport": True, "clip": clip})
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    (SCREENSHOTS / name).write_bytes(base64.b64decode(image["data"]))
-
-
-def click_and_wait(driver, element):
-    """Click a link or submit button and wait until the next page has loaded."""
-    # A mark on the old page's window: the next page's window comes without it.
-    driver.execute_script("window.beforeClick = true")
-    element.click()
-    # While the page changes, the browser may answer with a transient error: ask again.
-    wait = WebDriverWait(driver, 10, ignored_exceptions=[WebDriverException])
-    wait.until(lambda driver: driver.execute_script("return !window.beforeClick && document.readyState == 'complete'"))
 
 
 def search(driver, words):

@@ -7,7 +7,6 @@ Screenshots go to bench/screenshots/ (git-ignored).
 """
 
 import base64
-import time
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -16,12 +15,9 @@ from selenium.webdriver.common.by import By
 
 from example_shop.shop.models import Customer
 from privacy_kit.models import AccessLog, SecurityEvent
-from tests.test_browser import CHROMIUM, browser, click_and_wait, screenshot  # noqa: F401 (browser is a fixture)
+from tests.browser import allow_downloads, click_and_wait, downloaded, needs_chromium, screenshot
 
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium: run `make browser`"),
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = [needs_chromium, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct horse battery staple"
 CUSTOMER_NAME = "Reem Al-Saud"
 
@@ -47,22 +43,10 @@ def log_out(driver):
     assert "Logged out" in driver.find_element(By.TAG_NAME, "body").text
 
 
-def downloaded(folder, timeout=10):
-    """Wait for the browser to finish a download into ``folder`` and return its text."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = [path for path in folder.iterdir() if path.suffix == ".txt"]
-        if done:
-            return done[0].read_text(encoding="utf-8")
-        time.sleep(0.1)
-    raise AssertionError(f"no download in {timeout} s: {list(folder.iterdir())}")
-
-
-def test_the_staff_journey_through_two_factor_authentication(browser, live_server, clerk, tmp_path):  # noqa: F811
+def test_the_staff_journey_through_two_factor_authentication(browser, live_server, clerk, tmp_path):
     customer = Customer.objects.create(name=CUSTOMER_NAME, email="reem@example.sa", phone="+966 55 000 1111")
     folder = tmp_path / "downloads"
-    folder.mkdir()
-    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)})
+    allow_downloads(browser, folder)
 
     # The password alone leads to the set-up of an authenticator app.
     log_in(browser, live_server)
@@ -78,7 +62,7 @@ def test_the_staff_journey_through_two_factor_authentication(browser, live_serve
     assert len(codes) == 10
     screenshot(browser, "admin-2fa-backup-codes.png")
     browser.find_element(By.CSS_SELECTOR, "a.privacy-kit-backup-codes-download").click()
-    assert set(codes) <= set(downloaded(folder).splitlines())
+    assert set(codes) <= set(downloaded(folder, ".txt").splitlines())
     kept = codes[4]
     click_and_wait(browser, browser.find_element(By.LINK_TEXT, "I have saved them: continue"))
     assert browser.find_element(By.ID, "site-name").is_displayed()  # the admin index

@@ -1,7 +1,6 @@
 """The my-data page in headless Chromium: download my data, then delete my account."""
 
 import json
-import time
 
 import pytest
 from django.conf import settings
@@ -9,14 +8,11 @@ from django.test import Client
 from selenium.webdriver.common.by import By
 
 from privacy_kit.models import ErasureRecord
-from tests.test_browser import CHROMIUM, browser, click_and_wait, screenshot  # noqa: F401 (browser is a fixture)
+from tests.browser import allow_downloads, click_and_wait, downloaded, needs_chromium, screenshot
 from tests.test_rights import PASSWORD, customer_with_history, policy, shop_registry  # noqa: F401 (fixtures)
 from tests.testapp.models import Order
 
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium: run `make browser`"),
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = [needs_chromium, pytest.mark.django_db(transaction=True)]
 
 
 def log_in(driver, live_server, user):
@@ -26,17 +22,6 @@ def log_in(driver, live_server, user):
     driver.get(f"{live_server.url}/privacy/policy/")
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
     driver.add_cookie({"name": settings.SESSION_COOKIE_NAME, "value": session})
-
-
-def downloaded(folder, timeout=10):
-    """Wait for the browser to finish a download into ``folder`` and return its text."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = [path for path in folder.iterdir() if path.suffix == ".json"]
-        if done:
-            return done[0].read_text(encoding="utf-8")
-        time.sleep(0.1)
-    raise AssertionError(f"no download in {timeout} s: {list(folder.iterdir())}")
 
 
 def submit(driver, form, password, *, tick=False):
@@ -53,8 +38,7 @@ def test_download_my_data_then_delete_my_account(
     layla = customer_with_history(django_user_model, "layla")
     customer_with_history(django_user_model, "omar")
     folder = tmp_path / "downloads"
-    folder.mkdir()
-    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)})
+    allow_downloads(browser, folder)
     log_in(browser, live_server, layla)
 
     browser.get(f"{live_server.url}/privacy/my-data/")
@@ -62,7 +46,7 @@ def test_download_my_data_then_delete_my_account(
     screenshot(browser, "rights-my-data.png")
 
     submit(browser, "export", PASSWORD).click()
-    document = json.loads(downloaded(folder))
+    document = json.loads(downloaded(folder, ".json"))
     orders = next(entry for entry in document["records"] if entry["model"] == "testapp.Order")
     assert {row["full_name"] for row in orders["rows"]} == {"Layla Q."}
     assert "omar" not in json.dumps(document)

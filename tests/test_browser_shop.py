@@ -6,40 +6,25 @@ Screenshots of the main pages go to bench/screenshots/ (git-ignored) for a
 person to look at.
 """
 
-import base64
 import importlib
 import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.urls import reverse
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.wait import WebDriverWait
 
 from example_shop.shop.models import Order
 from privacy_kit.models import BehavioralEvent
+from tests.browser import allow_downloads, click_and_wait, downloaded, needs_chromium, screenshot
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCREENSHOTS = ROOT / "bench" / "screenshots"
-QUIET_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--window-size=1280,900",
-]
+PASSWORD = "a-Long-passw0rd!"
 # What the customer types and expects to read, per language.
 WORDS = {
     "en": {
@@ -58,32 +43,14 @@ WORDS = {
 PRODUCT = "sukkari-dates"
 PRODUCT_NAMES = {"en": "Dates, Sukkari, 1 kg box", "ar": "تمر سكري، علبة 1 كغ"}
 
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium: run `make browser`"),
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = [needs_chromium, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def shop(settings):
-    """The demo shop as example_shop's settings run it: purposes, policy, catalog, translations, layout, CSS."""
+def shop():
+    """The demo shop's purposes, privacy policy and catalog; the test settings give its translations, layout and CSS."""
     importlib.import_module("example_shop.shop.migrations.0002_purposes_and_policy").publish(apps, None)
     call_command("seed_shop", stdout=io.StringIO())
-    settings.LOCALE_PATHS = [ROOT / "example_shop" / "locale"]
-    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [ROOT / "example_shop" / "templates"]}]
-    # The live server serves STATIC_URL from STATIC_ROOT when staticfiles is not installed.
-    settings.STATIC_ROOT = ROOT / "example_shop" / "shop" / "static"
-
-
-@pytest.fixture
-def browser(tmp_path):
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for flag in [*QUIET_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    yield driver
-    driver.quit()
 
 
 @dataclass
@@ -93,6 +60,7 @@ class Visit:
     driver: webdriver.Chrome
     base_url: str
     language: str
+    downloads: Path
 
     @property
     def words(self):
@@ -109,12 +77,7 @@ class Visit:
 
     def click(self, css):
         """Click a link or submit button and wait until the next page has loaded."""
-        # A mark on the old page's window: the next page's window comes without it.
-        self.driver.execute_script("window.beforeClick = true")
-        self.find(css).click()
-        # While the page changes, the browser may answer with a transient error: ask again.
-        wait = WebDriverWait(self.driver, 10, ignored_exceptions=[WebDriverException])
-        wait.until(lambda d: d.execute_script("return !window.beforeClick && document.readyState == 'complete'"))
+        click_and_wait(self.driver, self.find(css))
 
     def fill(self, values):
         for name, value in values.items():
@@ -126,18 +89,10 @@ class Visit:
         return self.driver.execute_script("return location.pathname")
 
     def screenshot(self, name):
-        """Save a PNG of the whole page, below the fold too, to bench/screenshots/."""
-        metrics = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
-        size = metrics["cssContentSize"]
-        if size["height"] <= metrics["cssLayoutViewport"]["clientHeight"]:
-            # Chromium shifts a right-to-left page that fits the window when asked for "beyond the viewport".
-            png = self.driver.get_screenshot_as_png()
-        else:
-            clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
-            capture = {"captureBeyondViewport": True, "clip": clip}
-            png = base64.b64decode(self.driver.execute_cdp_cmd("Page.captureScreenshot", capture)["data"])
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        (SCREENSHOTS / f"shop-{self.language}-{name}.png").write_bytes(png)
+        screenshot(self.driver, f"shop-{self.language}-{name}.png")
+
+    def customer(self):
+        return get_user_model().objects.get(username=f"reem-{self.language}")
 
 
 def open_the_shop(visit):
@@ -202,7 +157,7 @@ def sign_up(visit):
     visit.click("#checkout-link")
     assert visit.path() == "/accounts/login/"
     visit.click("main a[href^='/accounts/signup/']")
-    visit.fill({"username": f"reem-{visit.language}", "password1": "a-Long-passw0rd!", "password2": "a-Long-passw0rd!"})
+    visit.fill({"username": f"reem-{visit.language}", "password1": PASSWORD, "password2": PASSWORD})
     visit.screenshot("07-sign-up")
     visit.click("#signup-form button[type=submit]")
     assert visit.path() == "/checkout/"
@@ -237,6 +192,58 @@ def look_on_a_phone(visit):
     visit.screenshot("11-orders-phone")
     visit.click("a.brand")
     visit.screenshot("12-home-phone")
+    visit.driver.set_window_size(1280, 900)
+
+
+def download_my_data(visit):
+    visit.click("a[href='/accounts/profile/']")
+    visit.click("#account-my-data")
+    assert visit.path() == reverse("privacy_kit:my_data")
+    visit.screenshot("13-my-data")
+    visit.find("form[data-form=export] [name=password]").send_keys(PASSWORD)
+    visit.find("form[data-form=export] button[type=submit]").click()
+    document = json.loads(downloaded(visit.downloads, ".json"))
+    order = Order.objects.get()
+    orders = next(section for section in document["records"] if section["model"] == "shop.Order")
+    assert [(row["id"], row["full_name"], row["total"]) for row in orders["rows"]] == [
+        (order.pk, visit.words["contact"]["full_name"], str(order.total))
+    ]
+    lines = next(section for section in document["records"] if section["model"] == "shop.OrderItem")
+    assert [(row["order"], row["name_" + visit.language], row["quantity"]) for row in lines["rows"]] == [
+        (order.pk, PRODUCT_NAMES[visit.language], 2)
+    ]
+
+
+def withdraw_personalization(visit):
+    customer = visit.customer()
+    assert BehavioralEvent.objects.filter(user=customer, purpose__slug="personalization").exists()
+    visit.click("[data-purpose=personalization][data-action=withdraw]")
+    assert visit.path() == reverse("privacy_kit:my_data")
+    assert visit.find("[data-purpose-row=personalization]").get_attribute("data-state") == "not-granted"
+    # The events go in a Celery task queued when the withdrawal commits (in-process in the tests).
+    assert not BehavioralEvent.objects.filter(user=customer, purpose__slug="personalization").exists()
+    visit.screenshot("14-my-data-personalization-withdrawn")
+
+
+def delete_my_account(visit):
+    customer = visit.customer()
+    order = Order.objects.get(user=customer)
+    kept = {name: getattr(order, name) for name in ("subtotal", "shipping", "total", "created_at")}
+    visit.find("form[data-form=delete] [name=password]").send_keys(PASSWORD)
+    visit.find("form[data-form=delete] [name=confirm]").click()
+    visit.click("form[data-form=delete] button[type=submit]")
+    assert visit.path() == reverse("privacy_kit:account_deleted")
+    assert visit.find("html").get_attribute("lang") == visit.language
+    visit.screenshot("15-account-deleted")
+
+    customer.refresh_from_db()
+    assert not customer.is_active
+    order.refresh_from_db()
+    assert (order.user, order.full_name, order.address, order.city, order.phone, order.email) == (
+        None, "", "", "", "", ""
+    )
+    assert {name: getattr(order, name) for name in kept} == kept
+    assert order.items.get().quantity == 2  # the order's lines stay with it, for the accounts
 
 
 JOURNEY = [
@@ -250,11 +257,15 @@ JOURNEY = [
     check_out,
     see_the_account,
     look_on_a_phone,
+    download_my_data,
+    withdraw_personalization,
+    delete_my_account,
 ]
 
 
 @pytest.mark.parametrize("language", ["en", "ar"])
-def test_customer_journey(live_server, browser, shop, language):
-    visit = Visit(browser, live_server.url, language)
+def test_customer_journey(live_server, browser, shop, language, tmp_path):
+    allow_downloads(browser, tmp_path / "downloads")
+    visit = Visit(browser, live_server.url, language, tmp_path / "downloads")
     for step in JOURNEY:
         step(visit)

@@ -16,12 +16,6 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCALE = ROOT / "example_shop" / "locale"
 
 
-@pytest.fixture(autouse=True)
-def shop_translations(settings):
-    """The shop's catalog of translations, as example_shop's settings list it."""
-    settings.LOCALE_PATHS = [LOCALE]
-
-
 @pytest.fixture
 def catalog():
     call_command("seed_shop", stdout=io.StringIO())

@@ -9,9 +9,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from example_shop.shop.models import Cart, Customer, Order, SavedAddress
+from example_shop.shop.models import Cart, Customer, Order, OrderItem, SavedAddress
 from privacy_kit import registry
 from privacy_kit.registry import registration_errors
+from privacy_kit.rights import erase_subject, export_subject
 
 pytestmark = pytest.mark.django_db
 LONG_AGO = timezone.now() - timedelta(days=800)
@@ -31,6 +32,7 @@ def gone(django_user_model):
     django_user_model.objects.filter(pk=user.pk).update(date_joined=LONG_AGO)
     order = Order.objects.create(user=user, **CONTACT, subtotal=Decimal("80.00"), shipping=Decimal("25.00"),
                                  total=Decimal("105.00"), created_at=LONG_AGO)
+    order.items.create(name_en="Dates", name_ar="تمر", unit_price=Decimal("40.00"), quantity=2)
     SavedAddress.objects.create(user=user, **CONTACT)
     SavedAddress.objects.filter(user=user).update(updated_at=LONG_AGO)
     return order
@@ -40,7 +42,7 @@ def purge(*policies):
     call_command("purge_expired", policy=list(policies), stdout=io.StringIO())
 
 
-@pytest.mark.parametrize("label", ["shop.Order", "shop.SavedAddress", "shop.Cart", "shop.Customer"])
+@pytest.mark.parametrize("label", ["shop.Order", "shop.OrderItem", "shop.SavedAddress", "shop.Cart", "shop.Customer"])
 def test_the_shops_models_are_registered_without_error(label):
     assert registration_errors(registry.get(label)) == []
 
@@ -59,6 +61,24 @@ def test_anonymized_orders_keep_their_amounts_and_date(gone):
         cursor.execute("SELECT subtotal, shipping, total FROM shop_order WHERE id = %s", [gone.pk])
         assert [Decimal(str(value)) for value in cursor.fetchone()] == [Decimal("80"), Decimal("25"), Decimal("105")]
     assert Order.objects.get(pk=gone.pk).created_at == gone.created_at
+
+
+def test_anonymized_orders_keep_their_lines(gone):
+    purge(*(entry.name for entry in registry.registrations() if entry.retention))
+    assert list(OrderItem.objects.values_list("order", "quantity")) == [(gone.pk, 2)]
+
+
+def test_the_export_of_a_customer_lists_their_order_lines(gone):
+    sections = {section["model"]: section["rows"] for section in export_subject(gone.user)["records"]}
+    assert [(row["order"], row["name_en"], row["quantity"]) for row in sections["shop.OrderItem"]] == [
+        (gone.pk, "Dates", 2)
+    ]
+
+
+def test_erasing_a_customer_anonymizes_their_orders_and_keeps_the_lines(gone):
+    erase_subject(gone.user, reason="asked")
+    assert Order.objects.get(pk=gone.pk).full_name == ""
+    assert list(OrderItem.objects.values_list("order", "quantity")) == [(gone.pk, 2)]
 
 
 def test_saved_addresses_are_deleted_once_the_relationship_ends(gone):

@@ -13,7 +13,7 @@ registered by privacy_kit itself.
 
 from privacy_kit import registry
 
-from .models import Cart, Customer, Order, SavedAddress
+from .models import Cart, Customer, Order, OrderItem, SavedAddress
 
 # The purposes published by migration 0002. The shop's own records serve the first,
 # which needs no consent; tracking asks for the others.
@@ -38,6 +38,14 @@ registry.register(
         keep_fields=["subtotal", "shipping", "total", "created_at"],
     ),
 )
+
+# Order lines: what was bought, at what price. Nothing personal of their own, but
+# the customer's through the order, so the export of their data lists them. They
+# have no retention policy: the purge leaves them alone. After Order on purpose:
+# an erasure goes through the entries in order, and anonymizing the orders first
+# cuts their lines loose from the account, so the lines stay with the orders for
+# the accounts instead of being deleted as the customer's rows.
+registry.register(OrderItem, subject="order__user", category="financial", purposes=[NECESSARY])
 
 # Delivery details saved at checkout: deleted when the relationship ends.
 registry.register(
