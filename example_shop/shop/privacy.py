@@ -40,11 +40,9 @@ registry.register(
 )
 
 # Order lines: what was bought, at what price. Nothing personal of their own, but
-# the customer's through the order, so the export of their data lists them. They
-# have no retention policy: the purge leaves them alone. After Order on purpose:
-# an erasure goes through the entries in order, and anonymizing the orders first
-# cuts their lines loose from the account, so the lines stay with the orders for
-# the accounts instead of being deleted as the customer's rows.
+# the customer's through the order, so the export of their data lists them. With
+# no personal fields and no retention policy, neither the purge nor an erasure
+# touches them: they stay with the anonymized orders for the accounts.
 registry.register(OrderItem, subject="order__user", category="financial", purposes=[NECESSARY])
 
 # Delivery details saved at checkout: deleted when the relationship ends.

@@ -135,7 +135,10 @@ def _erase_registered(registration: registry.Registration, user: Any, size: int)
                 number = model._base_manager.filter(pk__in=due.filter(batch).values("pk")).update(**values)
             yield model._meta.label, ANONYMIZED, number
         return
-    # Without a retention policy the registry still says the rows are personal: they go.
+    if retention is None and not registration.personal_fields:
+        # Rows that hold nothing personal (an order's lines) stay; what tied them to the person goes with its own row.
+        return
+    # Rows registered as personal without a retention policy go.
     for batch in primary_key_batches(rows, size):
         with transaction.atomic(using=using):
             _total, per_model = rows.filter(batch).delete()
