@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
@@ -156,7 +157,8 @@ def _api_state(request: HttpRequest) -> dict[str, Any]:
         purposes.append(
             {
                 "slug": purpose.slug,
-                "name": purpose.name,
+                # Shown to people: translated when the shop's catalog has the name (docs/consent.md).
+                "name": gettext(purpose.name),
                 "requires_consent": purpose.requires_consent,
                 "decided": entry is not None and entry.decided,
                 # As has_consent() and tracking.record() decide, so a front end never tracks more than they allow.
