@@ -170,3 +170,8 @@ def test_the_consent_required_page_names_the_purpose_in_arabic(client, shop_tran
     response = client.get("/tests/analytics/", **ARABIC)
     assert response.status_code == 403
     assert "«التحليلات»" in response.content.decode()
+
+
+def test_the_consent_api_names_the_purposes_in_arabic(client, shop_translations, demo_purposes):
+    names = {entry["slug"]: entry["name"] for entry in client.get("/privacy/api/consent/", **ARABIC).json()["purposes"]}
+    assert names["analytics"] == "التحليلات"
