@@ -17,11 +17,11 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from privacy_kit import registry
 from privacy_kit.admin import PersonalDataAdmin
 from privacy_kit.admin.sites import PrivacyAdminSite
 from privacy_kit.models import ErasureRecord, LegalHold, SecurityEvent
 from tests.testapp.models import Order
+from tests.testapp.policies import register_orders
 
 site = PrivacyAdminSite(name="admin")
 
@@ -39,17 +39,7 @@ FULL_NAME = "Layla Al-Harbi"
 
 @pytest.fixture(autouse=True)
 def orders_registered():
-    registry.register(
-        Order,
-        subject="customer",
-        category="personal",
-        personal_fields=["full_name", "phone", "address", "note"],
-        retention=registry.Retention(
-            basis="relationship", date_field="created_at", after_days=730, action="anonymize", keep_fields=["total"]
-        ),
-    )
-    yield
-    registry.unregister(Order)
+    register_orders()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from privacy_kit.fields import EncryptedField, EncryptedTextField
 from privacy_kit.models import BehavioralEvent
 from privacy_kit.rights.inventory import as_markdown, inventory, unregistered_models
 from tests.testapp.models import Contact, Order
+from tests.testapp.policies import ORDER_PERSONAL_FIELDS, register_orders
 
 ORDER_FIELDS = ["customer", "full_name", "phone", "address", "note", "total", "created_at"]
 
@@ -20,19 +21,8 @@ ORDER_FIELDS = ["customer", "full_name", "phone", "address", "note", "total", "c
 @pytest.fixture
 def order_policy(settings):
     """Order under a named period, with accounting fields kept after anonymization."""
-    registry.register(
-        Order,
-        subject="customer",
-        category="personal",
-        personal_fields=["full_name", "phone", "address", "note", "customer"],
-        purposes=["orders", "accounting"],
-        retention=registry.Retention(
-            basis="relationship",
-            date_field="created_at",
-            after_days="orders",
-            action="anonymize",
-            keep_fields=["total", "created_at"],
-        ),
+    register_orders(
+        personal_fields=[*ORDER_PERSONAL_FIELDS, "customer"], after_days="orders", purposes=["orders", "accounting"]
     )
     with override_settings(PRIVACY_KIT={**settings.PRIVACY_KIT, "RETENTION": {"orders": 400}}):
         yield

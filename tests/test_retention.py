@@ -12,6 +12,7 @@ from privacy_kit import registry
 from privacy_kit.models import BehavioralEvent, LegalHold, PurgeRun
 from privacy_kit.retention import anonymous_value, expired, inactive_users, plan_purge, purge_policy
 from tests.testapp.models import Cart, Order
+from tests.testapp.policies import ORDER_PERSONAL_FIELDS, register_carts, register_orders
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now()
@@ -23,30 +24,10 @@ def days_ago(days):
 
 @pytest.fixture
 def policies(settings):
-    registry.register(
-        Order,
-        subject="customer",
-        category="personal",
-        personal_fields=["full_name", "phone", "address", "note", "customer"],
-        retention=registry.Retention(
-            basis="relationship",
-            date_field="created_at",
-            after_days=730,
-            action="anonymize",
-            keep_fields=["total", "created_at"],
-        ),
-    )
-    registry.register(
-        Cart,
-        subject="customer",
-        category="behavioral",
-        personal_fields=["product"],
-        retention=registry.Retention(basis="age", date_field="added_on", after_days="carts"),
-    )
+    register_orders(personal_fields=[*ORDER_PERSONAL_FIELDS, "customer"])
+    register_carts(after_days="carts")
     with override_settings(PRIVACY_KIT={**settings.PRIVACY_KIT, "RETENTION": {"carts": 30}}):
         yield
-    registry.unregister(Order)
-    registry.unregister(Cart)
 
 
 def make_user(django_user_model, name, *, joined, last_login=None):

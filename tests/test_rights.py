@@ -32,6 +32,7 @@ from privacy_kit.rights import (
 )
 from privacy_kit.tasks import erase_subject as erase_subject_task
 from tests.testapp.models import Cart, Order
+from tests.testapp.policies import register_carts, register_orders
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now()
@@ -48,30 +49,9 @@ def policy():
 
 
 @pytest.fixture
-def shop_registry(settings):
-    registry.register(
-        Order,
-        subject="customer",
-        category="personal",
-        personal_fields=["full_name", "phone", "address", "note"],
-        retention=registry.Retention(
-            basis="relationship",
-            date_field="created_at",
-            after_days=730,
-            action="anonymize",
-            keep_fields=["total", "created_at"],
-        ),
-    )
-    registry.register(
-        Cart,
-        subject="customer",
-        category="behavioral",
-        personal_fields=["product"],
-        retention=registry.Retention(basis="age", date_field="added_on", after_days=30),
-    )
-    yield
-    registry.unregister(Order)
-    registry.unregister(Cart)
+def shop_registry():
+    register_orders()
+    register_carts()
 
 
 def customer_with_history(django_user_model, name, *, orders=2, events=3):
