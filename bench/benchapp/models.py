@@ -56,3 +56,21 @@ class PlainEvent(models.Model):
 
     def __str__(self) -> str:
         return self.kind
+
+
+class Order(models.Model):
+    """A shop's order with the customer's encrypted contact details, for ``bench/rights.py``.
+
+    ``bench/rights.py`` registers it like the registry's example: subject ``customer``,
+    anonymized on erasure, ``total`` and ``created_at`` kept for the books.
+    """
+
+    customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    full_name = EncryptedTextField()
+    phone = EncryptedTextField()
+    address = EncryptedTextField()
+    total = models.DecimalField(max_digits=10, decimal_places=2)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"order {self.pk}"
