@@ -347,6 +347,10 @@ def check_admin_two_factor(app_configs: Any = None, **kwargs: Any) -> list[check
 def _is_axes_backend(path: str) -> bool:
     from django.utils.module_loading import import_string
 
+    if not apps.is_installed("axes"):
+        # axes' backend cannot be imported without its app (its models would not load);
+        # check E042 asks for the app, so judge the setting by its name alone.
+        return path.startswith("axes.backends.")
     try:
         from axes.backends import AxesStandaloneBackend
 

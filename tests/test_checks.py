@@ -1,5 +1,6 @@
 import base64
 import hashlib
+import os
 
 import pytest
 from django.apps import apps
@@ -13,7 +14,7 @@ from django.urls import path
 
 from privacy_kit import crypto
 from privacy_kit.fields import EncryptedCharField, EncryptedDecimalField, EncryptedTextField
-from tests.settings import TEST_BLIND_INDEX_KEY, TEST_KEY_OLD, TEST_KEY_PRIMARY
+from tests.settings import BASE_DIR, TEST_BLIND_INDEX_KEY, TEST_KEY_OLD, TEST_KEY_PRIMARY
 
 # Django 6.1 checks JSON and generated fields against the database's features: every check run needs it.
 pytestmark = pytest.mark.django_db
@@ -229,3 +230,21 @@ def test_axes_backend_not_first_is_an_error_naming_the_setting(backends):
 def test_two_factor_checks_are_off_without_admin_2fa_required():
     with override_settings(MIDDLEWARE=without("MIDDLEWARE", "django_otp.middleware.OTPMiddleware")):
         assert privacy_messages(**GOOD_KEYS, ADMIN_2FA_REQUIRED=False) == []
+
+
+def test_checks_without_axes_installed_name_the_app_instead_of_crashing(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "no_axes_settings.py").write_text(
+        "from tests.settings import *\n"
+        "INSTALLED_APPS = [app for app in INSTALLED_APPS if app != 'axes']\n"
+        "MIDDLEWARE = [name for name in MIDDLEWARE if not name.startswith('axes.')]\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "no_axes_settings", "PYTHONPATH": f"{tmp_path}:{BASE_DIR}"}
+    run = subprocess.run(
+        [sys.executable, "-m", "django", "check"], env=env, capture_output=True, text=True, timeout=120, cwd=BASE_DIR
+    )
+    assert run.returncode == 1
+    assert "privacy_kit.E042" in run.stderr and 'Add "axes" to INSTALLED_APPS.' in run.stderr
+    assert "Traceback" not in run.stderr
