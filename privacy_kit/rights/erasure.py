@@ -95,16 +95,17 @@ def erase_subject(
                 source=source,
                 requested_by_id=getattr(requested_by, "pk", requested_by),
             )
+        # Counted as the steps commit, written once with the completion: an erasure
+        # interrupted and run again records what its last run did.
         changed = False
         for label, action, number in apply_erasure(user):
             if number:
                 record.add_counts({label: {action: number}})
-                record.save(update_fields=["counts"])
                 changed = True
         if record.status != ErasureRecord.Status.DONE:
             record.status = ErasureRecord.Status.DONE
             record.completed_at = timezone.now()
-            record.save(update_fields=["status", "completed_at"])
+            record.save(update_fields=["counts", "status", "completed_at"])
         elif changed:
             record.save(update_fields=["counts"])
     return record

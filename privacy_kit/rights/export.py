@@ -34,6 +34,10 @@ NOT_EXPORTED = {"password"}
 ROWS_PER_CHUNK = 500
 
 _encoder = DjangoJSONEncoder()
+# One encoder for every chunk: json.dumps() with a non-default option builds a new one per call.
+_json = json.JSONEncoder(ensure_ascii=False)
+# Values of these fields are not JSON as they come from the database: they go through _plain().
+CONVERTED_FIELDS = (models.DateField, models.TimeField, models.DecimalField, models.UUIDField, models.DurationField)
 
 
 @dataclass
@@ -50,27 +54,39 @@ class Section:
             "model": meta.label,
             "name": str(meta.verbose_name_plural),
             "category": self.category,
-            "fields": [name for name, _lookup in _columns(self.model)],
+            "fields": [column.name for column in _columns(self.model)],
         }
 
     def iter_rows(self) -> Iterator[dict[str, Any]]:
         columns = _columns(self.model)
-        lookups = [lookup for _name, lookup in columns]
-        for values in self.rows.order_by("pk").values_list(*lookups).iterator(chunk_size=2000):
-            yield {name: _plain(value) for (name, _lookup), value in zip(columns, values, strict=True)}
+        names = [column.name for column in columns]
+        converted = [index for index, column in enumerate(columns) if column.converted]
+        for values in self.rows.order_by("pk").values_list(*(c.lookup for c in columns)).iterator(chunk_size=2000):
+            row = dict(zip(names, values, strict=True))
+            for index in converted:
+                row[names[index]] = _plain(values[index])
+            yield row
 
 
-def _columns(model: type[models.Model]) -> list[tuple[str, str]]:
-    """Return (name, lookup) of each exported column; a relation to a model with a slug exports the slug."""
+@dataclass(frozen=True)
+class Column:
+    name: str
+    lookup: str
+    converted: bool
+
+
+def _columns(model: type[models.Model]) -> list[Column]:
+    """Return the exported columns; a relation to a model with a slug exports the slug."""
     columns = []
     for field in model._meta.concrete_fields:
         if isinstance(field, BlindIndexField) or field.name in NOT_EXPORTED:
             continue
-        lookup = field.attname
+        lookup, value_field = field.attname, field
         related: Any = field.related_model if field.is_relation else None
-        if related is not None and any(f.name == "slug" for f in related._meta.concrete_fields):
-            lookup = f"{field.name}__slug"
-        columns.append((field.name, lookup))
+        if related is not None:
+            slug = next((f for f in related._meta.concrete_fields if f.name == "slug"), None)
+            lookup, value_field = (f"{field.name}__slug", slug) if slug else (lookup, field.target_field)
+        columns.append(Column(field.name, lookup, isinstance(value_field, CONVERTED_FIELDS)))
     return columns
 
 
@@ -127,21 +143,18 @@ def export_subject(user: Any, *, now: Any = None) -> dict[str, Any]:
 def stream_export(user: Any, *, now: Any = None) -> Iterator[str]:
     """Yield the text of ``export_subject(user)`` as JSON, piece by piece, in bounded memory."""
 
-    def dump(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False)
-
-    yield dump(_header(user, now or timezone.now()))[:-1] + ', "records": ['
+    yield _json.encode(_header(user, now or timezone.now()))[:-1] + ', "records": ['
     for index, section in enumerate(sections(user)):
-        yield ("," if index else "") + dump(section.describe())[:-1] + ', "rows": ['
-        chunk: list[str] = []
+        yield ("," if index else "") + _json.encode(section.describe())[:-1] + ', "rows": ['
+        chunk: list[dict[str, Any]] = []
         written = False
         for row in section.iter_rows():
-            chunk.append(dump(row))
+            chunk.append(row)
             if len(chunk) == ROWS_PER_CHUNK:
-                yield ("," if written else "") + ",".join(chunk)
+                yield ("," if written else "") + _json.encode(chunk)[1:-1]
                 written, chunk = True, []
         if chunk:
-            yield ("," if written else "") + ",".join(chunk)
+            yield ("," if written else "") + _json.encode(chunk)[1:-1]
         yield "]}"
     yield "]}"
 
