@@ -103,10 +103,12 @@ def test_every_translation_keeps_the_placeholders_of_its_msgid():
 def test_the_compiled_catalog_is_up_to_date_with_the_po():
     expected = {}
     for _, fields in po_entries(CATALOG / "django.po")[1:]:  # msgfmt rewrites the header
+        # gettext keys a message with a context as "context\x04msgid".
+        msgid = f"{fields['msgctxt']}\x04{fields['msgid']}" if "msgctxt" in fields else fields["msgid"]
         if "msgid_plural" in fields:
-            expected.update({(fields["msgid"], n): text for n, text in enumerate(translations(fields))})
+            expected.update({(msgid, n): text for n, text in enumerate(translations(fields))})
         else:
-            expected[fields["msgid"]] = fields["msgstr"]
+            expected[msgid] = fields["msgstr"]
     with open(CATALOG / "django.mo", "rb") as compiled:
         catalog = gettext.GNUTranslations(compiled)._catalog
     assert {key: text for key, text in catalog.items() if key != ""} == expected
