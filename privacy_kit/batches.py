@@ -9,18 +9,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from django.db import models
-from django.db.models import Min, Q
+from django.db.models import Max, Min, Q
 
 
 def primary_key_batches(queryset: models.QuerySet, size: int) -> Iterator[Q]:
-    """Yield filters that cover the queryset's rows in primary-key order, about ``size`` keys each."""
+    """Yield filters that cover the queryset's rows in primary-key order, about ``size`` keys each.
+
+    The walk covers the keys up to the largest one when it starts; rows added
+    behind it are left for the next run.
+    """
     if size < 1:
         raise ValueError(f"batch size must be at least 1, not {size}")
     queryset = queryset.order_by()
     if isinstance(queryset.model._meta.pk, models.IntegerField):
-        start = queryset.aggregate(start=Min("pk"))["start"]
+        # The rows there are when the walk starts: one query when they fit in one batch.
+        bounds = queryset.aggregate(start=Min("pk"), last=Max("pk"))
+        start, last = bounds["start"], bounds["last"]
         while start is not None:
             yield Q(pk__gte=start, pk__lt=start + size)
+            if start + size > last:
+                return
             # Jump over gaps in the keys instead of walking empty ranges.
             start = queryset.filter(pk__gte=start + size).aggregate(start=Min("pk"))["start"]
         return
