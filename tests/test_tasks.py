@@ -8,8 +8,8 @@ from celery.contrib.testing.worker import start_worker
 from django.utils import timezone
 
 from privacy_kit.consent import grant, withdraw
-from privacy_kit.models import BehavioralEvent, PolicyVersion, Purpose
-from privacy_kit.tasks import erase_behavioral_for_purpose
+from privacy_kit.models import BehavioralEvent, ErasureRecord, PolicyVersion, Purpose
+from privacy_kit.tasks import erase_behavioral_for_purpose, erase_subject
 from privacy_kit.tracking import record
 from tests.celery_app import app
 
@@ -43,9 +43,18 @@ def users(django_user_model):
     return [django_user_model.objects.create_user(name) for name in ["hala", "majid"]]
 
 
-def test_tasks_are_registered_under_the_spec_names():
-    assert "privacy_kit.erase_behavioral_for_purpose" in app.tasks
-    task = app.tasks["privacy_kit.erase_behavioral_for_purpose"]
+SPEC_TASKS = [
+    "privacy_kit.purge_expired",
+    "privacy_kit.purge_policy",
+    "privacy_kit.erase_subject",
+    "privacy_kit.erase_behavioral_for_purpose",
+    "privacy_kit.rotate_keys_chunk",
+]
+
+
+@pytest.mark.parametrize("name", SPEC_TASKS)
+def test_tasks_are_registered_under_the_spec_names(name):
+    task = app.tasks[name]
     assert task.acks_late and task.reject_on_worker_lost and task.time_limit < 3600
 
 
@@ -74,3 +83,23 @@ def test_the_erasure_task_twice_and_concurrently_changes_nothing_more(users, wor
     assert wait_until(lambda: not BehavioralEvent.objects.filter(user=hala).exists())
     # A repeat after the fact finds nothing to erase and does not fail.
     assert erase_behavioral_for_purpose.apply(kwargs={"purposes": ["personalization"], "user_id": hala.pk}).get() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_erasing_a_subject_through_a_real_worker_twice_leaves_one_record(users, worker):
+    hala, majid = users
+    for user in users:
+        grant(user, ["personalization"], source="banner")
+        for number in range(5):
+            record(user, "search", {"n": number})
+    for _ in range(2):
+        erase_subject.delay(hala.pk, reason="asked", source="api")
+    # The solo worker runs tasks in order: once this last one is done, both erasures are.
+    erase_behavioral_for_purpose.delay(purposes=["personalization"], user_id=majid.pk)
+    assert wait_until(lambda: not BehavioralEvent.objects.filter(user=majid).exists())
+    hala.refresh_from_db()
+    assert not hala.is_active and hala.username == f"erased-{hala.pk}"
+    assert not BehavioralEvent.objects.filter(user=hala).exists()
+    erasure = ErasureRecord.objects.get()
+    assert erasure.status == ErasureRecord.Status.DONE
+    assert erasure.counts["privacy_kit.BehavioralEvent"] == {"deleted": 5}
