@@ -12,6 +12,16 @@ from django.db import models
 from django.db.models import Max, Min, Q
 
 
+def delete_rows(queryset: models.QuerySet) -> dict[str, int]:
+    """Delete the queryset's rows and what cascades from them; return how many rows per model label.
+
+    When Django must load the rows (for cascades or signal receivers), it loads
+    their primary keys only: deleting a value never decrypts it, so a value that no
+    longer opens (altered, or sealed under a retired key) cannot stop its own deletion.
+    """
+    return queryset.only("pk").delete()[1]
+
+
 def primary_key_batches(queryset: models.QuerySet, size: int) -> Iterator[Q]:
     """Yield filters that cover the queryset's rows in primary-key order, about ``size`` keys each.
 

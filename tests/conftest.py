@@ -43,6 +43,23 @@ def _fresh_keyring():
 
 
 @pytest.fixture
+def orders_loaded_on_delete():
+    """Make Django load the test app's orders to delete them, as any post_delete receiver does; yield their keys."""
+    from django.db.models.signals import post_delete
+
+    from tests.testapp.models import Order
+
+    deleted = []
+
+    def receiver(sender, instance, **kwargs):
+        deleted.append(instance.pk)
+
+    post_delete.connect(receiver, sender=Order, dispatch_uid="tests.orders_loaded_on_delete")
+    yield deleted
+    post_delete.disconnect(sender=Order, dispatch_uid="tests.orders_loaded_on_delete")
+
+
+@pytest.fixture
 def verified_admin_client(client, admin_user):
     """A client logged in as a superuser and verified in its session by a confirmed TOTP device."""
     from django_otp import DEVICE_ID_SESSION_KEY

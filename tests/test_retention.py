@@ -11,6 +11,7 @@ from django.utils import timezone
 from privacy_kit import registry
 from privacy_kit.models import BehavioralEvent, LegalHold, PurgeRun
 from privacy_kit.retention import anonymous_value, expired, inactive_users, plan_purge, purge_policy
+from tests.test_fields import write_stored
 from tests.testapp.models import Cart, Order
 from tests.testapp.policies import ORDER_PERSONAL_FIELDS, register_carts, register_orders
 
@@ -49,6 +50,20 @@ def order(customer, days, name="Salma Q.", total="99.50"):
 
 
 # -- age basis -------------------------------------------------------------------
+
+
+def test_purge_deletes_rows_whose_values_no_longer_decrypt(django_user_model, orders_loaded_on_delete):
+    registry.register(
+        Order,
+        subject="customer",
+        category="personal",
+        personal_fields=["full_name"],
+        retention=registry.Retention(basis="age", date_field="created_at", after_days=30),
+    )
+    old = order(make_user(django_user_model, "salma", joined=900), 400)
+    write_stored(Order, old.pk, "full_name", "AQAAAAAA" + "B" * 40)  # altered, or sealed under a retired key
+    assert purge_policy("testapp.Order").deleted == 1
+    assert orders_loaded_on_delete == [old.pk]
 
 
 def test_age_basis_deletes_rows_older_than_the_period(policies, django_user_model):

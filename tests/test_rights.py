@@ -31,6 +31,7 @@ from privacy_kit.rights import (
     subject_reference,
 )
 from privacy_kit.tasks import erase_subject as erase_subject_task
+from tests.test_fields import write_stored
 from tests.testapp.models import Cart, Order
 from tests.testapp.policies import register_carts, register_orders
 
@@ -200,6 +201,16 @@ def test_erasure_keeps_rows_registered_with_nothing_personal(layla):
     registry.register(Cart, subject="customer", category="financial")
     erase_subject(layla, reason="customer asked")
     assert Cart.objects.filter(customer=layla).count() == 1
+
+
+def test_erasure_deletes_rows_whose_values_no_longer_decrypt(layla, orders_loaded_on_delete):
+    registry.register(Order, subject="customer", category="personal", personal_fields=["full_name"])
+    keys = sorted(Order.objects.filter(customer=layla).values_list("pk", flat=True))
+    for pk in keys:
+        write_stored(Order, pk, "full_name", "AQAAAAAA" + "B" * 40)  # altered, or sealed under a retired key
+    erase_subject(layla, reason="customer asked")
+    assert sorted(orders_loaded_on_delete) == keys
+    assert not Order.objects.filter(customer=layla).exists()
 
 
 def test_erasure_closes_the_account(layla):

@@ -22,7 +22,7 @@ from django.db.models import Exists, ExpressionWrapper, F, Max, Min, OuterRef, Q
 from django.utils import timezone
 
 from privacy_kit import registry
-from privacy_kit.batches import primary_key_batches
+from privacy_kit.batches import delete_rows, primary_key_batches
 from privacy_kit.conf import app_settings
 from privacy_kit.fields import EncryptedField
 
@@ -244,7 +244,7 @@ def purge_policy(
                     if dry_run:
                         count = due.count()
                     elif retention.action == registry.DELETE:
-                        count = due.delete()[1].get(model._meta.label, 0)
+                        count = delete_rows(due).get(model._meta.label, 0)
                     else:
                         count = model._base_manager.filter(pk__in=due.values("pk")).update(**values)
                 if retention.action == registry.DELETE:

@@ -22,7 +22,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from .. import crypto, registry
-from ..batches import primary_key_batches
+from ..batches import delete_rows, primary_key_batches
 from ..conf import app_settings
 from ..consent import _record, consent_state
 from ..consent.subjects import Subject
@@ -142,8 +142,8 @@ def _erase_registered(registration: registry.Registration, user: Any, size: int)
     # Rows registered as personal without a retention policy go.
     for batch in primary_key_batches(rows, size):
         with transaction.atomic(using=using):
-            _total, per_model = rows.filter(batch).delete()
-        for label, number in per_model.items():
+            deleted = delete_rows(rows.filter(batch))
+        for label, number in deleted.items():
             yield label, DELETED, number
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from privacy_kit.batches import primary_key_batches
+from privacy_kit.batches import delete_rows, primary_key_batches
 from privacy_kit.conf import app_settings
 from privacy_kit.consent import state_of
 from privacy_kit.consent.subjects import Subject, subject_of
@@ -33,5 +33,5 @@ def erase_events(who: Subject, purposes: list[str]) -> int:
     events = who.rows(BehavioralEvent.objects.filter(purpose__slug__in=purposes))
     deleted = 0
     for batch in primary_key_batches(events, app_settings.PURGE_BATCH_SIZE):
-        deleted += events.filter(batch).delete()[0]
+        deleted += sum(delete_rows(events.filter(batch)).values())
     return deleted
