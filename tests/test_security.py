@@ -10,6 +10,7 @@ from django.core import mail
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client, override_settings
+from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -17,7 +18,16 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from example_shop.shop.models import Customer
 from privacy_kit import crypto
 from privacy_kit.admin import PersonalDataAdmin
-from privacy_kit.models import AccessLog, ErasureRecord, LedgerError, SecurityEvent
+from privacy_kit.consent import grant
+from privacy_kit.models import (
+    AccessLog,
+    ConsentRecord,
+    ErasureRecord,
+    LedgerError,
+    PolicyVersion,
+    Purpose,
+    SecurityEvent,
+)
 from privacy_kit.security.proxy import forwarded_client_ip
 from privacy_kit.signals import security_alert
 from tests.settings import TEST_BLIND_INDEX_KEY, TEST_KEY_OLD, TEST_KEY_PRIMARY
@@ -312,6 +322,18 @@ def test_behind_a_configured_proxy_the_access_log_has_the_client_address(
 ):
     verified_admin_client.get(change_url(customer), REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"{FORGED}, {CLIENT}")
     assert AccessLog.objects.get().ip == CLIENT
+
+
+def test_behind_a_configured_proxy_consent_evidence_hashes_the_client_address(rf, django_user_model, behind_one_proxy):
+    Purpose.objects.create(slug="analytics", name="Analytics")
+    PolicyVersion.objects.create(version="1", language="en", text="t", effective_at=timezone.now())
+    user = django_user_model.objects.create_user("layla")
+    for remote, forwarded in ((PROXY, f"{FORGED}, {CLIENT}"), ("192.0.2.99", CLIENT)):
+        grant(
+            user, ["analytics"], source="api", request=rf.post("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
+        )
+    hashes = set(ConsentRecord.objects.values_list("ip_hash", flat=True))
+    assert len(hashes) == 1 and "" not in hashes
 
 
 @pytest.mark.parametrize(

@@ -192,9 +192,12 @@ def _record(subject: Any, purposes: Iterable[str], action: Any, source: str, req
 
 def _evidence(request: HttpRequest | None) -> dict[str, str]:
     """Return the request's keyed IP hash and user agent (never the IP itself)."""
+    from privacy_kit.security.events import client_ip  # its models load after this package
+
     if request is None:
         return {}
-    address = request.META.get("REMOTE_ADDR") or ""
+    # The address the security events and the access log name: behind proxies, the configured one.
+    address = client_ip(request) or ""
     return {
         "ip_hash": crypto.keyring().blind_index(IP_BINDING, address) if address else "",
         "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300],
