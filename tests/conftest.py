@@ -62,14 +62,9 @@ def orders_loaded_on_delete():
 @pytest.fixture
 def verified_admin_client(client, admin_user):
     """A client logged in as a superuser and verified in its session by a confirmed TOTP device."""
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from tests.two_factor import verify
 
-    device = TOTPDevice.objects.create(user=admin_user, name="phone", confirmed=True)
-    client.force_login(admin_user)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
+    verify(client, admin_user)
     return client
 
 

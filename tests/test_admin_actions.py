@@ -13,15 +13,14 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import path
 from django.utils import timezone
-from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from privacy_kit.admin import PersonalDataAdmin
 from privacy_kit.admin.sites import PrivacyAdminSite
 from privacy_kit.models import ErasureRecord, LegalHold, SecurityEvent
 from tests.testapp.models import Order
 from tests.testapp.policies import register_orders
+from tests.two_factor import verify
 
 site = PrivacyAdminSite(name="admin")
 
@@ -60,12 +59,7 @@ def order(layla):
 def verified(user):
     """Return a client of ``user``, verified by their authenticator app in its session, and the app."""
     client = Client()
-    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
-    client.force_login(user)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
-    return client, device
+    return client, verify(client, user)
 
 
 @pytest.fixture

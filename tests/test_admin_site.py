@@ -14,7 +14,6 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.utils import timezone
-from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP, totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -26,6 +25,7 @@ from privacy_kit.admin import devices
 from privacy_kit.admin.sites import PrivacyAdminSite
 from privacy_kit.consent import grant
 from privacy_kit.models import AccessLog, ErasureRecord, LegalHold, PolicyVersion, PurgeRun, Purpose, SecurityEvent
+from tests.two_factor import verify
 
 pytestmark = pytest.mark.django_db
 
@@ -370,11 +370,7 @@ def test_a_backup_code_used_twice_is_refused_and_counted(client, staff, phone, b
 
 def test_a_non_staff_user_verified_by_a_device_cannot_enter_the_admin(client, django_user_model):
     user = django_user_model.objects.create_user("customer", password=PASSWORD)
-    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
-    client.force_login(user)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
+    verify(client, user)
     for url in ("/admin/", "/admin/shop/customer/", NEW_BACKUP_CODES, SETUP):
         response = client.get(url)
         assert response.status_code == 302 and response.url.startswith(LOGIN), url
@@ -458,10 +454,7 @@ def test_new_backup_codes_are_not_offered_to_an_unverified_session(client, staff
 
 def test_the_new_backup_codes_form_posted_without_csrf_token_is_refused(staff, phone, backup_codes):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(staff)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = phone.persistent_id
-    session.save()
+    verify(client, staff, phone)
     assert client.post(NEW_BACKUP_CODES, {"otp_token": current_code(phone)}).status_code == 403
     assert set(StaticToken.objects.filter(device__user=staff).values_list("token", flat=True)) == set(backup_codes)
 
@@ -550,10 +543,7 @@ def test_staff_who_are_not_superusers_cannot_unlock(django_user_model, staff, se
     clerk = django_user_model.objects.create_user("clerk", password=PASSWORD, is_staff=True)
     clerk.user_permissions.set(Permission.objects.filter(content_type__app_label="axes"))
     client = Client()
-    client.force_login(clerk)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.create(user=clerk, name="phone", confirmed=True).persistent_id
-    session.save()
+    verify(client, clerk)
     page = client.get(ATTEMPTS)
     assert page.status_code == 200 and 'value="unlock"' not in page.content.decode()
     unlock_selected(client)

@@ -11,7 +11,6 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client, override_settings
 from django.utils import timezone
-from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -32,6 +31,7 @@ from privacy_kit.security.proxy import forwarded_client_ip
 from privacy_kit.signals import security_alert
 from tests.settings import TEST_BLIND_INDEX_KEY, TEST_KEY_OLD, TEST_KEY_PRIMARY
 from tests.testapp.models import Contact
+from tests.two_factor import verify
 
 pytestmark = pytest.mark.django_db
 
@@ -68,11 +68,7 @@ def alerts():
 
 def verified_client(user):
     client = Client()
-    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
-    client.force_login(user)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
+    verify(client, user)
     return client
 
 
