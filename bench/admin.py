@@ -70,7 +70,7 @@ STREETS = ["King Fahd Road", "Olaya Street", "Tahlia Street", "Prince Sultan Roa
 def configure(database: str, sqlite_path: Path) -> None:
     """Configure and set up Django with the benchmarked database as the default one."""
     django_setup.configure(
-        default_database(database, sqlite_path, PG_DATABASE),
+        {"default": default_database(database, sqlite_path, PG_DATABASE)},
         INSTALLED_APPS=[
             "django.contrib.auth",
             "django.contrib.contenttypes",

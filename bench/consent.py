@@ -79,7 +79,7 @@ WORDS = [
 def configure(database: str, sqlite_path: Path) -> None:
     """Configure and set up Django with the benchmarked database as the default one."""
     django_setup.configure(
-        default_database(database, sqlite_path, PG_DATABASE),
+        {"default": default_database(database, sqlite_path, PG_DATABASE)},
         INSTALLED_APPS=[
             "django.contrib.contenttypes",
             "django.contrib.auth",

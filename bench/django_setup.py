@@ -36,8 +36,8 @@ def postgres_admin(statement: str) -> None:
         connection.execute(statement)
 
 
-def configure(default: dict[str, Any], *, privacy_kit: dict[str, Any] | None = None, **extra: Any) -> None:
-    """Configure and set up Django with ``default`` as the database and fresh keys for this run."""
+def configure(databases: dict[str, dict[str, Any]], *, privacy_kit: dict[str, Any] | None = None, **extra: Any) -> None:
+    """Configure and set up Django on ``databases`` (the DATABASES setting), with fresh keys for this run."""
     # The environment would win over the settings: benchmark with this run's keys only.
     os.environ.pop("PRIVACY_KIT_ENCRYPTION_KEYS", None)
     os.environ.pop("PRIVACY_KIT_BLIND_INDEX_KEY", None)
@@ -46,7 +46,7 @@ def configure(default: dict[str, Any], *, privacy_kit: dict[str, Any] | None = N
         SECRET_KEY="privacy_kit benchmark",
         USE_TZ=True,
         ALLOWED_HOSTS=["testserver"],
-        DATABASES={"default": default},
+        DATABASES=databases,
         PRIVACY_KIT={"ENCRYPTION_KEYS": [generate_key()], "BLIND_INDEX_KEY": generate_key(), **(privacy_kit or {})},
         **extra,
     )

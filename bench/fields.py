@@ -35,14 +35,13 @@ from pathlib import Path
 
 import django
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from django.conf import settings
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR), str(BENCH_DIR.parent)]  # benchapp, privacy_kit
 
+import django_setup  # noqa: E402
+from django_setup import default_database  # noqa: E402
 from timing import best_alternating, clock  # noqa: E402
-
-from privacy_kit.crypto import generate_key  # noqa: E402 (needs the path above; reads no settings)
 
 WRITE_BATCH_SIZE = 2_000
 LOAD_BATCH_SIZE = 5_000
@@ -78,28 +77,12 @@ DOMAINS = ["example.com", "mail.example.org", "corp.example.net", "example.co.uk
 def configure(aliases: list[str], sqlite_path: Path) -> None:
     """Configure and set up Django with one connection per benchmarked database."""
     databases: dict[str, dict] = {"default": {}}  # unused: every query names its database
-    if "sqlite" in aliases:
-        databases["sqlite"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(sqlite_path)}
-    if "postgres" in aliases:
-        databases["postgres"] = {
-            "ENGINE": "django.db.backends.postgresql",
-            "HOST": "127.0.0.1",
-            "PORT": 5432,
-            "USER": "postgres",
-            "NAME": "test",
-        }
-    # The environment would win over the settings: benchmark with this run's keys only.
-    os.environ.pop("PRIVACY_KIT_ENCRYPTION_KEYS", None)
-    os.environ.pop("PRIVACY_KIT_BLIND_INDEX_KEY", None)
-    settings.configure(
-        DEBUG=False,  # DEBUG would record every query
-        SECRET_KEY="privacy_kit benchmark",
-        USE_TZ=True,
-        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "privacy_kit", "benchapp"],
-        DATABASES=databases,
-        PRIVACY_KIT={"ENCRYPTION_KEYS": [generate_key()], "BLIND_INDEX_KEY": generate_key()},
+    for alias in aliases:
+        # PostgreSQL: the server's "test" database; the benchmark creates and drops its own tables there.
+        databases[alias] = default_database(alias, sqlite_path, "test")
+    django_setup.configure(
+        databases, INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "privacy_kit", "benchapp"]
     )
-    django.setup()
 
 
 def bench_models() -> list[type]:

@@ -38,7 +38,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import sys
 import time
@@ -55,16 +54,15 @@ from django.conf import settings
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR), str(BENCH_DIR.parent)]  # benchapp, privacy_kit
 
-from privacy_kit.crypto import generate_key  # noqa: E402 (needs the path above; reads no settings)
+import django_setup  # noqa: E402
+from django_setup import default_database, postgres_admin  # noqa: E402
+from timing import FORK, in_fork, mib  # noqa: E402
 
-PG_SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-PG_ADMIN_DATABASE = "postgres"  # connected to while creating and dropping the benchmark's own database
 PG_DATABASE = "bench_purge"
 EXPIRED_SHARE = 0.7
 SPAN_DAYS = 1000  # created_at runs from 1,000 days ago (id 1) to now (the last id)
 ROW_DAYS = 300  # retention of the behavioral rows: the oldest 70% expire
 ORDER_DAYS = 365  # retention of the orders, after the end of the relationship
-FORK = multiprocessing.get_context("fork")
 
 RowModel: Any = None
 OrderModel: Any = None
@@ -75,33 +73,10 @@ OrderModel: Any = None
 
 def configure() -> None:
     """Configure and set up Django on the benchmark's database, with this run's keys."""
-    os.environ.pop("PRIVACY_KIT_ENCRYPTION_KEYS", None)
-    os.environ.pop("PRIVACY_KIT_BLIND_INDEX_KEY", None)
-    settings.configure(
-        DEBUG=False,  # DEBUG would record every query
-        SECRET_KEY="privacy_kit benchmark",
-        USE_TZ=True,
+    django_setup.configure(
+        {"default": default_database("postgres", Path(), PG_DATABASE)},
         INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "privacy_kit", "benchapp"],
-        DATABASES={
-            "default": {
-                "ENGINE": "django.db.backends.postgresql",
-                "HOST": PG_SERVER["host"],
-                "PORT": PG_SERVER["port"],
-                "USER": PG_SERVER["user"],
-                "NAME": PG_DATABASE,
-            }
-        },
-        PRIVACY_KIT={"ENCRYPTION_KEYS": [generate_key()], "BLIND_INDEX_KEY": generate_key()},
     )
-    django.setup()
-
-
-def postgres_admin(statement: str) -> None:
-    """Run one statement outside any transaction (CREATE or DROP DATABASE) on the PostgreSQL server."""
-    import psycopg
-
-    with psycopg.connect(**PG_SERVER, dbname=PG_ADMIN_DATABASE, autocommit=True) as connection:
-        connection.execute(statement)
 
 
 def define_models() -> None:
@@ -243,14 +218,6 @@ class Figures:
         return max(self.transactions, default=self.seconds)
 
 
-def rss(name: str) -> int:
-    """Return VmRSS or VmHWM of this process, in bytes."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{name}:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no {name} in /proc/self/status")
-
-
 class TimedTransactions:
     """Stand-in for ``django.db.transaction`` in the engine's module: times each ``atomic`` block."""
 
@@ -286,34 +253,15 @@ def timed_engine_transactions() -> Iterator[TimedTransactions]:
 
 def in_child(purge: Callable[[], int]) -> Figures:
     """Run ``purge`` (which returns a row count) in a forked process; return its time, count, RSS and transactions."""
-    from django.db import connections
 
-    connections.close_all()  # the child opens its own connection
-    receiver, sender = FORK.Pipe(duplex=False)
-
-    def child() -> None:
-        from django.db import connection
-
-        connection.ensure_connection()
-        try:
-            Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
-        except OSError:
-            pass
-        before = rss("VmRSS")
+    def case() -> tuple[int, list[float]]:
         with timed_engine_transactions() as timed:
-            start = time.perf_counter()
             count = purge()
-            seconds = time.perf_counter() - start
-        sender.send(Figures(seconds, count, rss("VmHWM"), rss("VmHWM") - before, timed.durations))
-        connection.close()
+        return count, timed.durations
 
-    process = FORK.Process(target=child)
-    process.start()
-    figures = receiver.recv()
-    process.join()
-    if process.exitcode != 0:
-        raise RuntimeError(f"the purge process exited with {process.exitcode}")
-    return figures
+    forked = in_fork(case)
+    count, durations = forked.result
+    return Figures(forked.seconds, count, forked.peak_rss, forked.rss_growth, durations)
 
 
 def in_workers(workers: int, pieces: list[tuple[str, Any, Any]]) -> float:
@@ -357,10 +305,6 @@ def in_workers(workers: int, pieces: list[tuple[str, Any, Any]]) -> float:
 
 
 # -- the measurements ------------------------------------------------------
-
-
-def mib(size: int) -> str:
-    return f"{size / 2**20:6.1f} MiB"
 
 
 def bench_delete(rows: int, repeats: int) -> None:

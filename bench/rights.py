@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import random
 import signal
@@ -61,7 +60,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -75,6 +73,7 @@ sys.path[:0] = [str(BENCH_DIR), str(ROOT)]  # benchapp, django_setup, privacy_ki
 
 import django_setup  # noqa: E402
 from django_setup import default_database, postgres_admin  # noqa: E402
+from timing import Forked, in_fork, mib  # noqa: E402
 
 from privacy_kit.crypto import generate_key  # noqa: E402 (reads no settings)
 
@@ -85,7 +84,6 @@ PURPOSES = ["personalization", "analytics"]
 OTHER_SUBJECTS = 20
 ORDERS_PER_ERASED, EVENTS_PER_ERASED = 3, 10
 WORKER_POOL = "solo"
-FORK = multiprocessing.get_context("fork")
 
 WORDS = [
     "wool", "socks", "linen", "shirt", "blue", "green", "merino", "jumper", "leather", "boots", "size", "42",
@@ -121,7 +119,7 @@ def run_settings(database: str, sqlite_path: Path) -> dict[str, Any]:
 def configure(run: dict[str, Any]) -> None:
     """Configure and set up Django with the run's settings, and register the benchmark's orders."""
     django_setup.configure(
-        run["database"],
+        {"default": run["database"]},
         privacy_kit={"ENCRYPTION_KEYS": [run["encryption_key"]], "BLIND_INDEX_KEY": run["blind_index_key"]},
         # django-axes as privacy_kit asks: an erasure deletes what it logged under the username.
         INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "axes", "privacy_kit", "benchapp"],
@@ -329,64 +327,6 @@ def create_erased_subjects(prefix: str, count: int) -> list[Any]:
 # -- measuring in a process of its own -----------------------------------
 
 
-@dataclass
-class Figures:
-    seconds: float
-    size: int  # bytes of JSON written, or rows read
-    peak_rss: int = 0  # bytes
-    rss_growth: int = 0  # bytes
-
-
-def rss(name: str) -> int:
-    """Return VmRSS or VmHWM of this process, in bytes."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{name}:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no {name} in /proc/self/status")
-
-
-def in_child(case: Callable[[], int]) -> Figures:
-    """Run ``case`` (which returns a size) in a forked process; return its time, size and RSS."""
-    from django.db import connections
-
-    connections.close_all()  # the child opens its own connection
-    receiver, sender = FORK.Pipe(duplex=False)
-
-    def child() -> None:
-        from django.db import connection
-
-        try:
-            connection.ensure_connection()
-            try:
-                Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
-            except OSError:
-                pass
-            before = rss("VmRSS")
-            start = time.perf_counter()
-            size = case()
-            seconds = time.perf_counter() - start
-            sender.send(Figures(seconds, size, rss("VmHWM"), rss("VmHWM") - before))
-        except BaseException as error:
-            sender.send(error)
-            raise
-        finally:
-            connection.close()
-
-    process = FORK.Process(target=child)
-    process.start()
-    figures = receiver.recv()
-    process.join()
-    if isinstance(figures, BaseException):
-        raise RuntimeError(f"the measured process failed: {figures!r}") from figures
-    if process.exitcode != 0:
-        raise RuntimeError(f"the measured process exited with {process.exitcode}")
-    return figures
-
-
-def mib(size: int) -> str:
-    return f"{size / 2**20:6.1f} MiB"
-
-
 # -- 1. export -------------------------------------------------------------
 
 
@@ -450,7 +390,7 @@ def bench_export(events: int, orders: int, repeats: int) -> None:
     from privacy_kit.rights import export_subject, stream_export
 
     user, others = create_export_subject(events, orders)
-    document_size = in_child(lambda: check_export(user, others, events, orders)).size
+    document_size = in_fork(lambda: check_export(user, others, events, orders)).result
 
     def raw() -> int:
         read = 0
@@ -492,12 +432,12 @@ def bench_export(events: int, orders: int, repeats: int) -> None:
         "export_subject + json.dumps": in_memory_dumped,
         "stream_export to /dev/null": streamed,
     }
-    results: dict[str, list[Figures]] = {label: [] for label in cases}
+    results: dict[str, list[Forked]] = {label: [] for label in cases}
     for _ in range(repeats):
         for label, case in cases.items():
-            results[label].append(in_child(case))
+            results[label].append(in_fork(case))
 
-    rows = results["raw SQL, not decrypted"][0].size
+    rows = results["raw SQL, not decrypted"][0].result
     raw_best = min(f.seconds for f in results["raw SQL, not decrypted"])
     hand_best = min(f.seconds for f in results["hand-written + json.dumps"])
     print(
