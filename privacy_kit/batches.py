@@ -7,9 +7,24 @@ batches the way ``LIMIT`` batches do; see docs/operations.md.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from django.db import models
 from django.db.models import Max, Min, Q
+
+
+def key_pages(rows: models.QuerySet, size: int) -> Iterator[list[Any]]:
+    """Yield the rows of a ``values_list`` whose first column is the primary key, ``size`` at a time in key order.
+
+    Each page is one query read whole, not a server-side cursor left open between
+    pages: work done between pages (writing to the same connection, streaming to a
+    slow client) holds no cursor, and an error in a page leaves none behind.
+    """
+    ordered = rows.order_by("pk")
+    page = list(ordered[:size])
+    while page:
+        yield page
+        page = list(ordered.filter(pk__gt=page[-1][0])[:size]) if len(page) == size else []
 
 
 def delete_rows(queryset: models.QuerySet) -> dict[str, int]:
@@ -42,13 +57,5 @@ def primary_key_batches(queryset: models.QuerySet, size: int) -> Iterator[Q]:
             # Jump over gaps in the keys instead of walking empty ranges.
             start = queryset.filter(pk__gte=start + size).aggregate(start=Min("pk"))["start"]
         return
-    last = None
-    while True:
-        page = queryset.order_by("pk")
-        if last is not None:
-            page = page.filter(pk__gt=last)
-        keys = list(page.values_list("pk", flat=True)[:size])
-        if not keys:
-            return
-        yield Q(pk__gte=keys[0], pk__lte=keys[-1])
-        last = keys[-1]
+    for page in key_pages(queryset.values_list("pk"), size):
+        yield Q(pk__gte=page[0][0], pk__lte=page[-1][0])

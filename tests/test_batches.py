@@ -1,7 +1,7 @@
 import pytest
 from django.utils import timezone
 
-from privacy_kit.batches import primary_key_batches
+from privacy_kit.batches import key_pages, primary_key_batches
 from tests.testapp.models import PurgeEvent
 
 pytestmark = pytest.mark.django_db
@@ -41,3 +41,11 @@ def test_batches_respect_the_queryset_filter():
     later = PurgeEvent.objects.filter(pk__gt=15)
     batches = [sorted(later.filter(batch).values_list("pk", flat=True)) for batch in primary_key_batches(later, 2)]
     assert batches == [[16, 17], [18, 19], [20]]
+
+
+def test_key_pages_read_every_row_once_a_page_at_a_time(django_assert_num_queries):
+    make_events(range(1, 6))
+    rows = PurgeEvent.objects.values_list("pk", "kind")
+    with django_assert_num_queries(3):  # 2 + 2 + 1 rows, the last page short: no further query
+        pages = list(key_pages(rows, 2))
+    assert [[pk for pk, _kind in page] for page in pages] == [[1, 2], [3, 4], [5]]

@@ -22,7 +22,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from .. import crypto, registry
-from ..batches import delete_rows, primary_key_batches
+from ..batches import delete_rows, key_pages, primary_key_batches
 from ..conf import app_settings
 from ..consent import _record, consent_state
 from ..consent.subjects import Subject
@@ -238,7 +238,8 @@ def replay_erasures() -> ReplayResult:
     if not erased:
         return result
     user_model = get_user_model()
-    for pk in user_model._base_manager.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=5000):
+    keys = (pk for page in key_pages(user_model._base_manager.values_list("pk"), 5000) for (pk,) in page)
+    for pk in keys:
         if subject_reference(pk) not in erased:
             continue
         user = user_model._base_manager.get(pk=pk)

@@ -1,7 +1,7 @@
 """Export: everything the registry knows about a subject, decrypted, as one JSON document.
 
 The document is the same whether it is built in memory (``export_subject``) or
-streamed (``stream_export``): rows are read with a server-side iterator and
+streamed (``stream_export``): rows are read a page at a time in key order and
 written as they come, so a subject with a long history never sits in memory.
 """
 
@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
 from .. import registry
+from ..batches import key_pages
 from ..fields import BlindIndexField
 from ..models import ConsentRecord, SecurityEvent
 from ..security.events import record_subject_event
@@ -31,7 +32,8 @@ ACCOUNT_CATEGORY = "account"
 CONSENT_CATEGORY = "consent"
 # Never exported: a password hash is not data about the person.
 NOT_EXPORTED = {"password"}
-ROWS_PER_CHUNK = 500
+ROWS_PER_CHUNK = 500  # rows per piece of streamed text
+ROWS_PER_PAGE = 2000  # rows per query
 
 _encoder = DjangoJSONEncoder()
 # One encoder for every chunk: json.dumps() with a non-default option builds a new one per call.
@@ -61,11 +63,14 @@ class Section:
         columns = _columns(self.model)
         names = [column.name for column in columns]
         converted = [index for index, column in enumerate(columns) if column.converted]
-        for values in self.rows.order_by("pk").values_list(*(c.lookup for c in columns)).iterator(chunk_size=2000):
-            row = dict(zip(names, values, strict=True))
-            for index in converted:
-                row[names[index]] = _plain(values[index])
-            yield row
+        # Pages, not a cursor held open while a download streams to a slow client.
+        rows = self.rows.values_list("pk", *(column.lookup for column in columns))
+        for page in key_pages(rows, ROWS_PER_PAGE):
+            for _key, *values in page:
+                row = dict(zip(names, values, strict=True))
+                for index in converted:
+                    row[names[index]] = _plain(values[index])
+                yield row
 
 
 @dataclass(frozen=True)
