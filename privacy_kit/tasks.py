@@ -2,7 +2,7 @@
 
 Each is idempotent (running it twice changes nothing the second time),
 acknowledged late (a task on a worker that dies is delivered again) and
-retried with backoff on database errors, with time limits well below the
+retried with backoff when the database connection fails, with time limits well below the
 Redis broker's visibility timeout.
 """
 
@@ -12,7 +12,7 @@ import uuid
 
 from celery import shared_task
 from django.contrib.auth import get_user_model
-from django.db import DatabaseError
+from django.db import InterfaceError, OperationalError
 
 from . import retention, rotation
 from .consent.subjects import Subject
@@ -21,7 +21,9 @@ from .tracking import erase_events
 TASK_OPTIONS = {
     "acks_late": True,
     "reject_on_worker_lost": True,
-    "autoretry_for": (DatabaseError,),
+    # Connection errors only: a bad value (DataError) or a broken query fails
+    # the same way on every retry, and retrying it would hide it for an hour.
+    "autoretry_for": (OperationalError, InterfaceError),
     "retry_backoff": True,
     "max_retries": 5,
     # Well below the Redis broker's visibility timeout (one hour by default),

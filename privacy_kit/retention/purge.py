@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import connections, models, router, transaction
 from django.db.models import Exists, ExpressionWrapper, F, Max, Min, OuterRef, Q
 from django.utils import timezone
@@ -97,7 +98,16 @@ def not_yet_anonymous(queryset: models.QuerySet, fields: list[models.Field]) -> 
 
 def _limit(field: models.Field, now: datetime.datetime, days: int) -> Any:
     limit = now - datetime.timedelta(days=days)
-    return limit if isinstance(field, models.DateTimeField) else limit.date()
+    return limit if isinstance(field, models.DateTimeField) else cutoff_date(limit)
+
+
+def cutoff_date(limit: datetime.datetime) -> datetime.date:
+    """Return the date a ``DateField`` is compared with: the cut-off's date in the current time zone.
+
+    A date column holds the shop's local date, so the UTC date of the cut-off
+    would keep rows a day too long east of UTC and delete them a day early west of it.
+    """
+    return timezone.localdate(limit) if timezone.is_aware(limit) else limit.date()
 
 
 def inactive_users(since: datetime.datetime) -> models.QuerySet:
@@ -116,7 +126,7 @@ def inactive_users(since: datetime.datetime) -> models.QuerySet:
     for entry in registry.registrations():
         if entry.subject_path and entry.retention:
             date_field = entry.model._meta.get_field(entry.retention.date_field)
-            boundary = since if isinstance(date_field, models.DateTimeField) else since.date()
+            boundary = since if isinstance(date_field, models.DateTimeField) else cutoff_date(since)
             recent = entry.model._base_manager.filter(
                 **{entry.subject_path: OuterRef("pk"), f"{entry.retention.date_field}__gte": boundary}
             )
@@ -200,6 +210,48 @@ def _relax_commit(using: str) -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
+def chunk_bounds(registration: registry.Registration, start: Any, end: Any) -> tuple[Any, Any]:
+    """Return a purge chunk's (start, end) keys checked against the model's primary key; raise ``ValueError`` if not.
+
+    Checked before a ``PurgeRun`` is written, so that a malformed task fails once,
+    is not retried, and leaves no run marked running.
+    """
+    from privacy_kit.models import PurgeRun
+
+    if start is None and end is None:
+        return None, None
+    name, model = registration.name, registration.model
+    if start is None or end is None:
+        raise ValueError(f"{name}: a chunk needs both a start and an end, not start={start!r} and end={end!r}.")
+    pk = model._meta.pk
+    using = router.db_for_write(model)
+    bounds = []
+    for which, value in (("start", start), ("end", end)):
+        try:
+            if isinstance(pk, models.IntegerField):
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValidationError("not an integer")
+                low, high = connections[using].ops.integer_field_range(pk.get_internal_type())
+                # The end is one past the last key of the chunk.
+                if (low is not None and value < low) or (high is not None and value > high + 1):
+                    raise ValidationError("out of range")
+            else:
+                value = pk.to_python(value)
+        except (ValidationError, TypeError, ValueError):
+            raise ValueError(
+                f"{name}: the chunk {which} {value!r} is not a primary key of {model._meta.label}; "
+                "pass integer keys, as plan_purge() does."
+            ) from None
+        bounds.append(value)
+    if not bounds[0] < bounds[1]:
+        raise ValueError(f"{name}: the chunk end {end!r} must be greater than its start {start!r}.")
+    if len(f"{start}:{end}") > PurgeRun._meta.get_field("chunk").max_length:  # type: ignore[operator]
+        raise ValueError(
+            f"{name}: the chunk {start!r}:{end!r} is too long to log; pass integer keys, as plan_purge() does."
+        )
+    return bounds[0], bounds[1]
+
+
 def purge_policy(
     name: str,
     *,
@@ -216,6 +268,7 @@ def purge_policy(
     retention = registration.retention
     if retention is None:
         raise ValueError(f"{name} has no retention policy.")
+    start, end = chunk_bounds(registration, start, end)
     now = now or timezone.now()
     chunk = f"{start}:{end}" if start is not None else ""
     result = PurgeResult(name, chunk)
@@ -232,11 +285,12 @@ def purge_policy(
             PurgeRun.objects.filter(policy=name, chunk=chunk, status=PurgeRun.Status.RUNNING).exclude(pk=run.pk).update(
                 status=PurgeRun.Status.FAILED, error="Interrupted", finished_at=now
             )
-        scope = model._base_manager.all()
-        if start is not None:
-            scope = scope.filter(pk__gte=start, pk__lt=end)
-        values = {field.name: anonymous_value(field) for field in anonymized_fields(registration)}
         try:
+            # Inside the guard: whatever fails from here on marks the run failed, never leaves it running.
+            scope = model._base_manager.all()
+            if start is not None:
+                scope = scope.filter(pk__gte=start, pk__lt=end)
+            values = {field.name: anonymous_value(field) for field in anonymized_fields(registration)}
             for batch in primary_key_batches(scope, batch_size or app_settings.PURGE_BATCH_SIZE):
                 with transaction.atomic(using=using):
                     _relax_commit(using)
