@@ -1,4 +1,4 @@
-"""Celery wiring for shops: the beat entry of the purge."""
+"""Celery wiring for shops: the beat entries of the purge and of the erasure resume."""
 
 from __future__ import annotations
 
@@ -7,18 +7,26 @@ from typing import Any
 from celery.schedules import crontab
 
 PURGE_TASK = "privacy_kit.purge_expired"
+RESUME_ERASURES_TASK = "privacy_kit.resume_erasures"
 
 
 def beat_schedule(*, hour: int = 3, minute: int = 17) -> dict[str, dict[str, Any]]:
-    """Return the beat entry that runs the purge every night: ``CELERY_BEAT_SCHEDULE = beat_schedule()``.
+    """Return the beat entries of privacy_kit: ``CELERY_BEAT_SCHEDULE = beat_schedule()``.
 
-    Run exactly one beat process; it only queues ``privacy_kit.purge_expired``,
-    which fans the work out to every worker.
+    The purge runs every night; every ten minutes ``privacy_kit.resume_erasures``
+    queues again the erasures whose task never reached a worker (the broker was
+    down when the customer asked). Run exactly one beat process; it only queues
+    tasks, and the purge fans its work out to every worker.
     """
     return {
         PURGE_TASK: {
             "task": PURGE_TASK,
             "schedule": crontab(hour=hour, minute=minute),
             "options": {"expires": 6 * 3600},
-        }
+        },
+        RESUME_ERASURES_TASK: {
+            "task": RESUME_ERASURES_TASK,
+            "schedule": crontab(minute="*/10"),
+            "options": {"expires": 600},
+        },
     }

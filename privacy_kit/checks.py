@@ -165,6 +165,12 @@ W030_MSG = "The purge task privacy_kit.purge_expired is not in CELERY_BEAT_SCHED
 W030_HINT = (
     "Add it: CELERY_BEAT_SCHEDULE = {**privacy_kit.celery.beat_schedule(), ...}, and run one 'celery beat' process."
 )
+W033 = "privacy_kit.W033"
+W033_MSG = (
+    "The task privacy_kit.resume_erasures is not in CELERY_BEAT_SCHEDULE: an erasure asked while the broker "
+    "was down would stay pending."
+)
+W033_HINT = "Add it: CELERY_BEAT_SCHEDULE = {**privacy_kit.celery.beat_schedule(), ...}."
 W031 = "privacy_kit.W031"
 W031_MSG = "No purge has finished successfully in the last {days} days."
 W031_HINT = "Check that a Celery beat and a worker run, and read the failed PurgeRun rows in the admin."
@@ -219,13 +225,17 @@ def check_unregistered_encrypted_models(app_configs: Any = None, **kwargs: Any) 
 
 
 def check_beat_schedule(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Warn when beat would never start the purge."""
-    from .celery import PURGE_TASK
+    """Warn when beat would never start the purge, or never resume an erasure the broker lost."""
+    from .celery import PURGE_TASK, RESUME_ERASURES_TASK
 
     schedule = getattr(settings, "CELERY_BEAT_SCHEDULE", None) or {}
-    if any(entry.get("task") == PURGE_TASK for entry in schedule.values()):
-        return []
-    return [checks.Warning(W030_MSG, hint=W030_HINT, id=W030)]
+    tasks = {entry.get("task") for entry in schedule.values()}
+    warnings = []
+    if PURGE_TASK not in tasks:
+        warnings.append(checks.Warning(W030_MSG, hint=W030_HINT, id=W030))
+    if RESUME_ERASURES_TASK not in tasks:
+        warnings.append(checks.Warning(W033_MSG, hint=W033_HINT, id=W033))
+    return warnings
 
 
 def check_recent_purge(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:

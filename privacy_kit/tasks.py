@@ -8,6 +8,7 @@ Redis broker's visibility timeout.
 
 from __future__ import annotations
 
+import datetime
 import uuid
 
 from celery import shared_task
@@ -54,6 +55,14 @@ def erase_subject(user_id: int, *, reason: str, source: str = "api", requested_b
     except ErasureRefused:
         return {"erased": False, "why": "legal hold"}
     return {"erased": True, "record": record.pk, "counts": record.counts}
+
+
+@shared_task(name="privacy_kit.resume_erasures", **TASK_OPTIONS)
+def resume_erasures(older_than_minutes: int = 15) -> int:
+    """Queue again the erasures still pending after ``older_than_minutes`` (their task never ran); return how many."""
+    from .rights.erasure import resume_erasures as resume
+
+    return resume(older_than=datetime.timedelta(minutes=older_than_minutes))
 
 
 @shared_task(name="privacy_kit.purge_policy", **TASK_OPTIONS)

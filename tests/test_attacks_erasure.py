@@ -1,19 +1,36 @@
 """Attacks on erasure and retention: what a reviewer did to break their promises, through the real code."""
 
 import datetime
+import socket
 
 import pytest
+from celery import Celery
 from celery.signals import task_prerun
+from django.core.checks import run_checks
 from django.db import DataError, InterfaceError, OperationalError
 from django.test import override_settings
 
-from privacy_kit.models import PurgeRun
+from privacy_kit.celery import beat_schedule
+from privacy_kit.checks import W033_MSG
+from privacy_kit.models import ErasureRecord, LegalHold, PurgeRun
 from privacy_kit.retention import purge_policy
+from privacy_kit.rights.erasure import request_erasure, resume_erasures
 from privacy_kit.tasks import purge_policy as purge_policy_task
-from tests.testapp.models import Cart
+from privacy_kit.tasks import resume_erasures as resume_erasures_task
+from tests import test_rights
+from tests.celery_app import app as tests_celery_app
+from tests.testapp.models import Cart, Order
 from tests.testapp.policies import register_carts
 
 pytestmark = pytest.mark.django_db
+PASSWORD = test_rights.PASSWORD
+# The customer with a history, logged in, of the rights tests.
+policy, shop_registry, layla, logged_in = (
+    test_rights.policy,
+    test_rights.shop_registry,
+    test_rights.layla,
+    test_rights.logged_in,
+)
 UTC = datetime.UTC
 
 
@@ -102,3 +119,115 @@ def test_a_purge_task_with_a_too_long_key_fails_once_and_is_not_retried(carts):
 def test_a_purge_task_that_hits_a_data_error_is_not_retried_as_if_the_database_were_down():
     assert DataError not in purge_policy_task.autoretry_for
     assert set(purge_policy_task.autoretry_for) == {OperationalError, InterfaceError}
+
+
+# -- an erasure request while the broker is down -------------------------------------------
+
+
+@pytest.fixture
+def dead_broker():
+    """Make a Celery app whose broker is a port where nothing listens the current app, tasks not eager."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = Celery("dead_broker", set_as_current=False)
+    app.conf.update(
+        broker_url=f"redis://127.0.0.1:{port}/0",
+        task_always_eager=False,
+        broker_connection_retry=False,
+        broker_connection_max_retries=0,
+        task_publish_retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0},
+    )
+    app.set_current()
+    yield app
+    tests_celery_app.set_current()
+
+
+def test_a_customer_deletes_their_account_while_the_broker_is_down_and_is_told_it_is_done(
+    logged_in, layla, dead_broker, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = logged_in.post("/privacy/my-data/delete/", {"password": PASSWORD, "confirm": "on"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/privacy/my-data/deleted/"
+    layla.refresh_from_db()
+    assert not layla.is_active
+
+
+def test_a_customer_deletes_their_account_while_the_broker_is_down_and_the_request_is_kept(
+    logged_in, layla, dead_broker, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        logged_in.post("/privacy/my-data/delete/", {"password": PASSWORD, "confirm": "on"})
+
+    record = ErasureRecord.objects.get()
+    assert (record.status, record.source, record.requested_by) == ("pending", "account", None)
+    assert Cart.objects.filter(customer=layla).exists()
+
+
+def test_an_erasure_lost_to_a_dead_broker_is_finished_by_the_beat_task(
+    logged_in, layla, dead_broker, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        logged_in.post("/privacy/my-data/delete/", {"password": PASSWORD, "confirm": "on"})
+    tests_celery_app.set_current()  # the broker is back
+
+    queued = resume_erasures_task.apply(kwargs={"older_than_minutes": 0}).get()
+
+    assert queued == 1
+    record = ErasureRecord.objects.get()
+    assert record.status == "done"
+    assert record.subject_key == ""
+    assert not Cart.objects.filter(customer=layla).exists()
+    assert {order.full_name for order in Order.objects.filter(customer=layla)} == {""}
+
+
+def test_the_resume_beat_task_delivered_twice_erases_once(
+    logged_in, layla, dead_broker, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        logged_in.post("/privacy/my-data/delete/", {"password": PASSWORD, "confirm": "on"})
+    tests_celery_app.set_current()
+
+    first = resume_erasures_task.apply(kwargs={"older_than_minutes": 0}).get()
+    counts = ErasureRecord.objects.get().counts
+    second = resume_erasures_task.apply(kwargs={"older_than_minutes": 0}).get()
+
+    assert (first, second) == (1, 0)
+    record = ErasureRecord.objects.get()
+    assert record.counts == counts
+    assert record.status == "done"
+
+
+def test_the_resume_beat_task_leaves_a_request_just_made_to_its_own_task(layla):
+    record = ErasureRecord.objects.create(subject_ref="x" * 32, reason="r", subject_key=str(layla.pk))
+
+    assert resume_erasures() == 0
+    record.refresh_from_db()
+    assert record.status == "pending"
+
+
+def test_the_resume_beat_task_keeps_a_pending_request_while_a_hold_is_active(layla):
+    request_erasure(layla, reason="asked", source="api")
+    LegalHold.objects.create(subject=layla, reason="open chargeback")
+
+    assert resume_erasures(older_than=datetime.timedelta(0)) == 0
+    assert ErasureRecord.objects.get().status == "pending"
+    assert Cart.objects.filter(customer=layla).exists()
+
+
+def test_a_beat_schedule_without_the_erasure_resume_is_warned_about(settings):
+    settings.CELERY_BEAT_SCHEDULE = {
+        name: entry for name, entry in beat_schedule().items() if entry["task"] != "privacy_kit.resume_erasures"
+    }
+
+    found = [message for message in run_checks() if message.id == "privacy_kit.W033"]
+
+    assert [message.msg for message in found] == [W033_MSG]
+
+
+def test_the_default_beat_schedule_resumes_erasures(settings):
+    settings.CELERY_BEAT_SCHEDULE = beat_schedule()
+
+    assert not [message for message in run_checks() if message.id == "privacy_kit.W033"]

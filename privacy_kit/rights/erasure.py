@@ -7,6 +7,8 @@ again. Each model's rows go in primary-key batches, one short transaction each.
 
 from __future__ import annotations
 
+import datetime
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -35,6 +37,9 @@ SUBJECT_BINDING = crypto.Binding("privacy_kit.erasurerecord", "subject_ref")
 # The login attempts django-axes keeps by username and IP address.
 AXES_LOGS = ("axes.AccessAttempt", "axes.AccessLog", "axes.AccessFailureLog")
 DELETED = "deleted"
+# A request younger than this is left to the task queued with it.
+RESUME_AFTER = datetime.timedelta(minutes=15)
+logger = logging.getLogger(__name__)
 ANONYMIZED = "anonymized"
 
 
@@ -94,6 +99,7 @@ def erase_subject(
                 reason=reason[:200],
                 source=source,
                 requested_by_id=getattr(requested_by, "pk", requested_by),
+                subject_key=str(user.pk),
             )
         # Counted as the steps commit, written once with the completion: an erasure
         # interrupted and run again records what its last run did.
@@ -105,7 +111,8 @@ def erase_subject(
         if record.status != ErasureRecord.Status.DONE:
             record.status = ErasureRecord.Status.DONE
             record.completed_at = timezone.now()
-            record.save(update_fields=["counts", "status", "completed_at"])
+            record.subject_key = ""
+            record.save(update_fields=["counts", "status", "completed_at", "subject_key"])
         elif changed:
             record.save(update_fields=["counts"])
     return record
@@ -194,25 +201,85 @@ def _close_account(user: Any) -> tuple[str, str, int]:
     return meta.label, ANONYMIZED, int(bool(changes))
 
 
-def queue_erasure(request: HttpRequest, subject: Any, *, reason: str, source: str) -> None:
-    """Close the subject's account now and queue ``privacy_kit.erase_subject``; record the erasure as a security event.
+def queue_erasure(request: HttpRequest, subject: Any, *, reason: str, source: str) -> ErasureRecord:
+    """Close the subject's account now, record the erasure as pending and queue it; log a security event.
 
     Raise ``ErasureRefused`` (its message is for the person asking) while a legal
     hold is active, before anything changes.
     """
-    from ..tasks import erase_subject as erase_subject_task
-
-    _check_registry()
-    _refuse_if_held(subject)
-    record_subject_event(SecurityEvent.Kind.ERASURE, request, subject)
-    user_model = get_user_model()
-    if any(f.name == "is_active" for f in user_model._meta.concrete_fields):
-        user_model._base_manager.filter(pk=subject.pk).update(is_active=False)
     own = getattr(request.user, "pk", None) == subject.pk
     requested_by = None if own else getattr(request.user, "pk", None)
-    transaction.on_commit(
-        partial(erase_subject_task.delay, subject.pk, reason=reason, source=source, requested_by_id=requested_by)
-    )
+    using = router.db_for_write(ErasureRecord)
+    with transaction.atomic(using=using):
+        record = request_erasure(subject, reason=reason, source=source, requested_by=requested_by)
+        record_subject_event(SecurityEvent.Kind.ERASURE, request, subject)
+    return record
+
+
+def request_erasure(subject: Any, *, reason: str, source: str, requested_by: Any = None) -> ErasureRecord:
+    """Close the account and write a pending ``ErasureRecord`` in one transaction, then queue the erasure.
+
+    The record is committed with the deactivation, so a request whose task never
+    reaches the broker is not lost: ``resume_erasures`` queues it again. Raise
+    ``ErasureRefused`` while a legal hold is active, before anything changes.
+    """
+    _check_registry()
+    _refuse_if_held(subject)
+    reference = subject_reference(subject.pk)
+    user_model = get_user_model()
+    using = router.db_for_write(ErasureRecord)
+    with transaction.atomic(using=using):
+        if any(f.name == "is_active" for f in user_model._meta.concrete_fields):
+            user_model._base_manager.filter(pk=subject.pk).update(is_active=False)
+        pending = ErasureRecord.objects.filter(subject_ref=reference, status=ErasureRecord.Status.PENDING)
+        record = pending.order_by("-requested_at", "-pk").first() or ErasureRecord.objects.create(
+            subject_ref=reference,
+            reason=reason[:200],
+            source=source,
+            requested_by_id=getattr(requested_by, "pk", requested_by),
+            subject_key=str(subject.pk),
+        )
+        transaction.on_commit(partial(_send_erasure, record), using=using)
+    return record
+
+
+def _send_erasure(record: ErasureRecord) -> bool:
+    """Queue ``privacy_kit.erase_subject`` for a pending record; on a broker error log it and return False."""
+    from ..tasks import erase_subject as erase_subject_task
+
+    subject_id = get_user_model()._meta.pk.to_python(record.subject_key)  # type: ignore[union-attr]
+    try:
+        erase_subject_task.delay(
+            subject_id, reason=record.reason, source=record.source, requested_by_id=record.requested_by_id
+        )
+    except Exception as error:
+        # The request is committed as pending: the beat task queues it again.
+        # The record's key and the error class only; a broker message can quote the task's arguments.
+        logger.warning(
+            "Erasure record %s could not be queued (%s); privacy_kit.resume_erasures will queue it again.",
+            record.pk,
+            type(error).__name__,
+        )
+        return False
+    return True
+
+
+def resume_erasures(*, older_than: datetime.timedelta = RESUME_AFTER) -> int:
+    """Queue again every erasure still pending after ``older_than``; return how many were queued.
+
+    Queuing one twice (two beats, a task delivered twice) does no harm: the
+    erasure is idempotent and, on PostgreSQL, one run per subject at a time.
+    A subject under an active legal hold is left pending until it is released.
+    """
+    pending = ErasureRecord.objects.filter(
+        status=ErasureRecord.Status.PENDING, requested_at__lte=timezone.now() - older_than
+    ).exclude(subject_key="")
+    held = {str(pk) for pk in LegalHold.objects.active().values_list("subject_id", flat=True)}
+    # The newest record of each subject: erase_subject completes that one.
+    latest: dict[str, ErasureRecord] = {}
+    for record in pending.order_by("requested_at", "pk"):
+        latest[record.subject_key] = record
+    return sum(_send_erasure(record) for key, record in latest.items() if key not in held)
 
 
 @dataclass
