@@ -1,26 +1,30 @@
 """Attacks on erasure and retention: what a reviewer did to break their promises, through the real code."""
 
 import datetime
+import decimal
 import socket
+import threading
+import time
 
 import pytest
 from celery import Celery
 from celery.signals import task_prerun
 from django.core.checks import run_checks
-from django.db import DataError, InterfaceError, OperationalError
+from django.db import DataError, InterfaceError, OperationalError, connection, connections, transaction
 from django.test import override_settings
+from django.utils import timezone
 
 from privacy_kit.celery import beat_schedule
 from privacy_kit.checks import W033_MSG
 from privacy_kit.models import ErasureRecord, LegalHold, PurgeRun
 from privacy_kit.retention import purge_policy
-from privacy_kit.rights.erasure import request_erasure, resume_erasures
+from privacy_kit.rights.erasure import ErasureRefused, erase_subject, request_erasure, resume_erasures
 from privacy_kit.tasks import purge_policy as purge_policy_task
 from privacy_kit.tasks import resume_erasures as resume_erasures_task
 from tests import test_rights
 from tests.celery_app import app as tests_celery_app
 from tests.testapp.models import Cart, Order
-from tests.testapp.policies import register_carts
+from tests.testapp.policies import register_carts, register_orders
 
 pytestmark = pytest.mark.django_db
 PASSWORD = test_rights.PASSWORD
@@ -231,3 +235,138 @@ def test_the_default_beat_schedule_resumes_erasures(settings):
     settings.CELERY_BEAT_SCHEDULE = beat_schedule()
 
     assert not [message for message in run_checks() if message.id == "privacy_kit.W033"]
+
+
+# -- a legal hold against a purge batch or an erasure already running (PostgreSQL) ------------
+
+needs_postgres = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="two connections racing on row locks: TEST_DATABASE=postgres"
+)
+LONG_AGO = timezone.now() - datetime.timedelta(days=1000)
+
+
+def backend_pid():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def waits_on(pid, *events):
+    """Say whether the backend ``pid`` is waiting on a lock of one of these kinds (pg_stat_activity.wait_event)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT wait_event_type, wait_event FROM pg_stat_activity WHERE pid = %s", [pid])
+        row = cursor.fetchone()
+    return row is not None and row[0] == "Lock" and row[1] in events
+
+
+def wait_until(condition):
+    deadline = time.monotonic() + 60
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the other connection never got there")
+        time.sleep(0.02)
+
+
+class Connection(threading.Thread):
+    """Run a function on a connection of its own; keep its backend pid, its result or its error."""
+
+    def __init__(self, function):
+        super().__init__(daemon=True)
+        self.function, self.pid, self.result, self.error = function, None, None, None
+        self.started_work = threading.Event()
+
+    def run(self):
+        try:
+            self.pid = backend_pid()
+            self.started_work.set()
+            self.result = self.function()
+        except Exception as error:  # asserted by the test
+            self.error = error
+        finally:
+            self.started_work.set()
+            connections.close_all()
+
+
+def place_hold(user):
+    return lambda: LegalHold.objects.create(subject=user, reason="open chargeback")
+
+
+def settle(holder):
+    """Start the hold's connection and wait until it committed or waits on the holds' lock; say which."""
+    holder.start()
+    holder.started_work.wait()
+    wait_until(lambda: not holder.is_alive() or waits_on(holder.pid, "advisory"))
+    return "committed" if not holder.is_alive() else "waiting"
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_hold_placed_while_a_purge_batch_waits_on_a_row_lock_waits_for_that_batch(django_user_model):
+    register_orders()
+    user = django_user_model.objects.create(username="salma", date_joined=LONG_AGO)
+    order = Order.objects.create(customer=user, full_name="Salma Q.", total=decimal.Decimal(1), created_at=LONG_AGO)
+    locked, release = threading.Event(), threading.Event()
+
+    def lock_the_order():
+        with transaction.atomic():
+            Order.objects.select_for_update().filter(pk=order.pk).exists()
+            locked.set()
+            release.wait(60)
+
+    locker = Connection(lock_the_order)
+    locker.start()
+    locked.wait(60)
+    purger = Connection(lambda: purge_policy("testapp.Order"))
+    purger.start()
+    purger.started_work.wait()
+    wait_until(lambda: waits_on(purger.pid, "transactionid", "tuple"))
+
+    hold_while_the_batch_waits = settle(holder := Connection(place_hold(user)))
+    release.set()
+    for thread in (locker, purger, holder):
+        thread.join(60)
+
+    assert hold_while_the_batch_waits == "waiting"
+    assert (purger.error, holder.error) == (None, None)
+    assert purger.result.anonymized == 1
+    assert LegalHold.objects.active().filter(subject=user).exists()
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_hold_placed_during_an_erasure_stops_it_at_the_next_batch(django_user_model, settings):
+    settings.PRIVACY_KIT = {**settings.PRIVACY_KIT, "PURGE_BATCH_SIZE": 40}
+    register_orders()
+    user = django_user_model.objects.create(username="salma", date_joined=LONG_AGO)
+    Order.objects.bulk_create(
+        Order(customer=user, full_name="Salma Q.", total=decimal.Decimal(1), created_at=LONG_AGO) for _ in range(400)
+    )
+    second_batch, go = threading.Event(), threading.Event()
+    updates = []
+
+    def pause_at_the_second_batch(execute, sql, params, many, context):
+        if sql.startswith('UPDATE "testapp_order"'):
+            updates.append(sql)
+            if len(updates) == 2:
+                second_batch.set()
+                go.wait(60)
+        return execute(sql, params, many, context)
+
+    def erase():
+        with connection.execute_wrapper(pause_at_the_second_batch):
+            return erase_subject(user, reason="asked")
+
+    eraser = Connection(erase)
+    eraser.start()
+    second_batch.wait(60)
+    hold_during_the_batch = settle(holder := Connection(place_hold(user)))
+    go.set()
+    for thread in (eraser, holder):
+        thread.join(60)
+
+    assert hold_during_the_batch == "waiting"
+    assert isinstance(eraser.error, ErasureRefused)
+    assert str(eraser.error).endswith("keeps this account's data until it is released. Nothing was erased.")
+    names = [order.full_name for order in Order.objects.filter(customer=user)]
+    assert (names.count(""), names.count("Salma Q.")) == (80, 320)
+    assert ErasureRecord.objects.get().status == "pending"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -33,6 +33,15 @@ class LegalHold(models.Model):
 
     def __str__(self) -> str:
         return f"{_('legal hold')} #{self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save the hold once the purge and erasure batches in flight have committed (see ``lock_holds``)."""
+        from privacy_kit.retention.purge import lock_holds
+
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using):
+            lock_holds(using, exclusive=True)
+            super().save(*args, **kwargs)
 
     def release(self) -> None:
         self.released_at = timezone.now()

@@ -198,6 +198,25 @@ def policy_lock(name: str, chunk: str, using: str) -> Iterator[bool]:
                 cursor.execute(f"SELECT {release}")
 
 
+def lock_holds(using: str, *, exclusive: bool) -> None:
+    """Hold the legal holds' advisory lock until the transaction ends: exclusive to place a hold, shared for a batch.
+
+    Placing or releasing a hold waits for the purge and erasure batches in flight,
+    and a batch waits for a hold being placed, so a batch that re-reads the holds
+    after taking the lock sees every hold committed before it. Without this, a
+    batch waiting on a row lock would go on with the holds it read before the
+    wait. Elsewhere than on PostgreSQL writes serialize on their own and this does nothing.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    if not connection.in_atomic_block:
+        raise RuntimeError("lock_holds() must run inside transaction.atomic(): the lock ends with the transaction.")
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s)", [_lock_key("legal_holds")])
+
+
 def _relax_commit(using: str) -> None:
     """Let PostgreSQL acknowledge this batch's commit before it reaches the disk.
 
@@ -294,6 +313,9 @@ def purge_policy(
             for batch in primary_key_batches(scope, batch_size or app_settings.PURGE_BATCH_SIZE):
                 with transaction.atomic(using=using):
                     _relax_commit(using)
+                    if registration.subject_path:
+                        # expired() reads the holds in the batch's own statements, after this lock.
+                        lock_holds(using, exclusive=False)
                     due = expired(registration, now).filter(batch)
                     if dry_run:
                         count = due.count()

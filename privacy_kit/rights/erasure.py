@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -29,7 +30,7 @@ from ..conf import app_settings
 from ..consent import _record, consent_state
 from ..consent.subjects import Subject
 from ..models import ConsentRecord, LegalHold, SecurityEvent
-from ..retention.purge import anonymized_fields, anonymous_value, not_yet_anonymous, policy_lock
+from ..retention.purge import anonymized_fields, anonymous_value, lock_holds, not_yet_anonymous, policy_lock
 from ..security.events import record_subject_event
 from .models import ErasureRecord
 
@@ -62,6 +63,20 @@ def _check_registry() -> None:
         raise ImproperlyConfigured(
             "Erasure refused: the personal-data registry has errors (see manage.py check): " + " ".join(problems)
         )
+
+
+@contextmanager
+def _erasure_batch(user: Any, using: str) -> Iterator[None]:
+    """Run one erasure step in a transaction that no hold can slip past; raise ``ErasureRefused`` if one is active.
+
+    The holds are read again after taking their lock (shared with the other
+    batches, exclusive for placing a hold), so a hold committed while an erasure
+    runs stops it at its next batch, and one placed during a batch waits for it.
+    """
+    with transaction.atomic(using=using):
+        lock_holds(using, exclusive=False)
+        _refuse_if_held(user)
+        yield
 
 
 def _refuse_if_held(user: Any) -> None:
@@ -124,9 +139,12 @@ def apply_erasure(user: Any) -> Iterator[tuple[str, str, int]]:
     for registration in registry.registrations():
         if registration.subject_path:
             yield from _erase_registered(registration, user, size)
-    yield from _erase_consents(user)
-    yield from _erase_login_attempts(user)
-    yield _close_account(user)
+    using = router.db_for_write(ErasureRecord)
+    # Each last step is one transaction of its own, stopped like a batch by a hold.
+    for step in (_erase_consents, _erase_login_attempts, lambda user: [_close_account(user)]):
+        with _erasure_batch(user, using):
+            done = list(step(user))
+        yield from done
 
 
 def _erase_registered(registration: registry.Registration, user: Any, size: int) -> Iterator[tuple[str, str, int]]:
@@ -139,7 +157,7 @@ def _erase_registered(registration: registry.Registration, user: Any, size: int)
         values = {field.name: anonymous_value(field) for field in fields}
         due = not_yet_anonymous(rows, fields)
         for batch in primary_key_batches(due, size):
-            with transaction.atomic(using=using):
+            with _erasure_batch(user, using):
                 number = model._base_manager.filter(pk__in=due.filter(batch).values("pk")).update(**values)
             yield model._meta.label, ANONYMIZED, number
         return
@@ -148,7 +166,7 @@ def _erase_registered(registration: registry.Registration, user: Any, size: int)
         return
     # Rows registered as personal without a retention policy go.
     for batch in primary_key_batches(rows, size):
-        with transaction.atomic(using=using):
+        with _erasure_batch(user, using):
             deleted = delete_rows(rows.filter(batch))
         for label, number in deleted.items():
             yield label, DELETED, number
@@ -313,9 +331,14 @@ def replay_erasures() -> ReplayResult:
         if LegalHold.objects.active().filter(subject_id=pk).exists():
             result.held += 1
             continue
+        try:
+            for label, action, number in apply_erasure(user):
+                if number:
+                    entry = result.counts.setdefault(label, {})
+                    entry[action] = entry.get(action, 0) + number
+        except ErasureRefused:
+            # A hold placed while the replay ran: the rest of this subject waits for its release.
+            result.held += 1
+            continue
         result.replayed += 1
-        for label, action, number in apply_erasure(user):
-            if number:
-                entry = result.counts.setdefault(label, {})
-                entry[action] = entry.get(action, 0) + number
     return result
