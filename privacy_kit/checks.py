@@ -171,6 +171,12 @@ W033_MSG = (
     "was down would stay pending."
 )
 W033_HINT = "Add it: CELERY_BEAT_SCHEDULE = {**privacy_kit.celery.beat_schedule(), ...}."
+W034 = "privacy_kit.W034"
+W034_MSG = (
+    "django-axes writes the username, IP address and browser of every failed login to the log "
+    "(AXES_CLIENT_STR_CALLABLE is not set): no erasure reaches them there."
+)
+W034_HINT = 'Set AXES_CLIENT_STR_CALLABLE = "privacy_kit.security.lockouts.client_description".'
 W031 = "privacy_kit.W031"
 W031_MSG = "No purge has finished successfully in the last {days} days."
 W031_HINT = "Check that a Celery beat and a worker run, and read the failed PurgeRun rows in the admin."
@@ -222,6 +228,13 @@ def check_unregistered_encrypted_models(app_configs: Any = None, **kwargs: Any) 
         hint = W032_HINT.format(call=_register_call(model, names))
         warnings.append(checks.Warning(message, hint=hint, obj=model, id=W032))
     return warnings
+
+
+def check_axes_log(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn when django-axes would log personal data of every failed login."""
+    if not apps.is_installed("axes") or getattr(settings, "AXES_CLIENT_STR_CALLABLE", None):
+        return []
+    return [checks.Warning(W034_MSG, hint=W034_HINT, id=W034)]
 
 
 def check_beat_schedule(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:

@@ -51,6 +51,8 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_COOLOFF_TIME = 1
 AXES_RESET_ON_SUCCESS = True
 AXES_SENSITIVE_PARAMETERS = ["otp_token"]
+# Log a failed login by its path, not by username, address and browser (privacy_kit.W034).
+AXES_CLIENT_STR_CALLABLE = "privacy_kit.security.lockouts.client_description"
 OTP_TOTP_ISSUER = "privacy_kit tests"
 TEMPLATES = [
     {

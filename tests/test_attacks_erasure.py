@@ -2,6 +2,9 @@
 
 import datetime
 import decimal
+import importlib
+import io
+import logging
 import socket
 import threading
 import time
@@ -9,13 +12,19 @@ import time
 import pytest
 from celery import Celery
 from celery.signals import task_prerun
+from django.apps import apps
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.auth import get_user_model
 from django.core.checks import run_checks
+from django.core.management import call_command
 from django.db import DataError, InterfaceError, OperationalError, connection, connections, transaction
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.utils import timezone
 
+from privacy_kit import crypto
 from privacy_kit.celery import beat_schedule
-from privacy_kit.checks import W033_MSG
+from privacy_kit.checks import W033_MSG, W034_MSG
+from privacy_kit.consent import IP_BINDING
 from privacy_kit.models import ErasureRecord, LegalHold, PurgeRun
 from privacy_kit.retention import purge_policy
 from privacy_kit.rights.erasure import ErasureRefused, erase_subject, request_erasure, resume_erasures
@@ -370,3 +379,113 @@ def test_a_hold_placed_during_an_erasure_stops_it_at_the_next_batch(django_user_
     names = [order.full_name for order in Order.objects.filter(customer=user)]
     assert (names.count(""), names.count("Salma Q.")) == (80, 320)
     assert ErasureRecord.objects.get().status == "pending"
+
+
+# -- personal data left behind after an erasure ------------------------------------------------
+
+CUSTOMER = {
+    "username": "noura_q",
+    "email": "noura.q@example.sa",
+    "first_name": "Nourah",
+    "last_name": "Qahtani",
+    "phone": "0559876543",
+    "ip": "10.9.8.7",
+    "user_agent": "NourahBrowser/7.1",
+}
+
+
+def text_columns():
+    """Yield (model, column) for every text-like column of every installed model."""
+    text_types = ("char", "text", "json", "inet", "uuid", "clob", "varchar")
+    for model in apps.get_models(include_auto_created=True):
+        if model._meta.proxy or not model._meta.managed:
+            continue
+        for field in model._meta.local_concrete_fields:
+            db_type = (field.db_type(connection) or "").lower()
+            if any(kind in db_type for kind in text_types):
+                yield model, field.column
+
+
+def rows_holding(needles):
+    """Return the (table, column, needle) of every stored value that contains one of ``needles``, case-insensitively."""
+    found = set()
+    with connection.cursor() as cursor:
+        for model, column in text_columns():
+            table = connection.ops.quote_name(model._meta.db_table)
+            cursor.execute(f"SELECT {connection.ops.quote_name(column)} FROM {table}")
+            for (value,) in cursor.fetchall():
+                for needle in needles:
+                    if value is not None and needle.lower() in str(value).lower():
+                        found.add((model._meta.db_table, column, needle))
+    return sorted(found)
+
+
+@pytest.fixture
+def shop():
+    """The demo's purposes and policy (as its data migration publishes them) and its catalog."""
+    importlib.import_module("example_shop.shop.migrations.0002_purposes_and_policy").publish(apps, None)
+    call_command("seed_shop", stdout=io.StringIO())
+
+
+def test_an_erased_customers_journey_leaves_nothing_of_them_in_any_table_or_log(shop, admin_user, caplog):
+    caplog.set_level(logging.DEBUG)
+    client = Client(REMOTE_ADDR=CUSTOMER["ip"], HTTP_USER_AGENT=CUSTOMER["user_agent"])
+    # As a visitor: the banner, a search, a product in the cart.
+    client.post("/privacy/consent/", {"choice": "save", "purposes": ["personalization", "analytics"], "next": "/"})
+    client.get("/search/", {"q": "dates"})
+    password = "Nourah-pass-2026!"
+    response = client.post(
+        "/accounts/signup/", {"username": CUSTOMER["username"], "password1": password, "password2": password}
+    )
+    assert response.status_code == 302
+    customer = get_user_model().objects.get(username=CUSTOMER["username"])
+    customer.email, customer.first_name, customer.last_name = (
+        CUSTOMER["email"],
+        CUSTOMER["first_name"],
+        CUSTOMER["last_name"],
+    )
+    customer.save()
+    client.post("/cart/add/tahini/")
+    contact = {
+        "full_name": f"{CUSTOMER['first_name']} {CUSTOMER['last_name']}",
+        "address": "Olaya",
+        "city": "Riyadh",
+        "phone": CUSTOMER["phone"],
+        "email": CUSTOMER["email"],
+    }
+    assert client.post("/checkout/", contact).status_code == 302
+    client.post("/accounts/logout/")
+    # Two failed logins under a case variant of the username.
+    for _ in range(2):
+        client.post("/accounts/login/", {"username": CUSTOMER["username"].upper(), "password": "wrong"})
+    # A staff change of the account, logged by the admin as it does.
+    LogEntry.objects.log_actions(
+        user_id=admin_user.pk, queryset=[customer], action_flag=CHANGE, change_message="Changed email."
+    )
+    needles = [value for key, value in CUSTOMER.items()]
+    needles.append(crypto.keyring().blind_index(IP_BINDING, CUSTOMER["ip"]))
+    assert rows_holding(needles), "the journey stored nothing to find: the search cannot fail"
+
+    erase_subject(customer, reason="asked by email", requested_by=admin_user)
+
+    left = rows_holding(needles)
+    assert left == [], left
+    assert [
+        record.getMessage()
+        for record in caplog.records
+        if any(n.lower() in record.getMessage().lower() for n in needles)
+    ] == []
+
+
+def test_axes_left_to_log_usernames_and_addresses_is_warned_about(settings):
+    del settings.AXES_CLIENT_STR_CALLABLE
+
+    found = [message for message in run_checks() if message.id == "privacy_kit.W034"]
+
+    assert [message.msg for message in found] == [W034_MSG]
+
+
+def test_axes_describing_attempts_by_path_only_is_not_warned_about(settings):
+    settings.AXES_CLIENT_STR_CALLABLE = "privacy_kit.security.lockouts.client_description"
+
+    assert not [message for message in run_checks() if message.id == "privacy_kit.W034"]

@@ -20,6 +20,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX, make_password
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models, router, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -27,7 +28,7 @@ from django.utils.translation import gettext as _
 from .. import crypto, registry
 from ..batches import delete_rows, key_pages, primary_key_batches
 from ..conf import app_settings
-from ..consent import _record, consent_state
+from ..consent import IP_BINDING, _record, consent_state
 from ..consent.subjects import Subject
 from ..models import ConsentRecord, LegalHold, SecurityEvent
 from ..retention.purge import anonymized_fields, anonymous_value, lock_holds, not_yet_anonymous, policy_lock
@@ -141,7 +142,9 @@ def apply_erasure(user: Any) -> Iterator[tuple[str, str, int]]:
             yield from _erase_registered(registration, user, size)
     using = router.db_for_write(ErasureRecord)
     # Each last step is one transaction of its own, stopped like a batch by a hold.
-    for step in (_erase_consents, _erase_login_attempts, lambda user: [_close_account(user)]):
+    # Security events first: they find the subject's addresses by the consent records' hashes.
+    steps = (_erase_security_events, _erase_consents, _erase_admin_log, _erase_login_attempts)
+    for step in (*steps, lambda user: [_close_account(user)]):
         with _erasure_batch(user, using):
             done = list(step(user))
         yield from done
@@ -178,18 +181,63 @@ def _erase_consents(user: Any) -> Iterator[tuple[str, str, int]]:
     granted = sorted(slug for slug, entry in state.items() if entry.requires_consent and entry.granted)
     if granted:
         _record(user, granted, ConsentRecord.Action.WITHDRAW, str(ConsentRecord.Source.ERASURE), None)
-    number = ConsentRecord.objects.filter(user_id=user.pk).anonymize(user=None, visitor=None, ip_hash="", user_agent="")
+    # The visitor cookies the subject used before logging in: their rows carry the same address and browser.
+    visitors = set(
+        ConsentRecord.objects.filter(user_id=user.pk).exclude(visitor=None).values_list("visitor", flat=True)
+    )
+    cleared = {"user": None, "visitor": None, "ip_hash": "", "user_agent": ""}
+    number = ConsentRecord.objects.filter(user_id=user.pk).anonymize(**cleared)
+    if visitors:
+        number += ConsentRecord.objects.filter(visitor__in=visitors, user__isnull=True).anonymize(**cleared)
     yield ConsentRecord._meta.label, ANONYMIZED, number
+
+
+def _erase_security_events(user: Any) -> Iterator[tuple[str, str, int]]:
+    """Clear the address of the subject's security events; the events stay, tied to the closed account.
+
+    The events of no known user from the subject's addresses go blank too (a failed
+    login under a differently cased username is the subject's as well): the addresses
+    of their own events, and those whose keyed hash their consent records hold.
+    """
+    own = SecurityEvent.objects.filter(user_id=user.pk, ip__isnull=False)
+    addresses = set(own.values_list("ip", flat=True))
+    hashes = set(ConsentRecord.objects.filter(user_id=user.pk).exclude(ip_hash="").values_list("ip_hash", flat=True))
+    if hashes:
+        keyring = crypto.keyring()
+        unknown = SecurityEvent.objects.filter(user__isnull=True, ip__isnull=False).values_list("ip", flat=True)
+        addresses |= {ip for ip in unknown.distinct() if keyring.blind_index(IP_BINDING, ip) in hashes}
+    number = own.anonymize(ip=None)
+    if addresses:
+        number += SecurityEvent.objects.filter(user__isnull=True, ip__in=addresses).anonymize(ip=None)
+    yield SecurityEvent._meta.label, ANONYMIZED, number
+
+
+def _erase_admin_log(user: Any) -> Iterator[tuple[str, str, int]]:
+    """Replace the name under which the admin's log shows the subject's account (it is the username)."""
+    if not apps.is_installed("django.contrib.admin"):
+        return
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    entries = LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(get_user_model(), for_concrete_model=False),
+        object_id=str(user.pk),
+    ).exclude(object_repr=f"erased-{user.pk}")
+    yield LogEntry._meta.label, ANONYMIZED, entries.update(object_repr=f"erased-{user.pk}")
 
 
 def _erase_login_attempts(user: Any) -> Iterator[tuple[str, str, int]]:
     """Delete what django-axes logged under the subject's username (it keeps usernames and IP addresses)."""
     if not apps.is_installed("axes"):
         return
-    username = user.get_username()
+    # axes stores the username as typed: any case of it, or the email used to log in.
+    typed = Q(username__iexact=user.get_username())
+    email = getattr(user, "email", "")
+    if email:
+        typed |= Q(username__iexact=email)
     for label in AXES_LOGS:
         model = apps.get_model(label)
-        number, _per_model = model._default_manager.filter(username=username).delete()
+        number, _per_model = model._default_manager.filter(typed).delete()
         yield label, DELETED, number
 
 
