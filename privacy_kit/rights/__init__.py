@@ -11,7 +11,15 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .erasure import ErasureRefused, erase_subject, queue_erasure, replay_erasures, subject_reference
+    from .erasure import (
+        ErasureRefused,
+        erase_subject,
+        queue_erasure,
+        replay_erasures,
+        request_erasure,
+        resume_erasures,
+        subject_reference,
+    )
     from .export import SCHEMA_VERSION, export_response, export_subject, stream_export, subject_of_row
 
 # Loaded on first use: privacy_kit.models imports this package's models while
@@ -21,6 +29,8 @@ _PUBLIC = {
     "erase_subject": "erasure",
     "queue_erasure": "erasure",
     "replay_erasures": "erasure",
+    "request_erasure": "erasure",
+    "resume_erasures": "erasure",
     "subject_reference": "erasure",
     "SCHEMA_VERSION": "export",
     "export_response": "export",
@@ -44,6 +54,8 @@ __all__ = [
     "export_subject",
     "queue_erasure",
     "replay_erasures",
+    "request_erasure",
+    "resume_erasures",
     "stream_export",
     "subject_of_row",
     "subject_reference",
