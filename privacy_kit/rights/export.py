@@ -36,7 +36,7 @@ NOT_EXPORTED = {"password"}
 ROWS_PER_CHUNK = 500  # rows per piece of streamed text
 ROWS_PER_PAGE = 2000  # rows per query
 # A download is written out whole before it is sent; past this size it waits on disk, not in memory.
-SPOOL_BYTES = 4 * 1024 * 1024
+SPOOL_BYTES = 1024 * 1024
 
 _encoder = DjangoJSONEncoder()
 # One encoder for every chunk: json.dumps() with a non-default option builds a new one per call.
