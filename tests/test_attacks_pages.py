@@ -5,16 +5,20 @@ import logging
 import threading
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.urls import URLPattern, reverse
 from django.utils.log import AdminEmailHandler
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from example_shop.shop.models import Order as ShopOrder
 from privacy_kit import urls as privacy_urls
 from privacy_kit.models import LegalHold, SecurityEvent
+from tests.browser import click_and_wait, needs_chromium
 from tests.test_fields import write_stored
 from tests.test_rights import PASSWORD, customer_with_history, policy, shop_registry  # noqa: F401 (fixtures)
 from tests.testapp.models import Order
@@ -259,3 +263,24 @@ def test_username_with_a_bidi_override_is_isolated_on_the_my_data_page(django_us
     client.force_login(user)
     page = client.get("/privacy/my-data/").content.decode()
     assert f"<bdi>mallory{BIDI_OVERRIDE}</bdi>" in page
+
+
+@needs_chromium
+@pytest.mark.django_db(transaction=True)
+def test_browser_back_after_logout_shows_the_order_address(browser, live_server, django_user_model, catalog):
+    user = django_user_model.objects.create_user("reem", email="reem@example.sa", password=PASSWORD)
+    client = Client()
+    client.force_login(user)
+    order = shop_order(client)
+    browser.get(f"{live_server.url}/")
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    browser.add_cookie({"name": settings.SESSION_COOKIE_NAME, "value": session})
+    browser.get(f"{live_server.url}/orders/{order.pk}/")
+    assert CONTACT["address"] in browser.find_element(By.ID, "order").text
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/accounts/logout/'] button"))
+    assert browser.execute_script("return location.pathname") == "/"
+    browser.back()
+    WebDriverWait(browser, 10).until(lambda driver: driver.execute_script("return document.readyState") == "complete")
+    assert browser.execute_script("return location.pathname") == "/accounts/login/"
+    assert CONTACT["address"] not in browser.page_source
+    assert CONTACT["phone"] not in browser.page_source

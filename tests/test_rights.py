@@ -375,6 +375,19 @@ def test_download_is_only_posted(logged_in):
     assert logged_in.get("/privacy/my-data/export/").status_code == 405
 
 
+def test_delete_account_is_only_posted(logged_in, layla):
+    assert logged_in.get("/privacy/my-data/delete/").status_code == 405
+    layla.refresh_from_db()
+    assert layla.is_active
+
+
+def test_delete_account_with_a_wrong_password_counts_as_a_failed_login(logged_in, layla):
+    response = logged_in.post("/privacy/my-data/delete/", {"password": "wrong", "confirm": "on"})
+    assert response.status_code == 400
+    assert "That password is not right." in response.content.decode()
+    assert SecurityEvent.objects.filter(kind="failed_login", user=layla).exists()
+
+
 @pytest.mark.parametrize("name", ["user", "user_id", "id"])
 def test_download_naming_another_user_is_refused_and_recorded(logged_in, layla, omar, name):
     response = logged_in.post(f"/privacy/my-data/export/?{name}={omar.pk}", {"password": PASSWORD})
