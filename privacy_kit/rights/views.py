@@ -48,9 +48,9 @@ EXPORT_FAILED_MSG = _(
     "Your data could not be put together just now. Nothing was downloaded and this does not count "
     "towards your downloads. We have been told; please try again later."
 )
+ERASURE_REASON = "The customer deleted their account."
 
 logger = logging.getLogger(__name__)
-ERASURE_REASON = "The customer deleted their account."
 
 
 class ConfirmPasswordForm(forms.Form):
