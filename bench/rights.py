@@ -15,6 +15,9 @@ at the end) or with ``--database sqlite`` in a temporary file, with random keys 
                            would write without privacy_kit, and the baseline of the export;
            - ``export_subject(user)``: the document as a dict in memory, then the same and ``json.dumps``;
            - ``stream_export(user)``: consumed piece by piece, each encoded and written to /dev/null;
+           - ``spool_export(user)``: what the download sends: the whole stream written to a spooled
+                           temporary file (in memory up to ``SPOOL_BYTES``, then on disk), then read
+                           back to /dev/null in 8 KiB blocks as the response does;
            with the wall time (best of ``--repeats``), the ratios to raw SQL and to the hand-written
            export, the peak RSS of the process (``VmHWM``, reset with ``/proc/self/clear_refs`` just
            before the case) and its growth over the RSS it started the case with (worst of the repeats).
@@ -45,7 +48,7 @@ collecting them is part of its cost). It prints figures, not verdicts.
 Run from the repository root::
 
     .venv/bin/python bench/rights.py [--events 10000] [--orders 500] [--subjects 1000] [--repeats 5]
-                                     [--database postgres|sqlite]
+                                     [--database postgres|sqlite] [--export-only]
 """
 
 from __future__ import annotations
@@ -424,6 +427,15 @@ def bench_export(events: int, orders: int, repeats: int) -> None:
                 written += sink.write(piece.encode())
         return written
 
+    def spooled() -> int:
+        from privacy_kit.rights.export import spool_export
+
+        written = 0
+        with spool_export(user) as spool, open(os.devnull, "wb") as sink:
+            while block := spool.read(8192):
+                written += sink.write(block)
+        return written
+
     cases: dict[str, Callable[[], int]] = {
         "raw SQL, not decrypted": raw,
         "values_list, decrypted": values_list,
@@ -431,6 +443,7 @@ def bench_export(events: int, orders: int, repeats: int) -> None:
         "export_subject (dict)": in_memory,
         "export_subject + json.dumps": in_memory_dumped,
         "stream_export to /dev/null": streamed,
+        "spool_export, then read": spooled,
     }
     results: dict[str, list[Forked]] = {label: [] for label in cases}
     for _ in range(repeats):
@@ -697,6 +710,7 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=1_000, help="subjects erased per case (default 1,000)")
     parser.add_argument("--repeats", type=int, default=5, help="runs of each export case (default 5)")
     parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--export-only", action="store_true", help="run the export cases and not the erasures")
     args = parser.parse_args()
 
     # A SIGTERM unwinds like Ctrl-C: the workers are stopped and the database dropped on the way out.
@@ -722,7 +736,8 @@ def main() -> None:
             create_tables()
             publish_policy()
             bench_export(args.events, args.orders, args.repeats)
-            bench_erase(run, args.subjects, directory)
+            if not args.export_only:
+                bench_erase(run, args.subjects, directory)
         finally:
             if args.database == "postgres":
                 from django.conf import settings

@@ -16,8 +16,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django.views.generic import CreateView, DetailView, FormView, ListView, TemplateView
 
@@ -32,6 +35,9 @@ from .recommendations import best_sellers, recommended_for
 
 # Longer searches are cut: nobody types more, and it bounds what is stored.
 MAX_QUERY_LENGTH = 100
+# Bidi embeddings, overrides and isolates (U+202A-E, U+2066-9): in a search term they would turn
+# the shop's own text after it around, in the title and the heading that repeat the term.
+BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -48,7 +54,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def search(request: HttpRequest) -> HttpResponse:
     """Search the catalog, in English and Arabic; remember the search only under consent to personalization."""
-    query = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
+    query = request.GET.get("q", "").translate(BIDI_CONTROLS).strip()[:MAX_QUERY_LENGTH]
     context: dict[str, Any] = {"query": query, "products": Product.objects.none(), "remembered": False}
     if query:
         context["products"] = Product.objects.matching(query).select_related("category")
@@ -76,6 +82,9 @@ class ProductView(DetailView):
         return super().get_context_data(**kwargs, related=related)
 
 
+# Pages that show the customer's cart, orders, address or phone are never cached: after a logout,
+# the browser's Back button must not show them again.
+@never_cache
 def cart(request: HttpRequest) -> HttpResponse:
     return render(request, "shop/cart.html", cart_totals(cart_for(request)))
 
@@ -118,6 +127,8 @@ def cart_remove(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("shop:cart")
 
 
+# The form posts the name, address and phone: an error report must not carry them.
+@method_decorator([never_cache, sensitive_post_parameters()], name="dispatch")
 class CheckoutView(LoginRequiredMixin, FormView):
     """Ask for the delivery details and place the order; the details are stored encrypted."""
 
@@ -157,6 +168,7 @@ class CheckoutView(LoginRequiredMixin, FormView):
         return redirect(order)
 
 
+@method_decorator(never_cache, name="dispatch")
 class OrderListView(LoginRequiredMixin, ListView):
     template_name = "shop/order_list.html"
     context_object_name = "orders"
@@ -165,6 +177,7 @@ class OrderListView(LoginRequiredMixin, ListView):
         return Order.objects.filter(user=self.request.user).prefetch_related("items")
 
 
+@method_decorator(never_cache, name="dispatch")
 class OrderDetailView(LoginRequiredMixin, DetailView):
     """Show one of the customer's own orders; anyone else's is not found."""
 
@@ -175,10 +188,12 @@ class OrderDetailView(LoginRequiredMixin, DetailView):
         return Order.objects.filter(user=self.request.user).prefetch_related("items")
 
 
+@method_decorator(never_cache, name="dispatch")
 class AccountView(LoginRequiredMixin, TemplateView):
     template_name = "shop/account.html"
 
 
+@method_decorator(sensitive_post_parameters("password1", "password2"), name="dispatch")
 class SignupView(CreateView):
     """Create an account with Django's own form and sign the new customer in."""
 

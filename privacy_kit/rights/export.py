@@ -8,6 +8,7 @@ written as they come, so a subject with a long history never sits in memory.
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
@@ -34,6 +35,8 @@ CONSENT_CATEGORY = "consent"
 NOT_EXPORTED = {"password"}
 ROWS_PER_CHUNK = 500  # rows per piece of streamed text
 ROWS_PER_PAGE = 2000  # rows per query
+# A download is written out whole before it is sent; past this size it waits on disk, not in memory.
+SPOOL_BYTES = 1024 * 1024
 
 _encoder = DjangoJSONEncoder()
 # One encoder for every chunk: json.dumps() with a non-default option builds a new one per call.
@@ -164,10 +167,32 @@ def stream_export(user: Any, *, now: Any = None) -> Iterator[str]:
     yield "]}"
 
 
-def export_response(request: HttpRequest, subject: Any) -> StreamingHttpResponse:
-    """Return the subject's export as a JSON download and record the export as a security event."""
+def spool_export(user: Any, *, now: Any = None) -> tempfile.SpooledTemporaryFile:
+    """Write ``stream_export(user)`` to a temporary file and return it rewound, or raise what stopped it."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+    try:
+        for piece in stream_export(user, now=now):
+            spool.write(piece.encode())
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
+
+
+def export_response(request: HttpRequest, subject: Any) -> FileResponse:
+    """Return the subject's export as a JSON download and record the export as a security event.
+
+    Every value is read and decrypted before the first byte is sent, so a value that does not
+    open raises ``DecryptionError`` here, with nothing sent and nothing recorded.
+    """
+    spool = spool_export(subject)
     record_subject_event(SecurityEvent.Kind.EXPORT, request, subject)
-    response = StreamingHttpResponse(stream_export(subject), content_type="application/json; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="personal-data-{timezone.now():%Y-%m-%d}.json"'
+    response = FileResponse(
+        spool,
+        as_attachment=True,
+        filename=f"personal-data-{timezone.now():%Y-%m-%d}.json",
+        content_type="application/json; charset=utf-8",
+    )
     add_never_cache_headers(response)
     return response

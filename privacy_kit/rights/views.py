@@ -7,11 +7,13 @@ anyway that names someone else is refused with 403 and recorded.
 from __future__ import annotations
 
 import datetime
+import logging
 from typing import Any
 
 from django import forms
-from django.contrib.auth import authenticate, logout
+from django.contrib.auth import authenticate, get_user_model, logout
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect
@@ -20,11 +22,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from .. import registry
 from ..conf import app_settings
 from ..consent import state_of
+from ..crypto import DecryptionError
 from ..models import ErasureRecord, Purpose, SecurityEvent
 from ..security.events import OWN_DATA, record_security_event
 from .erasure import ErasureRefused, queue_erasure
@@ -35,7 +39,18 @@ SUBJECT_PARAMETERS = ("user", "user_id", "subject", "subject_id", "id", "pk")
 TOO_MANY_EXPORTS_MSG = _("You have downloaded your data several times in the last hour. Please try again later.")
 WRONG_PASSWORD_MSG = _("That password is not right.")
 FOREIGN_SUBJECT_MSG = _("You can only see and delete your own data.")
+# Why a hold was placed is internal (it may name an investigation): the customer reads only that there is one.
+HELD_MSG = _(
+    "We must keep your data for now, so your account cannot be deleted yet. Nothing was changed. "
+    "Please contact us if you have any questions."
+)
+EXPORT_FAILED_MSG = _(
+    "Your data could not be put together just now. Nothing was downloaded and this does not count "
+    "towards your downloads. We have been told; please try again later."
+)
 ERASURE_REASON = "The customer deleted their account."
+
+logger = logging.getLogger(__name__)
 
 
 class ConfirmPasswordForm(forms.Form):
@@ -129,23 +144,35 @@ def my_data(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @never_cache
+@sensitive_post_parameters("password")
 def export_data(request: HttpRequest) -> HttpResponse:
     """Send the user their data as a JSON download, after their password, a few times an hour at most."""
     refused = _refusal(request, SecurityEvent.Kind.EXPORT, ConfirmPasswordForm, "export_form")
     if refused:
         return refused
-    hour_ago = timezone.now() - datetime.timedelta(hours=1)
-    recent = SecurityEvent.objects.filter(
-        kind=SecurityEvent.Kind.EXPORT, user=request.user, created_at__gte=hour_ago, detail=OWN_DATA
-    ).aggregate(n=Count("pk"))["n"]
-    if recent >= app_settings.EXPORTS_PER_HOUR:
-        return _page(request, status=429, export_error=TOO_MANY_EXPORTS_MSG)
-    return export_response(request, request.user)
+    try:
+        with transaction.atomic():
+            # Locking the user's row makes parallel downloads take turns: each one counts the
+            # exports recorded before it, and records its own before the next one counts.
+            list(get_user_model()._base_manager.select_for_update().filter(pk=request.user.pk).values_list("pk"))
+            hour_ago = timezone.now() - datetime.timedelta(hours=1)
+            recent = SecurityEvent.objects.filter(
+                kind=SecurityEvent.Kind.EXPORT, user=request.user, created_at__gte=hour_ago, detail=OWN_DATA
+            ).aggregate(n=Count("pk"))["n"]
+            if recent >= app_settings.EXPORTS_PER_HOUR:
+                return _page(request, status=429, export_error=TOO_MANY_EXPORTS_MSG)
+            return export_response(request, request.user)
+    except DecryptionError as error:
+        # The whole file is written before the first byte is sent: the customer gets this page, not
+        # a truncated file, and the export is not recorded, so it does not use up one of theirs.
+        logger.error("The export of user #%s failed: %s", request.user.pk, error)
+        return _page(request, status=500, export_error=EXPORT_FAILED_MSG)
 
 
 @login_required
 @require_POST
 @never_cache
+@sensitive_post_parameters("password")
 def delete_account(request: HttpRequest) -> HttpResponse:
     """Close the account now and erase its data in the background, after the password and a confirmation."""
     refused = _refusal(request, SecurityEvent.Kind.ERASURE, DeleteAccountForm, "delete_form")
@@ -153,8 +180,8 @@ def delete_account(request: HttpRequest) -> HttpResponse:
         return refused
     try:
         queue_erasure(request, request.user, reason=ERASURE_REASON, source=str(ErasureRecord.Source.ACCOUNT))
-    except ErasureRefused as refusal:
-        return _page(request, status=409, delete_error=str(refusal), hold_reason=refusal.hold.reason)
+    except ErasureRefused:
+        return _page(request, status=409, delete_error=HELD_MSG)
     logout(request)
     return redirect(reverse("privacy_kit:account_deleted"))
 
