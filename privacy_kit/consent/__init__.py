@@ -159,8 +159,12 @@ def _record(subject: Any, purposes: Iterable[str], action: Any, source: str, req
     if isinstance(purposes, str):
         raise TypeError("purposes is a list of purpose slugs, not one string.")
     slugs = list(dict.fromkeys(purposes))
-    if source not in ConsentRecord.Source.values:
-        raise ConsentError(f"Unknown consent source {source!r}; use one of {', '.join(ConsentRecord.Source.values)}.")
+    sources = consent_sources()
+    if source not in sources:
+        raise ConsentError(
+            f"Unknown consent source {source!r}; use one of {', '.join(sources)}, "
+            "or declare it in PRIVACY_KIT['CONSENT_SOURCES']."
+        )
     found = {purpose.slug: purpose for purpose in Purpose.objects.filter(slug__in=slugs)}
     unknown = [slug for slug in slugs if slug not in found]
     if unknown:
@@ -190,6 +194,15 @@ def _record(subject: Any, purposes: Iterable[str], action: Any, source: str, req
     return records
 
 
+def consent_sources() -> list[str]:
+    """Return the sources a consent may be recorded from: privacy_kit's own, then the shop's declared ones."""
+    from privacy_kit.conf import app_settings
+    from privacy_kit.models import ConsentRecord
+
+    own = list(ConsentRecord.Source.values)
+    return own + [source for source in app_settings.CONSENT_SOURCES if source not in own]
+
+
 def _evidence(request: HttpRequest | None) -> dict[str, str]:
     """Return the request's keyed IP hash and user agent (never the IP itself)."""
     from privacy_kit.security.events import client_ip  # its models load after this package
@@ -208,6 +221,7 @@ __all__ = [
     "ConsentError",
     "NoPolicyError",
     "UnknownPurposeError",
+    "consent_sources",
     "consent_state",
     "grant",
     "has_consent",

@@ -40,6 +40,13 @@ UNKNOWN_CHOICE_MSG = _("Unknown choice: use accept_all, reject_all or save.")
 UNKNOWN_ACTION_MSG = _("Unknown action: use grant or withdraw.")
 BAD_JSON_MSG = _('Send a JSON object such as {"grant": ["analytics"], "withdraw": ["marketing"]}.')
 BOTH_WAYS_MSG = _("A purpose cannot be granted and withdrawn at once: %(slugs)s.")
+BODY_TOO_LARGE_MSG = _("The request body is larger than %(limit)s bytes: send only the purposes to change.")
+MORE_SLUGS_MSG = _("%(slugs)s (and %(more)s more)")
+
+# A consent decision names a handful of purposes: far below this.
+API_BODY_MAX_BYTES = 16_384
+# Unknown slugs named back in an error, at most: the rest are counted.
+ECHOED_SLUGS = 5
 
 
 @require_POST
@@ -60,7 +67,7 @@ def consent(request: HttpRequest) -> HttpResponse:
     try:
         _decide(request, granted, withdrawn, SOURCE_BANNER)
     except UnknownPurposeError:
-        return _plain_error(UNKNOWN_PURPOSE_MSG % {"slugs": ", ".join(_unknown(granted))}, 400)
+        return _plain_error(UNKNOWN_PURPOSE_MSG % {"slugs": _named(_unknown(granted))}, 400)
     except NoPolicyError:
         return _plain_error(NO_POLICY_MSG, 409)
     return _see_other(_next_url(request))
@@ -108,13 +115,13 @@ def api(request: HttpRequest) -> JsonResponse:
     """Return the subject's consent as JSON; on POST, first record ``{"grant": [...], "withdraw": [...]}``."""
     if request.method == "POST":
         try:
-            granted, withdrawn = _parse_api_body(request.body)
+            granted, withdrawn = _parse_api_body(_limited_body(request))
         except ValueError as error:
             return JsonResponse({"error": str(error)}, status=400)
         try:
             _decide(request, granted, withdrawn, SOURCE_API)
         except UnknownPurposeError:
-            message = UNKNOWN_PURPOSE_MSG % {"slugs": ", ".join(_unknown(granted + withdrawn))}
+            message = UNKNOWN_PURPOSE_MSG % {"slugs": _named(_unknown(granted + withdrawn))}
             return JsonResponse({"error": str(message)}, status=400)
         except NoPolicyError:
             return JsonResponse({"error": str(NO_POLICY_MSG)}, status=409)
@@ -130,11 +137,24 @@ def _decide(request: HttpRequest, granted: list[str], withdrawn: list[str], sour
             withdraw(request, withdrawn, source=source)
 
 
+def _limited_body(request: HttpRequest) -> bytes:
+    """Return the request body; raise ValueError, before reading it where the length is declared, if too large."""
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    too_large = ValueError(str(BODY_TOO_LARGE_MSG % {"limit": API_BODY_MAX_BYTES}))
+    if not declared.isdigit() or int(declared) > API_BODY_MAX_BYTES:
+        raise too_large
+    body = request.body
+    if len(body) > API_BODY_MAX_BYTES:
+        raise too_large
+    return body
+
+
 def _parse_api_body(body: bytes) -> tuple[list[str], list[str]]:
     """Return the slugs to grant and to withdraw from a JSON body; raise ValueError if malformed."""
     try:
         data: Any = json.loads(body or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        # RecursionError: arrays nested deeper than the parser's stack, sent to make a 500.
         data = None
     if not isinstance(data, dict):
         raise ValueError(str(BAD_JSON_MSG))
@@ -183,6 +203,14 @@ def _unknown(slugs: Iterable[str]) -> list[str]:
     slugs = list(slugs)
     known = set(Purpose.objects.filter(slug__in=slugs).values_list("slug", flat=True))
     return [slug for slug in slugs if slug not in known]
+
+
+def _named(slugs: list[str]) -> str:
+    """Name the first few slugs and count the rest, so an error never echoes a whole flood back."""
+    named = ", ".join(slugs[:ECHOED_SLUGS])
+    if len(slugs) <= ECHOED_SLUGS:
+        return named
+    return str(MORE_SLUGS_MSG % {"slugs": named, "more": len(slugs) - ECHOED_SLUGS})
 
 
 def _next_url(request: HttpRequest) -> str:
