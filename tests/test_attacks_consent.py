@@ -87,17 +87,21 @@ def test_second_customer_on_a_shared_browser_inherits_neither_consent_nor_search
     assert not BehavioralEvent.objects.filter(user=second).exists()
 
 
-def test_visitor_id_is_renewed_at_login_and_at_logout(shop, django_user_model):
+def test_visitor_id_is_forgotten_at_login_and_at_logout_and_the_next_decision_gets_a_new_one(shop, django_user_model):
     django_user_model.objects.create_user("first", password="pw-First-1")
     browser = Client()
+    name = app_settings.CONSENT_COOKIE_NAME
     browser.post(CONSENT, {"choice": "accept_all", "next": "/"})
-    before = browser.cookies[app_settings.CONSENT_COOKIE_NAME].value
+    first_visitor = browser.cookies[name].value
     browser.post("/accounts/login/", {"username": "first", "password": "pw-First-1"})
-    at_login = browser.cookies[app_settings.CONSENT_COOKIE_NAME].value
+    at_login = (browser.cookies[name].value, browser.cookies[name]["max-age"])
+    browser.post(CONSENT, {"choice": "accept_all", "next": "/"})  # as the user: no visitor id is made
     browser.post("/accounts/logout/")
-    at_logout = browser.cookies[app_settings.CONSENT_COOKIE_NAME].value
+    at_logout = (browser.cookies[name].value, browser.cookies[name]["max-age"])
+    browser.post(CONSENT, {"choice": "reject_all", "next": "/"})
 
-    assert len({before, at_login, at_logout}) == 3
+    assert at_login == at_logout == ("", 0)
+    assert browser.cookies[name].value not in ("", first_visitor)
 
 
 # Item: anonymous visitors write permanent rows without limit.
