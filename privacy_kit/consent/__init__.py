@@ -145,8 +145,15 @@ def withdraw(subject: Any, purposes: Iterable[str], *, source: str, request: Htt
 
 
 def queue_behavioral_erasure(who: Subject, purposes: list[str]) -> None:
-    """Queue the erasure of the subject's behavioral events kept under ``purposes``."""
+    """Queue the erasure of the subject's behavioral events kept under ``purposes``, if there are any."""
+    from privacy_kit.models import BehavioralEvent
     from privacy_kit.tasks import erase_behavioral_for_purpose
+
+    # Most withdrawals (an anonymous "reject all") have nothing to erase: one indexed
+    # look-up instead of a task each. Events are recorded only under consent, which
+    # this withdrawal has ended by the time this runs (on commit).
+    if not who.rows(BehavioralEvent.objects.filter(purpose__slug__in=purposes)).exists():
+        return
 
     erase_behavioral_for_purpose.delay(
         purposes=purposes, user_id=who.user_id, visitor=str(who.visitor) if who.visitor else None

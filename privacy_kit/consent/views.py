@@ -24,6 +24,7 @@ from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods, require_POST
 
 from privacy_kit.consent import NoPolicyError, UnknownPurposeError, grant, state_of, withdraw
+from privacy_kit.consent.throttle import consent_rate_exceeded, seconds_to_next_window
 from privacy_kit.models import ConsentRecord, PolicyVersion, Purpose
 
 # str() gives each source's value (mypy without django-stubs takes TextChoices members for tuples).
@@ -41,6 +42,7 @@ UNKNOWN_ACTION_MSG = _("Unknown action: use grant or withdraw.")
 BAD_JSON_MSG = _('Send a JSON object such as {"grant": ["analytics"], "withdraw": ["marketing"]}.')
 BOTH_WAYS_MSG = _("A purpose cannot be granted and withdrawn at once: %(slugs)s.")
 BODY_TOO_LARGE_MSG = _("The request body is larger than %(limit)s bytes: send only the purposes to change.")
+TOO_MANY_MSG = _("Too many consent changes from this browser or network. Please try again later.")
 MORE_SLUGS_MSG = _("%(slugs)s (and %(more)s more)")
 
 # A consent decision names a handful of purposes: far below this.
@@ -53,6 +55,8 @@ ECHOED_SLUGS = 5
 @csrf_protect
 def consent(request: HttpRequest) -> HttpResponse:
     """Record the banner's choice (accept all, reject all, or the ticked purposes) and go back."""
+    if consent_rate_exceeded(request):
+        return _too_many(_plain_error(TOO_MANY_MSG, 429))
     choice = request.POST.get("choice")
     if choice not in BANNER_CHOICES:
         return _plain_error(UNKNOWN_CHOICE_MSG, 400)
@@ -79,6 +83,8 @@ def consent(request: HttpRequest) -> HttpResponse:
 def preferences(request: HttpRequest) -> HttpResponse:
     """Show every purpose with one button to allow or withdraw it; record a click and come back."""
     if request.method == "POST":
+        if consent_rate_exceeded(request):
+            return _too_many(_plain_error(TOO_MANY_MSG, 429))
         slug = request.POST.get("purpose", "")
         action = request.POST.get("action")
         if action not in PREFERENCE_ACTIONS:
@@ -114,6 +120,8 @@ def policy(request: HttpRequest) -> HttpResponse:
 def api(request: HttpRequest) -> JsonResponse:
     """Return the subject's consent as JSON; on POST, first record ``{"grant": [...], "withdraw": [...]}``."""
     if request.method == "POST":
+        if consent_rate_exceeded(request):
+            return _too_many(JsonResponse({"error": str(TOO_MANY_MSG)}, status=429))
         try:
             granted, withdrawn = _parse_api_body(_limited_body(request))
         except ValueError as error:
@@ -224,6 +232,11 @@ def _next_url(request: HttpRequest) -> str:
 def _see_other(url: str) -> HttpResponseRedirect:
     response = HttpResponseRedirect(url)
     response.status_code = 303
+    return response
+
+
+def _too_many(response: Any) -> Any:
+    response["Retry-After"] = str(seconds_to_next_window())
     return response
 
 
