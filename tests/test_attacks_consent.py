@@ -16,6 +16,7 @@ from django.utils import timezone
 from privacy_kit import tracking
 from privacy_kit.conf import app_settings
 from privacy_kit.consent import ConsentError, grant, withdraw
+from privacy_kit.ledger import LedgerError
 from privacy_kit.models import BehavioralEvent, ConsentRecord, PolicyVersion, Purpose
 from privacy_kit.tracking import TrackingError
 
@@ -260,3 +261,21 @@ def test_an_undeclared_source_is_still_refused(policy, django_user_model):
         "Unknown consent source 'fax'; use one of banner, preferences, checkout, account, api, login, erasure, "
         "mobile_app, or declare it in PRIVACY_KIT['CONSENT_SOURCES']."
     )
+
+
+def test_the_nightly_purge_also_purges_expired_visitor_consent_rows(policy):
+    from privacy_kit.tasks import purge_expired
+
+    Client().post(CONSENT, {"choice": "accept_all", "next": "/"})
+    period = app_settings.CONSENT_COOKIE_DAYS + app_settings.CONSENT_EVIDENCE_DAYS
+    ConsentRecord.objects.anonymize(created_at=timezone.now() - datetime.timedelta(days=period + 1))
+    purge_expired.delay().get()
+
+    assert not ConsentRecord.objects.exists()
+
+
+def test_visitor_consent_rows_still_refuse_an_ordinary_delete(policy):
+    Client().post(CONSENT, {"choice": "accept_all", "next": "/"})
+
+    with pytest.raises(LedgerError):
+        ConsentRecord.objects.filter(user__isnull=True).delete()

@@ -6,6 +6,7 @@ visitor named by the signed consent cookie).
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -160,6 +161,33 @@ def queue_behavioral_erasure(who: Subject, purposes: list[str]) -> None:
     )
 
 
+def visitor_record_retention_days() -> int:
+    """Return how long a visitor's own consent rows are kept: the cookie's lifetime, then the evidence period."""
+    from privacy_kit.conf import app_settings
+
+    return app_settings.CONSENT_COOKIE_DAYS + app_settings.CONSENT_EVIDENCE_DAYS
+
+
+def purge_visitor_records(now: Any = None, *, batch_size: int | None = None) -> int:
+    """Delete, in batches, the visitor-only consent rows older than their retention period; return how many.
+
+    A row that old belongs to a consent id whose cookie expired at least
+    ``CONSENT_EVIDENCE_DAYS`` ago: nobody can act under it any more. Rows of
+    users, including those carried over at login, are kept.
+    """
+    from privacy_kit.batches import primary_key_batches
+    from privacy_kit.conf import app_settings
+    from privacy_kit.models import ConsentRecord
+
+    limit = (now or timezone.now()) - datetime.timedelta(days=visitor_record_retention_days())
+    expired = ConsentRecord.objects.filter(user__isnull=True, visitor__isnull=False, created_at__lt=limit)
+    deleted = 0
+    for batch in primary_key_batches(expired, batch_size or app_settings.PURGE_BATCH_SIZE):
+        with transaction.atomic(using=router.db_for_write(ConsentRecord)):
+            deleted += expired.filter(batch).delete_expired()
+    return deleted
+
+
 def _record(subject: Any, purposes: Iterable[str], action: Any, source: str, request: HttpRequest | None) -> list[Any]:
     from privacy_kit.models import ConsentRecord, PolicyVersion, Purpose
 
@@ -232,6 +260,7 @@ __all__ = [
     "consent_state",
     "grant",
     "has_consent",
+    "purge_visitor_records",
     "state_of",
     "withdraw",
 ]
