@@ -8,8 +8,8 @@ import json
 import pytest
 from celery.signals import task_prerun
 from django.apps import apps
-from django.core.management import call_command
 from django.conf import settings
+from django.core.management import call_command
 from django.test import Client, override_settings
 from django.utils import timezone
 
@@ -221,7 +221,9 @@ def test_deeply_nested_json_within_the_size_cap_is_a_400_not_a_recursion_error(p
     response = Client().post(API, "[" * 16_000, content_type="application/json")
 
     assert response.status_code == 400
-    assert response.json() == {"error": 'Send a JSON object such as {"grant": ["analytics"], "withdraw": ["marketing"]}.'}
+    assert response.json() == {
+        "error": 'Send a JSON object such as {"grant": ["analytics"], "withdraw": ["marketing"]}.'
+    }
 
 
 def test_a_megabyte_of_slugs_is_a_400_and_is_not_echoed(policy):
@@ -279,3 +281,24 @@ def test_visitor_consent_rows_still_refuse_an_ordinary_delete(policy):
 
     with pytest.raises(LedgerError):
         ConsentRecord.objects.filter(user__isnull=True).delete()
+
+
+def consent_check_ids():
+    from django.core import checks
+
+    return [message.id for message in checks.run_checks() if message.id in ("privacy_kit.E022", "privacy_kit.E023")]
+
+
+@override_settings(PRIVACY_KIT=privacy_kit(CONSENT_SOURCES=["Call Centre", "x" * 21, "mobile_app"]))
+def test_a_declared_source_the_ledger_cannot_store_fails_check_e022():
+    assert consent_check_ids() == ["privacy_kit.E022", "privacy_kit.E022"]
+
+
+@override_settings(PRIVACY_KIT=privacy_kit(CONSENT_RATE_LIMIT={"per_address": 0}))
+def test_a_rate_limit_of_zero_fails_check_e023():
+    assert consent_check_ids() == ["privacy_kit.E023"]
+
+
+@override_settings(PRIVACY_KIT=privacy_kit(CONSENT_SOURCES=["mobile_app"], CONSENT_RATE_LIMIT={"per_visitor": 10}))
+def test_declared_sources_and_rate_limits_pass_the_checks():
+    assert consent_check_ids() == []

@@ -39,10 +39,15 @@ def record(request_or_user: Any, kind: str, data: Any, *, purpose: str = "person
 
 def _check_event(kind: Any, data: Any, field: Any) -> None:
     if not isinstance(kind, str) or len(kind) > KIND_MAX_LENGTH or not KIND_PATTERN.fullmatch(kind):
-        size = f"{len(kind)} characters" if isinstance(kind, str) else type(kind).__name__
+        if not isinstance(kind, str):
+            given = f"a {type(kind).__name__}"
+        elif len(kind) > KIND_MAX_LENGTH or not kind:
+            given = f"{len(kind)} characters"
+        else:
+            given = "a string with other characters"
         raise TrackingError(
             f"A behavioral event kind is a slug of at most {KIND_MAX_LENGTH} characters "
-            f"(letters, digits, _ and -), not {size}."
+            f"(letters, digits, _ and -), not {given}."
         )
     limit = app_settings.TRACKING_DATA_MAX_BYTES
     # Measured as the field encodes it before encryption.
