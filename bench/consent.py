@@ -20,6 +20,11 @@ For each database (SQLite in a temporary file; PostgreSQL at 127.0.0.1, user pos
             ``request.user.is_authenticated`` (as any page with a login link does) and, when the
             middleware is there, ``request.privacy.has("analytics")`` once; the queries per request
             are counted with ``CaptureQueriesContext``.
+3. posts:   ``--posts`` banner answers ("accept all") posted to ``privacy_kit.consent.views.consent``
+            through the same middleware chain, each from a new visitor (no cookie, so each makes a
+            visitor id and two ledger rows), against the consent rate limit's own share: its check
+            (``consent_rate_exceeded``, a keyed hash of the address and an ``add`` + ``incr`` in the
+            local-memory cache) on the same requests, with limits high enough never to refuse one.
 
 Every figure is the best of several repetitions timed with ``time.perf_counter``, with the garbage
 collector off while the clock runs; the cases alternate so drift hits all alike, and each event case
@@ -31,8 +36,8 @@ the end for comparison.
 
 Run from the repository root::
 
-    .venv/bin/python bench/consent.py [--events 20000] [--requests 5000] [--database sqlite|postgres|both]
-                                      [--autocommit]
+    .venv/bin/python bench/consent.py [--events 20000] [--requests 5000] [--posts 2000]
+                                      [--database sqlite|postgres|both] [--autocommit]
 """
 
 from __future__ import annotations
@@ -80,6 +85,8 @@ def configure(database: str, sqlite_path: Path) -> None:
     """Configure and set up Django with the benchmarked database as the default one."""
     django_setup.configure(
         {"default": default_database(database, sqlite_path, PG_DATABASE)},
+        # Never refused here: the benchmark measures what counting costs, not what refusing saves.
+        privacy_kit={"CONSENT_RATE_LIMIT": {"per_address": 10**9, "per_visitor": 10**9}},
         INSTALLED_APPS=[
             "django.contrib.contenttypes",
             "django.contrib.auth",
@@ -287,7 +294,40 @@ def bench_requests(alias: str, rf: Any, consent_cookie: str, session_cookie: str
         )
 
 
-def bench_database(database: str, events: int, requests: int, autocommit: bool) -> None:
+def bench_posts(alias: str, rf: Any, count: int) -> None:
+    from privacy_kit.consent.throttle import consent_rate_exceeded
+    from privacy_kit.consent.views import consent
+    from privacy_kit.models import ConsentRecord
+
+    handler = chain(consent, consent=True)
+
+    def posts(number: int) -> list[Any]:
+        batch = [rf.post("/privacy/consent/", {"choice": "accept_all", "next": "/"}) for _ in range(number)]
+        for request in batch:
+            request._dont_enforce_csrf_checks = True  # a RequestFactory request carries no token
+        return batch
+
+    before = ConsentRecord.objects.count()
+    if handler(posts(1)[0]).status_code != 303 or ConsentRecord.objects.count() != before + len(PURPOSES):
+        raise RuntimeError("the banner post was not recorded")
+
+    def timed_posts() -> float:
+        batch = posts(count)
+        return clock(lambda: [handler(request) for request in batch])
+
+    def timed_check() -> float:
+        batch = posts(count)
+        return clock(lambda: [consent_rate_exceeded(request) for request in batch])
+
+    best_post, best_check = best_alternating(REPEATS, timed_posts, timed_check)
+    print(
+        f"{alias:<9} posts   banner post {best_post / count * 1e6:8.1f} µs  "
+        f"rate-limit check {best_check / count * 1e6:6.1f} µs  share {best_check / best_post:.1%}",
+        flush=True,
+    )
+
+
+def bench_database(database: str, events: int, requests: int, autocommit: bool, posts: int = 2000) -> None:
     with tempfile.TemporaryDirectory(prefix="privacy_kit_bench_") as tmp:
         if database == "postgres":
             postgres_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")  # left over by an interrupted run
@@ -311,6 +351,7 @@ def bench_database(database: str, events: int, requests: int, autocommit: bool) 
             user, purpose, consent_cookie, session_cookie = create_data(rf)
             bench_events(database, rf, user, purpose, consent_cookie, events, autocommit)
             bench_requests(database, rf, consent_cookie, session_cookie, requests)
+            bench_posts(database, rf, posts)
         finally:
             if database == "postgres":
                 from django.db import connections
@@ -323,6 +364,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=20_000, help="events written per case (default 20,000)")
     parser.add_argument("--requests", type=int, default=5_000, help="requests per case (default 5,000)")
+    parser.add_argument("--posts", type=int, default=2_000, help="banner posts per case (default 2,000)")
     parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--autocommit", action="store_true", help="commit after every event (default: one transaction)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # one database of "both"
@@ -339,11 +381,11 @@ def main() -> None:
     if args.database == "both":
         for database in ("sqlite", "postgres"):
             command = [sys.executable, __file__, "--database", database, "--child"]
-            command += ["--events", str(args.events), "--requests", str(args.requests)]
+            command += ["--events", str(args.events), "--requests", str(args.requests), "--posts", str(args.posts)]
             command += ["--autocommit"] if args.autocommit else []
             subprocess.run(command, check=True)
     else:
-        bench_database(args.database, args.events, args.requests, args.autocommit)
+        bench_database(args.database, args.events, args.requests, args.autocommit, args.posts)
     if not args.child:
         print(TARGETS)
         print(f"finished in {time.perf_counter() - started:.0f} s")

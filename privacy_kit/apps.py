@@ -11,16 +11,17 @@ class PrivacyKitConfig(AppConfig):
 
     def ready(self) -> None:
         from django.apps import apps
-        from django.contrib.auth.signals import user_logged_in, user_login_failed
+        from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 
         from . import checks as privacy_checks
-        from .consent.subjects import carry_over_on_login
+        from .consent.subjects import carry_over_on_login, forget_visitor_on_logout
         from .crypto import reset_on_setting_changed
         from .security.events import record_failed_login, record_lockout
 
         checks.register(privacy_checks.check_keys, checks.Tags.security)
         checks.register(privacy_checks.check_settings_names)
         checks.register(privacy_checks.check_middleware)
+        checks.register(privacy_checks.check_consent_settings)
         checks.register(privacy_checks.check_registry)
         checks.register(privacy_checks.check_unregistered_encrypted_models, checks.Tags.models)
         checks.register(privacy_checks.check_beat_schedule)
@@ -31,6 +32,7 @@ class PrivacyKitConfig(AppConfig):
         self.register_personal_data()
         self.register_admin_pages()
         user_logged_in.connect(carry_over_on_login, dispatch_uid="privacy_kit.carry_over_on_login")
+        user_logged_out.connect(forget_visitor_on_logout, dispatch_uid="privacy_kit.forget_visitor_on_logout")
         setting_changed.connect(reset_on_setting_changed, dispatch_uid="privacy_kit.reset_on_setting_changed")
         user_login_failed.connect(record_failed_login, dispatch_uid="privacy_kit.record_failed_login")
         # Importing axes.signals connects django-axes's own receivers: only when it is installed.

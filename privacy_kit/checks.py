@@ -149,6 +149,36 @@ def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
     return []
 
 
+E022 = "privacy_kit.E022"
+E022_MSG = "PRIVACY_KIT['CONSENT_SOURCES'] has {source!r}: a source is a slug of at most {length} characters."
+E022_HINT = "Name each source of your own with letters, digits, _ and -, such as 'mobile_app' or 'call_centre'."
+E023 = "privacy_kit.E023"
+E023_MSG = "PRIVACY_KIT['CONSENT_RATE_LIMIT'] must map 'per_address' and 'per_visitor' to whole numbers of at least 1."
+E023_HINT = "For example: 'CONSENT_RATE_LIMIT': {'per_address': 300, 'per_visitor': 30} (consent changes per hour)."
+
+
+def check_consent_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Refuse consent sources the ledger cannot store and rate limits that are not positive counts."""
+    import re
+
+    from .models import ConsentRecord
+
+    length = ConsentRecord._meta.get_field("source").max_length or 0
+    errors: list[checks.CheckMessage] = [
+        checks.Error(E022_MSG.format(source=source, length=length), hint=E022_HINT, id=E022)
+        for source in app_settings.user_settings.get("CONSENT_SOURCES", [])
+        if not isinstance(source, str) or len(source) > length or not re.fullmatch(r"[a-z0-9_-]+", source)
+    ]
+    limits = app_settings.user_settings.get("CONSENT_RATE_LIMIT", {})
+    valid = isinstance(limits, dict) and all(
+        name in DEFAULTS["CONSENT_RATE_LIMIT"] and isinstance(value, int) and value >= 1
+        for name, value in limits.items()
+    )
+    if not valid:
+        errors.append(checks.Error(E023_MSG, hint=E023_HINT, id=E023))
+    return errors
+
+
 def check_settings_names(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Warn about PRIVACY_KIT names that privacy_kit does not know (a typo loses a setting)."""
     return [

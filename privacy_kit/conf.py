@@ -30,6 +30,15 @@ DEFAULTS: dict[str, Any] = {
     "CONSENT_COOKIE_NAME": "privacy_consent",
     # How long a visitor's consent id lives, in days.
     "CONSENT_COOKIE_DAYS": 365,
+    # Consent changes (banner, preferences, API posts) allowed per hour from one client address and
+    # from one visitor or user; the cache counts them.
+    "CONSENT_RATE_LIMIT": {"per_address": 300, "per_visitor": 30},
+    # How long a visitor's ledger rows are kept as evidence after their consent id has expired, in days.
+    "CONSENT_EVIDENCE_DAYS": 3 * 365,
+    # Consent sources a shop records beyond privacy_kit's own (a mobile app, a call centre...).
+    "CONSENT_SOURCES": [],
+    # The largest behavioral event ``data`` accepted, in bytes of JSON.
+    "TRACKING_DATA_MAX_BYTES": 16_384,
     # A staff user who opens more subjects' records than this within an hour raises a security event.
     "BULK_ACCESS_THRESHOLD": 50,
     # Downloads of their own data a customer may make in an hour.
@@ -87,6 +96,23 @@ class PrivacyKitSettings:
     @cached_property
     def CONSENT_COOKIE_DAYS(self) -> int:
         return int(self._get("CONSENT_COOKIE_DAYS"))
+
+    @cached_property
+    def CONSENT_RATE_LIMIT(self) -> dict[str, int]:
+        limits = {**DEFAULTS["CONSENT_RATE_LIMIT"], **self.user_settings.get("CONSENT_RATE_LIMIT", {})}
+        return {name: int(value) for name, value in limits.items()}
+
+    @cached_property
+    def CONSENT_EVIDENCE_DAYS(self) -> int:
+        return int(self._get("CONSENT_EVIDENCE_DAYS"))
+
+    @cached_property
+    def CONSENT_SOURCES(self) -> list[str]:
+        return [str(source) for source in self._get("CONSENT_SOURCES")]
+
+    @cached_property
+    def TRACKING_DATA_MAX_BYTES(self) -> int:
+        return int(self._get("TRACKING_DATA_MAX_BYTES"))
 
     @cached_property
     def BULK_ACCESS_THRESHOLD(self) -> int:

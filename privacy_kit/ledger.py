@@ -1,7 +1,9 @@
 """Append-only rows: the consent ledger, the access log and security events.
 
 Such a row is evidence. It is written once and never changed or deleted through
-the ORM; erasure of a subject anonymizes what points at them instead.
+the ORM; erasure of a subject anonymizes what points at them instead. The only
+deletion is of rows past a retention period of their own (``delete_expired``),
+such as the consent rows of a visitor whose consent id has long expired.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ class AppendOnlyQuerySet(models.QuerySet):
     def anonymize(self, **values: Any) -> int:
         """Overwrite what ties these rows to a subject: the one change the erasure of a subject makes to evidence."""
         return super().update(**values)
+
+    def delete_expired(self) -> int:
+        """Delete these rows, past their retention period: the one deletion of evidence, made by its purge."""
+        return models.QuerySet.delete(self.order_by())[0]
 
     def delete(self) -> Any:
         raise LedgerError(f"{self.model._meta.verbose_name_plural} are append-only and are never deleted.")

@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db import InterfaceError, OperationalError
 
 from . import retention, rotation
+from .consent import purge_visitor_records
 from .consent.subjects import Subject
 from .tracking import erase_events
 
@@ -77,7 +78,15 @@ def purge_expired() -> int:
     pieces = retention.plan_purge()
     for name, start, end in pieces:
         purge_policy.delay(name, start, end)
+    # The nightly run also ends the retention period of anonymous visitors' consent rows.
+    purge_visitor_consents.delay()
     return len(pieces)
+
+
+@shared_task(name="privacy_kit.purge_visitor_consents", **TASK_OPTIONS)
+def purge_visitor_consents() -> int:
+    """Delete the visitor-only consent rows past their retention period; return how many."""
+    return purge_visitor_records()
 
 
 @shared_task(name="privacy_kit.rotate_keys_chunk", **TASK_OPTIONS)

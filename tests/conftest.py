@@ -35,6 +35,16 @@ def _registry_restored():
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: no consent change counted against a rate limit."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_keyring():
     """Each test reads keys from the settings it runs with."""
     crypto.reset()

@@ -242,12 +242,13 @@ def test_login_carries_the_visitors_consent_and_events_to_the_user(user, policy)
     request = visitor_request()
     grant(request, ["personalization"], source="banner")
     event = record(request, "search", {"q": "oud"})
+    visitor = visitor_id(request)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     assert has_consent(user, "personalization")
     event.refresh_from_db()
     assert event.user == user and event.visitor is None
     carried = ConsentRecord.objects.get(user=user)
-    assert carried.source == "login" and carried.visitor == visitor_id(request)
+    assert carried.source == "login" and carried.visitor == visitor
 
 
 def test_login_twice_does_not_duplicate_and_never_overrides_a_newer_user_decision(user, policy):

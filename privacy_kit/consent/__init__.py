@@ -6,6 +6,7 @@ visitor named by the signed consent cookie).
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -145,12 +146,46 @@ def withdraw(subject: Any, purposes: Iterable[str], *, source: str, request: Htt
 
 
 def queue_behavioral_erasure(who: Subject, purposes: list[str]) -> None:
-    """Queue the erasure of the subject's behavioral events kept under ``purposes``."""
+    """Queue the erasure of the subject's behavioral events kept under ``purposes``, if there are any."""
+    from privacy_kit.models import BehavioralEvent
     from privacy_kit.tasks import erase_behavioral_for_purpose
+
+    # Most withdrawals (an anonymous "reject all") have nothing to erase: one indexed
+    # look-up instead of a task each. Events are recorded only under consent, which
+    # this withdrawal has ended by the time this runs (on commit).
+    if not who.rows(BehavioralEvent.objects.filter(purpose__slug__in=purposes)).exists():
+        return
 
     erase_behavioral_for_purpose.delay(
         purposes=purposes, user_id=who.user_id, visitor=str(who.visitor) if who.visitor else None
     )
+
+
+def visitor_record_retention_days() -> int:
+    """Return how long a visitor's own consent rows are kept: the cookie's lifetime, then the evidence period."""
+    from privacy_kit.conf import app_settings
+
+    return app_settings.CONSENT_COOKIE_DAYS + app_settings.CONSENT_EVIDENCE_DAYS
+
+
+def purge_visitor_records(now: Any = None, *, batch_size: int | None = None) -> int:
+    """Delete, in batches, the visitor-only consent rows older than their retention period; return how many.
+
+    A row that old belongs to a consent id whose cookie expired at least
+    ``CONSENT_EVIDENCE_DAYS`` ago: nobody can act under it any more. Rows of
+    users, including those carried over at login, are kept.
+    """
+    from privacy_kit.batches import primary_key_batches
+    from privacy_kit.conf import app_settings
+    from privacy_kit.models import ConsentRecord
+
+    limit = (now or timezone.now()) - datetime.timedelta(days=visitor_record_retention_days())
+    expired = ConsentRecord.objects.filter(user__isnull=True, visitor__isnull=False, created_at__lt=limit)
+    deleted = 0
+    for batch in primary_key_batches(expired, batch_size or app_settings.PURGE_BATCH_SIZE):
+        with transaction.atomic(using=router.db_for_write(ConsentRecord)):
+            deleted += expired.filter(batch).delete_expired()
+    return deleted
 
 
 def _record(subject: Any, purposes: Iterable[str], action: Any, source: str, request: HttpRequest | None) -> list[Any]:
@@ -159,8 +194,12 @@ def _record(subject: Any, purposes: Iterable[str], action: Any, source: str, req
     if isinstance(purposes, str):
         raise TypeError("purposes is a list of purpose slugs, not one string.")
     slugs = list(dict.fromkeys(purposes))
-    if source not in ConsentRecord.Source.values:
-        raise ConsentError(f"Unknown consent source {source!r}; use one of {', '.join(ConsentRecord.Source.values)}.")
+    sources = consent_sources()
+    if source not in sources:
+        raise ConsentError(
+            f"Unknown consent source {source!r}; use one of {', '.join(sources)}, "
+            "or declare it in PRIVACY_KIT['CONSENT_SOURCES']."
+        )
     found = {purpose.slug: purpose for purpose in Purpose.objects.filter(slug__in=slugs)}
     unknown = [slug for slug in slugs if slug not in found]
     if unknown:
@@ -190,6 +229,15 @@ def _record(subject: Any, purposes: Iterable[str], action: Any, source: str, req
     return records
 
 
+def consent_sources() -> list[str]:
+    """Return the sources a consent may be recorded from: privacy_kit's own, then the shop's declared ones."""
+    from privacy_kit.conf import app_settings
+    from privacy_kit.models import ConsentRecord
+
+    own = list(ConsentRecord.Source.values)
+    return own + [source for source in app_settings.CONSENT_SOURCES if source not in own]
+
+
 def _evidence(request: HttpRequest | None) -> dict[str, str]:
     """Return the request's keyed IP hash and user agent (never the IP itself)."""
     from privacy_kit.security.events import client_ip  # its models load after this package
@@ -208,9 +256,11 @@ __all__ = [
     "ConsentError",
     "NoPolicyError",
     "UnknownPurposeError",
+    "consent_sources",
     "consent_state",
     "grant",
     "has_consent",
+    "purge_visitor_records",
     "state_of",
     "withdraw",
 ]

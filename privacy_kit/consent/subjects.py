@@ -65,8 +65,19 @@ def _read_cookie(request: HttpRequest) -> uuid.UUID | None:
         return None
 
 
+def forget_visitor(request: HttpRequest) -> None:
+    """Drop the request's visitor id: the response deletes its cookie, and the next decision makes a new one."""
+    request._privacy_visitor = None  # type: ignore[attr-defined]
+    request._privacy_visitor_is_new = False  # type: ignore[attr-defined]
+    request._privacy_visitor_forgotten = True  # type: ignore[attr-defined]
+    request._privacy_state = None  # type: ignore[attr-defined]
+
+
 def set_visitor_cookie(request: HttpRequest, response: HttpResponse) -> None:
-    """Send the cookie of a visitor id made during this request."""
+    """Send the cookie of a visitor id made during this request, or delete the cookie of one forgotten."""
+    if getattr(request, "_privacy_visitor_forgotten", False) and not getattr(request, "_privacy_visitor_is_new", False):
+        response.delete_cookie(app_settings.CONSENT_COOKIE_NAME, samesite="Lax")
+        return
     if getattr(request, "_privacy_visitor_is_new", False):
         from django.conf import settings
 
@@ -98,13 +109,17 @@ def carry_over_on_login(sender: Any, request: HttpRequest | None, user: Any, **k
 
     A visitor decision is carried over only where it is newer than the user's
     own latest decision on that purpose; the ledger gets new rows (source
-    ``login``), the visitor's rows stay as they were.
+    ``login``), the visitor's rows stay as they were. The visitor id is then
+    forgotten (its cookie deleted), so nothing decided or done in this browser
+    after the login reaches this user or the next one who logs in on it.
     """
     from privacy_kit.models import BehavioralEvent, ConsentRecord
 
     if request is None:
         return
     visitor = visitor_id(request)
+    # The browser may be shared: whoever uses it after this user starts as a new visitor.
+    forget_visitor(request)
     if visitor is None:
         return
     visitor_latest: dict[int, Any] = {}
@@ -131,3 +146,9 @@ def carry_over_on_login(sender: Any, request: HttpRequest | None, user: Any, **k
     ConsentRecord.objects.bulk_create(carried)
     BehavioralEvent.objects.filter(visitor=visitor, user__isnull=True).update(user=user, visitor=None)
     request._privacy_state = None  # type: ignore[attr-defined]
+
+
+def forget_visitor_on_logout(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """Receive ``user_logged_out``: forget the visitor id, so the next person on this browser starts undecided."""
+    if request is not None:
+        forget_visitor(request)

@@ -24,6 +24,7 @@ from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods, require_POST
 
 from privacy_kit.consent import NoPolicyError, UnknownPurposeError, grant, state_of, withdraw
+from privacy_kit.consent.throttle import consent_rate_exceeded, seconds_to_next_window
 from privacy_kit.models import ConsentRecord, PolicyVersion, Purpose
 
 # str() gives each source's value (mypy without django-stubs takes TextChoices members for tuples).
@@ -40,12 +41,22 @@ UNKNOWN_CHOICE_MSG = _("Unknown choice: use accept_all, reject_all or save.")
 UNKNOWN_ACTION_MSG = _("Unknown action: use grant or withdraw.")
 BAD_JSON_MSG = _('Send a JSON object such as {"grant": ["analytics"], "withdraw": ["marketing"]}.')
 BOTH_WAYS_MSG = _("A purpose cannot be granted and withdrawn at once: %(slugs)s.")
+BODY_TOO_LARGE_MSG = _("The request body is larger than %(limit)s bytes: send only the purposes to change.")
+TOO_MANY_MSG = _("Too many consent changes from this browser or network. Please try again later.")
+MORE_SLUGS_MSG = _("%(slugs)s (and %(more)s more)")
+
+# A consent decision names a handful of purposes: far below this.
+API_BODY_MAX_BYTES = 16_384
+# Unknown slugs named back in an error, at most: the rest are counted.
+ECHOED_SLUGS = 5
 
 
 @require_POST
 @csrf_protect
 def consent(request: HttpRequest) -> HttpResponse:
     """Record the banner's choice (accept all, reject all, or the ticked purposes) and go back."""
+    if consent_rate_exceeded(request):
+        return _too_many(_plain_error(TOO_MANY_MSG, 429))
     choice = request.POST.get("choice")
     if choice not in BANNER_CHOICES:
         return _plain_error(UNKNOWN_CHOICE_MSG, 400)
@@ -60,7 +71,7 @@ def consent(request: HttpRequest) -> HttpResponse:
     try:
         _decide(request, granted, withdrawn, SOURCE_BANNER)
     except UnknownPurposeError:
-        return _plain_error(UNKNOWN_PURPOSE_MSG % {"slugs": ", ".join(_unknown(granted))}, 400)
+        return _plain_error(UNKNOWN_PURPOSE_MSG % {"slugs": _named(_unknown(granted))}, 400)
     except NoPolicyError:
         return _plain_error(NO_POLICY_MSG, 409)
     return _see_other(_next_url(request))
@@ -72,6 +83,8 @@ def consent(request: HttpRequest) -> HttpResponse:
 def preferences(request: HttpRequest) -> HttpResponse:
     """Show every purpose with one button to allow or withdraw it; record a click and come back."""
     if request.method == "POST":
+        if consent_rate_exceeded(request):
+            return _too_many(_plain_error(TOO_MANY_MSG, 429))
         slug = request.POST.get("purpose", "")
         action = request.POST.get("action")
         if action not in PREFERENCE_ACTIONS:
@@ -107,14 +120,16 @@ def policy(request: HttpRequest) -> HttpResponse:
 def api(request: HttpRequest) -> JsonResponse:
     """Return the subject's consent as JSON; on POST, first record ``{"grant": [...], "withdraw": [...]}``."""
     if request.method == "POST":
+        if consent_rate_exceeded(request):
+            return _too_many(JsonResponse({"error": str(TOO_MANY_MSG)}, status=429))
         try:
-            granted, withdrawn = _parse_api_body(request.body)
+            granted, withdrawn = _parse_api_body(_limited_body(request))
         except ValueError as error:
             return JsonResponse({"error": str(error)}, status=400)
         try:
             _decide(request, granted, withdrawn, SOURCE_API)
         except UnknownPurposeError:
-            message = UNKNOWN_PURPOSE_MSG % {"slugs": ", ".join(_unknown(granted + withdrawn))}
+            message = UNKNOWN_PURPOSE_MSG % {"slugs": _named(_unknown(granted + withdrawn))}
             return JsonResponse({"error": str(message)}, status=400)
         except NoPolicyError:
             return JsonResponse({"error": str(NO_POLICY_MSG)}, status=409)
@@ -130,11 +145,24 @@ def _decide(request: HttpRequest, granted: list[str], withdrawn: list[str], sour
             withdraw(request, withdrawn, source=source)
 
 
+def _limited_body(request: HttpRequest) -> bytes:
+    """Return the request body; raise ValueError, before reading it where the length is declared, if too large."""
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    too_large = ValueError(str(BODY_TOO_LARGE_MSG % {"limit": API_BODY_MAX_BYTES}))
+    if not declared.isdigit() or int(declared) > API_BODY_MAX_BYTES:
+        raise too_large
+    body = request.body
+    if len(body) > API_BODY_MAX_BYTES:
+        raise too_large
+    return body
+
+
 def _parse_api_body(body: bytes) -> tuple[list[str], list[str]]:
     """Return the slugs to grant and to withdraw from a JSON body; raise ValueError if malformed."""
     try:
         data: Any = json.loads(body or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        # RecursionError: arrays nested deeper than the parser's stack, sent to make a 500.
         data = None
     if not isinstance(data, dict):
         raise ValueError(str(BAD_JSON_MSG))
@@ -185,6 +213,14 @@ def _unknown(slugs: Iterable[str]) -> list[str]:
     return [slug for slug in slugs if slug not in known]
 
 
+def _named(slugs: list[str]) -> str:
+    """Name the first few slugs and count the rest, so an error never echoes a whole flood back."""
+    named = ", ".join(slugs[:ECHOED_SLUGS])
+    if len(slugs) <= ECHOED_SLUGS:
+        return named
+    return str(MORE_SLUGS_MSG % {"slugs": named, "more": len(slugs) - ECHOED_SLUGS})
+
+
 def _next_url(request: HttpRequest) -> str:
     target = request.POST.get("next", "")
     safe = url_has_allowed_host_and_scheme(
@@ -196,6 +232,11 @@ def _next_url(request: HttpRequest) -> str:
 def _see_other(url: str) -> HttpResponseRedirect:
     response = HttpResponseRedirect(url)
     response.status_code = 303
+    return response
+
+
+def _too_many(response: Any) -> Any:
+    response["Retry-After"] = str(seconds_to_next_window())
     return response
 
 
