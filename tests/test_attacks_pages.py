@@ -4,6 +4,7 @@ import io
 import logging
 import threading
 
+import django
 import pytest
 from django.conf import settings
 from django.core import mail
@@ -51,7 +52,7 @@ def logged_in(layla):
 @pytest.fixture
 def error_mails(settings):
     """Mail ADMINS the technical 500 report of every server error, as Django's default logging does."""
-    settings.ADMINS = [("Ops", "ops@example.com")]
+    settings.ADMINS = ["ops@example.com"] if django.VERSION >= (6,) else [("Ops", "ops@example.com")]
     settings.DEBUG = False
     assert any(isinstance(handler, AdminEmailHandler) for handler in logging.getLogger("django").handlers)
     mail.outbox.clear()
