@@ -302,3 +302,10 @@ def test_a_rate_limit_of_zero_fails_check_e023():
 @override_settings(PRIVACY_KIT=privacy_kit(CONSENT_SOURCES=["mobile_app"], CONSENT_RATE_LIMIT={"per_visitor": 10}))
 def test_declared_sources_and_rate_limits_pass_the_checks():
     assert consent_check_ids() == []
+
+
+def test_a_long_unknown_slug_on_the_preferences_page_is_echoed_cut_short(policy):
+    response = Client().post("/privacy/preferences/", {"purpose": "x" * 100_000, "action": "grant"})
+
+    assert response.status_code == 400
+    assert response.content.decode() == f"Unknown purpose: {'x' * 50}…."

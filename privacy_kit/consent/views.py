@@ -49,6 +49,7 @@ MORE_SLUGS_MSG = _("%(slugs)s (and %(more)s more)")
 API_BODY_MAX_BYTES = 16_384
 # Unknown slugs named back in an error, at most: the rest are counted.
 ECHOED_SLUGS = 5
+ECHOED_SLUG_LENGTH = 50  # a Purpose slug's max_length
 
 
 @require_POST
@@ -93,7 +94,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
         try:
             record(request, [slug], source=SOURCE_PREFERENCES)
         except UnknownPurposeError:
-            return _plain_error(UNKNOWN_PURPOSE_MSG % {"slugs": slug}, 400)
+            return _plain_error(UNKNOWN_PURPOSE_MSG % {"slugs": _named([slug])}, 400)
         except NoPolicyError:
             return _plain_error(NO_POLICY_MSG, 409)
         # The my-data page withdraws from its own list and comes back to it.
@@ -215,7 +216,8 @@ def _unknown(slugs: Iterable[str]) -> list[str]:
 
 def _named(slugs: list[str]) -> str:
     """Name the first few slugs and count the rest, so an error never echoes a whole flood back."""
-    named = ", ".join(slugs[:ECHOED_SLUGS])
+    first = slugs[:ECHOED_SLUGS]
+    named = ", ".join(slug if len(slug) <= ECHOED_SLUG_LENGTH else f"{slug[:ECHOED_SLUG_LENGTH]}…" for slug in first)
     if len(slugs) <= ECHOED_SLUGS:
         return named
     return str(MORE_SLUGS_MSG % {"slugs": named, "more": len(slugs) - ECHOED_SLUGS})
