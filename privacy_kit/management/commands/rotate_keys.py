@@ -45,8 +45,12 @@ class Command(BaseCommand):
             )
             action = "would re-encrypt" if dry_run else "re-encrypted"
             pending = sum(n for key_id, n in report.values_by_key_id.items() if key_id != primary)
-            done = pending if dry_run else report.resealed
-            self.stdout.write(f"{report.model}.{report.field}: {counts or 'no values'}; {action} {done}")
+            missing = sum(report.missing_keys.values())
+            done = pending - missing if dry_run else report.resealed
+            line = f"{report.model}.{report.field}: {counts or 'no values'}; {action} {done}"
+            if missing:
+                line += f"; cannot re-encrypt: key not configured: {missing} ({', '.join(sorted(report.missing_keys))})"
+            self.stdout.write(line)
         if not dry_run:
             # Counts and model labels only: never a key, nor a key id.
             resealed = sum(report.resealed for report in reports)

@@ -1,0 +1,119 @@
+"""Attacks on key handling: sealed values under a missing key, concurrent writes during rotation."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.test import override_settings
+
+from privacy_kit import crypto
+from privacy_kit.rotation import encrypt_existing, rotate_keys
+from tests.settings import TEST_BLIND_INDEX_KEY, TEST_KEY_OLD, TEST_KEY_PRIMARY
+from tests.testapp.models import Contact
+
+OLD_ONLY = {"ENCRYPTION_KEYS": [TEST_KEY_OLD], "BLIND_INDEX_KEY": TEST_BLIND_INDEX_KEY}
+ROTATING = {"ENCRYPTION_KEYS": [TEST_KEY_PRIMARY, TEST_KEY_OLD], "BLIND_INDEX_KEY": TEST_BLIND_INDEX_KEY}
+NEW_ONLY = {"ENCRYPTION_KEYS": [TEST_KEY_PRIMARY], "BLIND_INDEX_KEY": TEST_BLIND_INDEX_KEY}
+OLD_ID = crypto.key_id(crypto.decode_key(TEST_KEY_OLD)).hex()
+
+
+def stored_notes():
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, note FROM {Contact._meta.db_table} ORDER BY id")
+        return dict(cursor.fetchall())
+
+
+def sealed_under_old_key(count):
+    with override_settings(PRIVACY_KIT=OLD_ONLY):
+        Contact.objects.bulk_create(Contact(email=f"user{i}@example.com", note=f"note {i}") for i in range(count))
+    return list(Contact.objects.order_by("pk").values_list("pk", flat=True))
+
+
+@pytest.mark.django_db
+def test_encrypt_existing_with_the_old_key_removed_does_not_seal_ciphertext_again():
+    [first, *_] = sealed_under_old_key(5)
+    before = stored_notes()
+    with override_settings(PRIVACY_KIT=NEW_ONLY), pytest.raises(ValueError) as raised:
+        encrypt_existing(Contact, "note")
+    assert str(raised.value) == (
+        f"testapp.Contact.note (pk {first}): sealed by key id {OLD_ID}, which is not configured; "
+        "add it back to PRIVACY_KIT['ENCRYPTION_KEYS'] (after the primary key) and run again."
+    )
+    assert stored_notes() == before
+    with override_settings(PRIVACY_KIT=ROTATING):
+        assert [c.note for c in Contact.objects.order_by("pk")] == [f"note {i}" for i in range(5)]
+
+
+@pytest.mark.django_db
+def test_encrypt_existing_command_with_the_old_key_removed_stops_naming_row_and_key_id():
+    [first, *_] = sealed_under_old_key(5)
+    with override_settings(PRIVACY_KIT=NEW_ONLY), pytest.raises(CommandError) as raised:
+        call_command("encrypt_existing", "testapp.Contact", "note", verbosity=0)
+    assert f"(pk {first}): sealed by key id {OLD_ID}, which is not configured; add it back" in str(raised.value)
+
+
+@pytest.mark.django_db
+def test_rotate_keys_with_the_old_key_removed_stops_naming_row_and_key_id():
+    [first, *_] = sealed_under_old_key(3)
+    before = stored_notes()
+    with override_settings(PRIVACY_KIT=NEW_ONLY), pytest.raises(CommandError) as raised:
+        call_command("rotate_keys", "testapp.Contact", verbosity=0)
+    assert str(raised.value) == (
+        f"testapp.Contact.email (pk {first}): sealed by key id {OLD_ID}, which is not configured; "
+        "add it back to PRIVACY_KIT['ENCRYPTION_KEYS'] (after the primary key) and run again."
+    )
+    assert stored_notes() == before
+
+
+@pytest.mark.django_db
+def test_rotate_keys_dry_run_with_the_old_key_removed_says_it_cannot_re_encrypt():
+    sealed_under_old_key(3)
+    out = StringIO()
+    with override_settings(PRIVACY_KIT=NEW_ONLY):
+        call_command("rotate_keys", "testapp.Contact", "--dry-run", stdout=out, verbosity=0)
+    assert out.getvalue().splitlines() == [
+        f"testapp.Contact.email: {OLD_ID}: 3; would re-encrypt 0; cannot re-encrypt: key not configured: 3 ({OLD_ID})",
+        f"testapp.Contact.note: {OLD_ID}: 3; would re-encrypt 0; cannot re-encrypt: key not configured: 3 ({OLD_ID})",
+    ]
+
+
+def shop_changes_note_when_email_is_rewritten(pks):
+    """Install a database trigger: the shop's write lands between rotation's read and its note write."""
+    table = Contact._meta.db_table
+    with override_settings(PRIVACY_KIT=ROTATING):
+        shop_value = Contact._meta.get_field("note").seal("changed by the shop")
+    listed = ", ".join(str(pk) for pk in pks)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION attack_shop_write() RETURNS trigger AS $$ BEGIN "
+                f"UPDATE {table} SET note = '{shop_value}' WHERE id = NEW.id; RETURN NULL; END $$ "
+                "LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER attack_shop_write AFTER UPDATE OF email ON {table} FOR EACH ROW "
+                f"WHEN (NEW.id IN ({listed})) EXECUTE FUNCTION attack_shop_write()"
+            )
+        else:
+            cursor.execute(
+                f"CREATE TRIGGER attack_shop_write AFTER UPDATE OF email ON {table} "
+                f"WHEN NEW.id IN ({listed}) BEGIN "
+                f"UPDATE {table} SET note = '{shop_value}' WHERE id = NEW.id; END"
+            )
+
+
+@pytest.mark.django_db
+def test_rotate_keys_counts_only_the_writes_that_won_against_a_concurrent_change():
+    pks = sealed_under_old_key(6)
+    shop_changes_note_when_email_is_rewritten(pks[3:])
+    with override_settings(PRIVACY_KIT=ROTATING):
+        [email, note] = rotate_keys(["testapp.Contact"], batch_size=6)
+        assert (email.resealed, note.resealed) == (6, 3)
+        assert [c.note for c in Contact.objects.order_by("pk")] == [
+            "note 0",
+            "note 1",
+            "note 2",
+            *["changed by the shop"] * 3,
+        ]
