@@ -154,7 +154,9 @@ def rotate_keys(
             if dry_run:
                 report.missing_keys[identifier.hex()] += 1
                 return None
-            raise ValueError(MISSING_KEY.format(label=f"{report.model}.{report.field}", key=key, key_id=identifier.hex()))
+            raise ValueError(
+                MISSING_KEY.format(label=f"{report.model}.{report.field}", key=key, key_id=identifier.hex())
+            )
         current = identifier == primary_id and bool(index) == field.searchable
         if dry_run or (current and not reseal_all):
             return None
@@ -212,7 +214,9 @@ def encrypt_existing(
         if identifier in ring.ciphers:
             return None
         if identifier is not None:
-            raise ValueError(MISSING_KEY.format(label=f"{report.model}.{report.field}", key=key, key_id=identifier.hex()))
+            raise ValueError(
+                MISSING_KEY.format(label=f"{report.model}.{report.field}", key=key, key_id=identifier.hex())
+            )
         try:
             value = field.get_prep_value(field.text_to_value(stored))
         except (crypto.DecryptionError, ValueError, TypeError):
