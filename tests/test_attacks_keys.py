@@ -1,5 +1,7 @@
 """Attacks on key handling: sealed values under a missing key, concurrent writes during rotation."""
 
+import subprocess
+import sys
 from io import StringIO
 
 import pytest
@@ -117,3 +119,49 @@ def test_rotate_keys_counts_only_the_writes_that_won_against_a_concurrent_change
             "note 2",
             *["changed by the shop"] * 3,
         ]
+
+
+def start_wsgi(tmp_path, **changes):
+    """Import the shop's WSGI application in a fresh process, as a WSGI server does at start."""
+    from tests.test_shop_deploy import ROOT, production_environment
+
+    code = "import example_shop.wsgi; print('serving')"
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=production_environment(tmp_path, **changes),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_start_a_wsgi_process_without_keys_and_debug_off_is_refused(tmp_path):
+    result = start_wsgi(tmp_path, PRIVACY_KIT_ENCRYPTION_KEYS=None)
+    assert result.returncode != 0 and "serving" not in result.stdout
+    assert (
+        "django.core.exceptions.ImproperlyConfigured: PRIVACY_KIT['ENCRYPTION_KEYS'] is empty: "
+        "generate a key with 'python manage.py privacy_keys generate'." in result.stderr
+    )
+
+
+def test_start_a_wsgi_process_with_a_malformed_key_is_refused(tmp_path):
+    result = start_wsgi(tmp_path, PRIVACY_KIT_ENCRYPTION_KEYS="not-a-key")
+    assert result.returncode != 0 and "serving" not in result.stdout
+    assert "PRIVACY_KIT['ENCRYPTION_KEYS'][0] is malformed: not url-safe base64." in result.stderr
+    assert "not-a-key" not in result.stderr
+
+
+def test_start_a_wsgi_process_with_keys_serves(tmp_path):
+    result = start_wsgi(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "serving\n"
+
+
+def test_manage_check_without_keys_still_reports_e001_with_its_hint(tmp_path):
+    from tests.test_shop_deploy import manage, production_environment
+
+    result = manage("check", env=production_environment(tmp_path, PRIVACY_KIT_ENCRYPTION_KEYS=None))
+    assert result.returncode == 1
+    assert "(privacy_kit.E001) PRIVACY_KIT['ENCRYPTION_KEYS'] is empty" in result.stderr
+    assert "HINT: Generate a key with 'python manage.py privacy_keys generate'." in result.stderr
