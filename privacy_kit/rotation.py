@@ -129,6 +129,7 @@ def rotate_keys(
     *,
     dry_run: bool = False,
     reseal_all: bool = False,
+    reindex: bool = False,
     batch_size: int | None = None,
     progress: Progress | None = None,
     start: Any = None,
@@ -138,7 +139,10 @@ def rotate_keys(
 
     With ``dry_run``, only count the values per key id. With ``reseal_all``,
     re-seal every value, which also recomputes every blind index (after a
-    change of ``BLIND_INDEX_KEY``). ``start`` and ``end`` limit the work to
+    change of ``BLIND_INDEX_KEY``). With ``reindex``, also open every value of a
+    searchable field and re-seal it when its blind index is not the one the
+    current normalization gives (after an upgrade that changed normalization):
+    resumable, since values already re-indexed match. ``start`` and ``end`` limit the work to
     ``start <= pk < end``: the chunk of one Celery task.
     """
     ring = crypto.keyring()
@@ -158,9 +162,12 @@ def rotate_keys(
                 MISSING_KEY.format(label=f"{report.model}.{report.field}", key=key, key_id=identifier.hex())
             )
         current = identifier == primary_id and bool(index) == field.searchable
-        if dry_run or (current and not reseal_all):
+        if dry_run or (current and not reseal_all and not (reindex and index)):
             return None
-        return field.seal(field.open(stored))
+        text = field.open(stored)
+        if current and not reseal_all and ring.blind_index(field.binding, field.normalize(text)) == index:
+            return None
+        return field.seal(text)
 
     for model in models_with_encrypted_fields(labels):
         fields = encrypted_fields(model)

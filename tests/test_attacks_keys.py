@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import unicodedata
 from io import StringIO
 
 import pytest
@@ -13,12 +14,13 @@ from django.test import override_settings
 from privacy_kit import crypto
 from privacy_kit.rotation import encrypt_existing, rotate_keys
 from tests.settings import TEST_BLIND_INDEX_KEY, TEST_KEY_OLD, TEST_KEY_PRIMARY
-from tests.testapp.models import Contact
+from tests.testapp.models import Contact, Member
 
 OLD_ONLY = {"ENCRYPTION_KEYS": [TEST_KEY_OLD], "BLIND_INDEX_KEY": TEST_BLIND_INDEX_KEY}
 ROTATING = {"ENCRYPTION_KEYS": [TEST_KEY_PRIMARY, TEST_KEY_OLD], "BLIND_INDEX_KEY": TEST_BLIND_INDEX_KEY}
 NEW_ONLY = {"ENCRYPTION_KEYS": [TEST_KEY_PRIMARY], "BLIND_INDEX_KEY": TEST_BLIND_INDEX_KEY}
 OLD_ID = crypto.key_id(crypto.decode_key(TEST_KEY_OLD)).hex()
+NEW_ID = crypto.key_id(crypto.decode_key(TEST_KEY_PRIMARY)).hex()
 
 
 def stored_notes():
@@ -165,3 +167,42 @@ def test_manage_check_without_keys_still_reports_e001_with_its_hint(tmp_path):
     assert result.returncode == 1
     assert "(privacy_kit.E001) PRIVACY_KIT['ENCRYPTION_KEYS'] is empty" in result.stderr
     assert "HINT: Generate a key with 'python manage.py privacy_keys generate'." in result.stderr
+
+
+NFC_NAME = unicodedata.normalize("NFC", "ﻣﺤﻤﺪ عبدالله")
+NFKC_NAME = unicodedata.normalize("NFKC", "ﻣﺤﻤﺪ عبدالله")
+
+
+@pytest.mark.django_db
+def test_search_an_email_with_stray_whitespace_finds_it():
+    Contact.objects.create(email="alice@example.sa")
+    assert Contact.objects.filter(email=" alice@example.sa").count() == 1
+    assert Contact.objects.filter(email="ALICE@example.sa\t").count() == 1
+
+
+@pytest.mark.django_db
+def test_search_a_name_in_another_unicode_form_finds_it():
+    assert NFC_NAME != NFKC_NAME
+    Member.objects.create(name=NFC_NAME)
+    assert Member.objects.filter(name=NFKC_NAME).count() == 1
+    assert Member.objects.filter(name="  " + NFKC_NAME.replace(" ", "   ")).count() == 1
+    assert Member.objects.get(name=NFKC_NAME).name == NFC_NAME
+
+
+@pytest.mark.django_db
+def test_search_a_value_indexed_under_the_old_normalization_after_rotate_keys_reindex():
+    member = Member.objects.create(name="x")
+    # A value stored before normalization: its index is the HMAC of the raw text.
+    field = Member._meta.get_field("name")
+    ring = crypto.keyring()
+    index = ring.blind_index(field.binding, " " + NFC_NAME)
+    old = index + ":" + ring.seal((" " + NFC_NAME).encode(), field.binding.associated_data + b"#" + index.encode())
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {Member._meta.db_table} SET name = %s WHERE id = %s", [old, member.pk])
+    assert Member.objects.filter(name=NFKC_NAME).count() == 0
+    out = StringIO()
+    call_command("rotate_keys", "testapp.Member", "--reindex", "--batch-size", "1", stdout=out, verbosity=0)
+    assert out.getvalue() == f"testapp.Member.name: {NEW_ID} (primary): 1; re-encrypted 1\n"
+    assert Member.objects.get(name=NFKC_NAME).name == " " + NFC_NAME
+    call_command("rotate_keys", "testapp.Member", "--reindex", stdout=(again := StringIO()), verbosity=0)
+    assert again.getvalue() == f"testapp.Member.name: {NEW_ID} (primary): 1; re-encrypted 0\n"
