@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import unicodedata
 from functools import cached_property
 from typing import Any
 
@@ -199,7 +200,15 @@ class EncryptedField(models.Field):
             ) from None
 
     def normalize(self, text: str) -> str:
-        """Return the form of a plaintext that the blind index hashes."""
+        """Return the form of a plaintext that the blind index hashes.
+
+        Text is brought to Unicode NFKC (composed, compatibility forms folded, as
+        Arabic presentation forms are) and its whitespace is stripped at both ends
+        and collapsed to one space inside, so what a person typed again matches.
+        Other values (numbers, dates) already have a single text form.
+        """
+        if isinstance(self, (models.CharField, models.TextField)):
+            return " ".join(unicodedata.normalize("NFKC", text).split())
         return text
 
     def blind_index(self, value: Any) -> str:
@@ -335,7 +344,7 @@ class EncryptedEmailField(EncryptedField, models.EmailField):
     plaintext_is_value = True
 
     def normalize(self, text: str) -> str:
-        return text.lower()
+        return super().normalize(text).lower()
 
 
 class EncryptedIntegerField(EncryptedField, models.IntegerField):

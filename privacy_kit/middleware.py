@@ -7,6 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
+from . import crypto
 from .consent import state_of
 from .consent.subjects import set_visitor_cookie, subject_of
 
@@ -37,6 +38,12 @@ class ConsentMiddleware:
     """Attach ``request.privacy`` and send the cookie of a visitor who just gave consent."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        # The WSGI and ASGI handlers build their middleware when the process starts:
+        # building the keyring here makes a server without usable keys (no key with
+        # DEBUG off, a malformed key) refuse to start with ImproperlyConfigured,
+        # instead of serving pages until the first encrypting request fails.
+        # Management commands never load it, so `manage.py check` still reports E001.
+        crypto.keyring()
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:

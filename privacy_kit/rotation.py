@@ -8,6 +8,7 @@ Both are idempotent: after a crash, run them again and they carry on.
 
 from __future__ import annotations
 
+import binascii
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -25,6 +26,10 @@ from .fields import EncryptedField, split_stored
 
 Progress = Callable[[str, int, int], None]
 NOT_AN_ENVELOPE = "not encrypted"
+MISSING_KEY = (
+    "{label} (pk {key}): sealed by key id {key_id}, which is not configured; "
+    "add it back to PRIVACY_KIT['ENCRYPTION_KEYS'] (after the primary key) and run again."
+)
 
 
 @dataclass
@@ -34,6 +39,9 @@ class FieldReport:
     model: str
     field: str
     values_by_key_id: Counter = dataclass_field(default_factory=Counter)
+    # Values sealed by a key that is not configured, per key id: nothing can re-seal them.
+    missing_keys: Counter = dataclass_field(default_factory=Counter)
+    # Compare-and-swap writes that matched: a value changed meanwhile is not counted.
     resealed: int = 0
     encrypted: int = 0
 
@@ -58,10 +66,10 @@ def _stored_values(rows: models.QuerySet, fields: list[EncryptedField], batch: Q
     return list(rows.filter(batch).annotate(**raw).values_list("pk", *raw))
 
 
-def _write(model: type[models.Model], field: EncryptedField, rows: list[tuple[Any, str, str]], using: str) -> None:
-    """Replace stored values, each only if it is still the value that was read."""
+def _write(model: type[models.Model], field: EncryptedField, rows: list[tuple[Any, str, str]], using: str) -> int:
+    """Replace stored values, each only if it is still the value that was read; return how many matched."""
     if not rows:
-        return
+        return 0
     connection = connections[using]
     quote = connection.ops.quote_name
     pk = model._meta.pk
@@ -72,6 +80,8 @@ def _write(model: type[models.Model], field: EncryptedField, rows: list[tuple[An
     params = [(new, pk.get_db_prep_value(key, connection), old) for key, old, new in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+        # The backends sum the rows of every statement: the swaps that matched.
+        return cursor.rowcount
 
 
 Rewrite = Callable[[EncryptedField, Any, str], "str | None"]
@@ -85,8 +95,13 @@ def _rewrite_table(
     batch_size: int | None,
     progress: Progress | None,
     scope: Q | None = None,
-) -> None:
-    """Walk the table in primary-key batches and store each value for which ``rewrite`` returns a new one."""
+) -> Counter:
+    """Walk the table in primary-key batches and store each value for which ``rewrite`` returns a new one.
+
+    Return, per field, how many values were written: those still unchanged when
+    their compare-and-swap ran.
+    """
+    written: Counter = Counter()
     size = batch_size or app_settings.PURGE_BATCH_SIZE
     using = router.db_for_write(model)
     scoped = model._base_manager.filter(scope) if scope is not None else model._base_manager.all()
@@ -102,10 +117,11 @@ def _rewrite_table(
                         new = rewrite(field, key, stored[position])
                         if new is not None:
                             changes.append((key, stored[position], new))
-                _write(model, field, changes, using)
+                written[field] += _write(model, field, changes, using)
         done += len(rows)
         if progress:
             progress(model._meta.label, done, total)
+    return written
 
 
 def rotate_keys(
@@ -113,6 +129,7 @@ def rotate_keys(
     *,
     dry_run: bool = False,
     reseal_all: bool = False,
+    reindex: bool = False,
     batch_size: int | None = None,
     progress: Progress | None = None,
     start: Any = None,
@@ -122,10 +139,14 @@ def rotate_keys(
 
     With ``dry_run``, only count the values per key id. With ``reseal_all``,
     re-seal every value, which also recomputes every blind index (after a
-    change of ``BLIND_INDEX_KEY``). ``start`` and ``end`` limit the work to
+    change of ``BLIND_INDEX_KEY``). With ``reindex``, also open every value of a
+    searchable field and re-seal it when its blind index is not the one the
+    current normalization gives (after an upgrade that changed normalization):
+    resumable, since values already re-indexed match. ``start`` and ``end`` limit the work to
     ``start <= pk < end``: the chunk of one Celery task.
     """
-    primary_id = crypto.keyring().primary_id
+    ring = crypto.keyring()
+    primary_id = ring.primary_id
     reports: dict[EncryptedField, FieldReport] = {}
 
     def reseal(field: EncryptedField, key: Any, stored: str) -> str | None:
@@ -133,25 +154,46 @@ def rotate_keys(
         index, token = split_stored(stored)
         identifier = crypto.envelope_key_id(token)
         report.values_by_key_id[identifier.hex() if identifier else NOT_AN_ENVELOPE] += 1
+        if identifier is not None and identifier not in ring.ciphers:
+            if dry_run:
+                report.missing_keys[identifier.hex()] += 1
+                return None
+            raise ValueError(
+                MISSING_KEY.format(label=f"{report.model}.{report.field}", key=key, key_id=identifier.hex())
+            )
         current = identifier == primary_id and bool(index) == field.searchable
-        if dry_run or (current and not reseal_all):
+        if dry_run or (current and not reseal_all and not (reindex and index)):
             return None
-        report.resealed += 1
-        return field.seal(field.open(stored))
+        text = field.open(stored)
+        if current and not reseal_all and ring.blind_index(field.binding, field.normalize(text)) == index:
+            return None
+        return field.seal(text)
 
     for model in models_with_encrypted_fields(labels):
         fields = encrypted_fields(model)
         reports.update((field, FieldReport(model._meta.label, field.name)) for field in fields)
         scope = Q(pk__gte=start, pk__lt=end) if start is not None else None
-        _rewrite_table(model, fields, reseal, batch_size=batch_size, progress=progress, scope=scope)
+        written = _rewrite_table(model, fields, reseal, batch_size=batch_size, progress=progress, scope=scope)
+        for field in fields:
+            reports[field].resealed = written[field]
     return list(reports.values())
 
 
-def is_sealed(stored: str) -> bool:
-    """Tell whether a stored text is an envelope under a configured key (not plaintext)."""
+def sealed_key_id(stored: str) -> bytes | None:
+    """Return the key id of a stored text that is a well-formed envelope, whatever its key, else ``None``.
+
+    The key need not be configured: a value sealed by a removed key is still
+    ciphertext, and must never be taken for plaintext and sealed again.
+    """
     _, token = split_stored(stored)
     identifier = crypto.envelope_key_id(token)
-    return identifier is not None and identifier in crypto.keyring().ciphers and len(token) >= 44
+    if identifier is None:
+        return None
+    try:
+        raw = binascii.a2b_base64(token, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return None
+    return identifier if len(raw) >= crypto.MIN_ENVELOPE_BYTES else None
 
 
 def encrypt_existing(
@@ -172,10 +214,16 @@ def encrypt_existing(
             f"{model._meta.label}.{field_name} is not an encrypted field; change it to one and migrate first."
         )
     report = FieldReport(model._meta.label, field.name)
+    ring = crypto.keyring()
 
     def seal_plaintext(field: EncryptedField, key: Any, stored: str) -> str | None:
-        if is_sealed(stored):
+        identifier = sealed_key_id(stored)
+        if identifier in ring.ciphers:
             return None
+        if identifier is not None:
+            raise ValueError(
+                MISSING_KEY.format(label=f"{report.model}.{report.field}", key=key, key_id=identifier.hex())
+            )
         try:
             value = field.get_prep_value(field.text_to_value(stored))
         except (crypto.DecryptionError, ValueError, TypeError):
@@ -183,8 +231,8 @@ def encrypt_existing(
                 f"{model._meta.label}.{field.name} (pk {key}): the stored plaintext is not a valid "
                 f"{type(field).__name__.removeprefix('Encrypted')} value; fix that row first."
             ) from None
-        report.encrypted += 1
         return field.seal(field.value_to_text(value))
 
-    _rewrite_table(model, [field], seal_plaintext, batch_size=batch_size, progress=progress)
+    written = _rewrite_table(model, [field], seal_plaintext, batch_size=batch_size, progress=progress)
+    report.encrypted = written[field]
     return report

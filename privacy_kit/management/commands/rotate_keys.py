@@ -25,16 +25,33 @@ class Command(BaseCommand):
             dest="reseal_all",
             help="Re-seal every value, e.g. after a new BLIND_INDEX_KEY.",
         )
+        parser.add_argument(
+            "--reindex",
+            action="store_true",
+            help="Also re-seal searchable values whose blind index predates the current normalization.",
+        )
         parser.add_argument("--batch-size", type=int, help="Rows per batch (default PURGE_BATCH_SIZE).")
 
     def handle(
-        self, *args: Any, models: list[str], dry_run: bool, reseal_all: bool, batch_size: int | None, **options: Any
+        self,
+        *args: Any,
+        models: list[str],
+        dry_run: bool,
+        reseal_all: bool,
+        reindex: bool,
+        batch_size: int | None,
+        **options: Any,
     ) -> None:
         primary = crypto.keyring().primary_id.hex()
         progress = ProgressBar(self.stdout) if options["verbosity"] > 0 else None
         try:
             reports = rotate_keys(
-                models, dry_run=dry_run, reseal_all=reseal_all, batch_size=batch_size, progress=progress
+                models,
+                dry_run=dry_run,
+                reseal_all=reseal_all,
+                reindex=reindex,
+                batch_size=batch_size,
+                progress=progress,
             )
         except (LookupError, ValueError, crypto.DecryptionError) as error:
             raise CommandError(str(error)) from error
@@ -45,8 +62,12 @@ class Command(BaseCommand):
             )
             action = "would re-encrypt" if dry_run else "re-encrypted"
             pending = sum(n for key_id, n in report.values_by_key_id.items() if key_id != primary)
-            done = pending if dry_run else report.resealed
-            self.stdout.write(f"{report.model}.{report.field}: {counts or 'no values'}; {action} {done}")
+            missing = sum(report.missing_keys.values())
+            done = pending - missing if dry_run else report.resealed
+            line = f"{report.model}.{report.field}: {counts or 'no values'}; {action} {done}"
+            if missing:
+                line += f"; cannot re-encrypt: key not configured: {missing} ({', '.join(sorted(report.missing_keys))})"
+            self.stdout.write(line)
         if not dry_run:
             # Counts and model labels only: never a key, nor a key id.
             resealed = sum(report.resealed for report in reports)
