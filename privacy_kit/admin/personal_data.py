@@ -213,7 +213,8 @@ class PersonalDataAdmin(admin.ModelAdmin):
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         response = super().change_view(request, object_id, form_url, extra_context)
-        if request.method == "GET" and response.status_code == 200:
+        # Any method that renders the form shows the record (OPTIONS, PUT, a POST with errors): log them all.
+        if response.status_code == 200:
             obj = getattr(request, "_privacy_kit_opened", None)
             if obj is not None and str(obj.pk) == str(unquote(object_id)):
                 fields = self.shown_personal_fields(request, obj)
@@ -264,6 +265,14 @@ class PersonalDataAdmin(admin.ModelAdmin):
 
         subject = self._subject_of_one(request, queryset)
         if subject is None:
+            return None
+        if (
+            getattr(subject, "is_staff", False) or getattr(subject, "is_superuser", False)
+        ) and not request.user.is_superuser:
+            # Closing an admin's account is an admin's decision, not a clerk's with delete rights on orders.
+            self.message_user(
+                request, _("Only a superuser can erase a staff account. Nothing was erased."), messages.ERROR
+            )
             return None
         form = reverify(request, EraseSubjectForm) if request.POST.get("post") else EraseSubjectForm(request)
         if form.is_bound and form.is_valid():
