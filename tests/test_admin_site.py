@@ -305,7 +305,8 @@ def test_the_login_form_posted_without_csrf_token_is_refused(staff, phone):
 def test_the_set_up_form_posted_without_csrf_token_is_refused(staff):
     client = Client(enforce_csrf_checks=True)
     client.force_login(staff)
-    device = devices.pending_totp_device(staff)
+    client.get(SETUP)
+    device = TOTPDevice.objects.get(user=staff, confirmed=False)
     assert client.post(SETUP, {"otp_token": current_code(device)}).status_code == 403
     device.refresh_from_db()
     assert not device.confirmed
@@ -496,7 +497,7 @@ def test_a_device_deleted_in_the_admin_is_recorded(verified_admin_client, staff,
 
 
 def test_an_unfinished_set_up_removed_is_not_a_device_removed(staff):
-    devices.pending_totp_device(staff).delete()
+    TOTPDevice.objects.create(user=staff, name="phone", confirmed=False).delete()
     assert device_events("device_removed") == []
 
 

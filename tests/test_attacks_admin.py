@@ -135,3 +135,76 @@ def test_clerk_erases_another_staff_user_is_refused(clerk, django_user_model):
     assert messages_of(response) == ["Only a superuser can erase a staff account. Nothing was erased."]
     colleague.refresh_from_db()
     assert colleague.is_active
+
+
+# A password thief at the set-up page
+
+
+SETUP = "/admin/two-factor/setup/"
+
+
+def pending_secret(client):
+    return client.get(SETUP).context["secret"]
+
+
+def test_password_thief_opens_the_set_up_page_and_gets_another_secret(django_user_model):
+    user = django_user_model.objects.create_user("newstaff", password="pw-newstaff-1", is_staff=True)
+    owner, thief = Client(), Client()
+    owner.force_login(user)
+    thief.force_login(user)
+    assert pending_secret(owner) != pending_secret(thief)
+
+
+def test_password_thief_cannot_use_the_owners_secret_after_the_owner_confirms(django_user_model):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = django_user_model.objects.create_user("newstaff", password="pw-newstaff-1", is_staff=True)
+    owner, thief = Client(), Client()
+    owner.force_login(user)
+    thief.force_login(user)
+    owner.get(SETUP)
+    thief.get(SETUP)
+    owners = TOTPDevice.objects.get(pk=owner.session["privacy_kit_pending_totp_device"])
+    assert owner.post(SETUP, {"otp_token": current_code(owners)}).status_code == 302
+    assert list(TOTPDevice.objects.filter(user=user).values_list("pk", "confirmed")) == [(owners.pk, True)]
+
+
+def test_device_added_at_set_up_sends_an_alert(django_user_model, django_capture_on_commit_callbacks):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from privacy_kit.signals import security_alert
+
+    alerts = []
+
+    def receiver(sender, event, **kwargs):
+        alerts.append((event.kind, event.detail))
+
+    security_alert.connect(receiver, dispatch_uid="test_device_added_alert")
+
+    user = django_user_model.objects.create_user("newstaff", password="pw-newstaff-1", is_staff=True)
+    owner = Client()
+    owner.force_login(user)
+    owner.get(SETUP)
+    device = TOTPDevice.objects.get(confirmed=False)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            owner.post(SETUP, {"otp_token": current_code(device)})
+    finally:
+        security_alert.disconnect(dispatch_uid="test_device_added_alert")
+    assert alerts == [("device_added", f"otp_totp.TOTPDevice #{device.pk}")]
+
+
+# Session limit after a password-only login elsewhere
+
+
+def test_staff_sets_up_two_factor_after_a_password_only_login_and_keeps_two_weeks(django_user_model, settings):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = django_user_model.objects.create_user("newstaff", password="pw-newstaff-1", is_staff=True)
+    client = Client()
+    client.force_login(user)  # a password-only login elsewhere: the default age
+    client.get(SETUP)
+    device = TOTPDevice.objects.get(confirmed=False)
+    assert client.post(SETUP, {"otp_token": current_code(device)}).status_code == 302
+    hours = settings.PRIVACY_KIT.get("ADMIN_SESSION_HOURS", 8)
+    assert client.session.get_expiry_age() == int(hours * 3600)
