@@ -8,6 +8,7 @@ import decimal
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission
+from django.contrib.auth.views import LoginView
 from django.test import Client
 from django.urls import path
 from django.utils import timezone
@@ -28,7 +29,7 @@ class OrderAdmin(PersonalDataAdmin):
     list_display = ["__str__", "full_name", "total"]
 
 
-urlpatterns = [path("admin/", site.urls)]
+urlpatterns = [path("admin/", site.urls), path("accounts/login/", LoginView.as_view(template_name="admin/login.html"))]
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 ORDERS = "/admin/testapp/order/"
 FULL_NAME = "Layla Al-Harbi"
@@ -208,3 +209,45 @@ def test_staff_sets_up_two_factor_after_a_password_only_login_and_keeps_two_week
     assert client.post(SETUP, {"otp_token": current_code(device)}).status_code == 302
     hours = settings.PRIVACY_KIT.get("ADMIN_SESSION_HOURS", 8)
     assert client.session.get_expiry_age() == int(hours * 3600)
+
+
+# Wrong codes forgotten by a password-only login elsewhere
+
+
+def test_wrong_codes_between_password_only_logins_lock_the_account(admin_user, settings):
+    from axes.models import AccessAttempt
+
+    device = verify(Client(), admin_user)
+    wrong = f"{(int(current_code(device)) + 1) % 10**6:06d}"
+    client = Client()
+    answers = []
+    for _ in range(3):
+        for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+            data = {"username": "admin", "password": "password", "otp_token": wrong, "next": "/admin/"}
+            answers.append(client.post("/admin/login/", data).status_code)
+        Client().post("/accounts/login/", {"username": "admin", "password": "password"})
+    assert answers[: settings.AXES_FAILURE_LIMIT - 1] == [200] * (settings.AXES_FAILURE_LIMIT - 1)
+    assert answers[settings.AXES_FAILURE_LIMIT - 1 :] == [429] * (len(answers) - settings.AXES_FAILURE_LIMIT + 1)
+    assert AccessAttempt.objects.get(username="admin").failures_since_start >= settings.AXES_FAILURE_LIMIT
+    assert SecurityEvent.objects.filter(kind="lockout", user=admin_user).exists()
+
+
+def test_axes_reset_on_success_with_admin_two_factor_is_an_error(settings):
+    from django.core.checks import run_checks
+
+    settings.AXES_RESET_ON_SUCCESS = True
+    messages = [message for message in run_checks() if message.id == "privacy_kit.E048"]
+    assert [message.msg for message in messages] == [
+        "AXES_RESET_ON_SUCCESS is True: a password-only login anywhere forgets the wrong admin codes before a lockout."
+    ]
+    assert (
+        messages[0].hint
+        == "Set AXES_RESET_ON_SUCCESS = False: failures then end only by AXES_COOLOFF_TIME or an unlock."
+    )
+
+
+def test_axes_reset_on_success_off_is_no_error(settings):
+    from django.core.checks import run_checks
+
+    settings.AXES_RESET_ON_SUCCESS = False
+    assert [message for message in run_checks() if message.id == "privacy_kit.E048"] == []
