@@ -251,3 +251,35 @@ def test_axes_reset_on_success_off_is_no_error(settings):
 
     settings.AXES_RESET_ON_SUCCESS = False
     assert [message for message in run_checks() if message.id == "privacy_kit.E048"] == []
+
+
+# Exports by a clerk
+
+
+def export(client, order):
+    return client.post(ORDERS, {"action": "export_personal_data", "_selected_action": [order.pk]}, follow=True)
+
+
+def test_clerk_with_only_view_exports_a_customer_is_refused(django_user_model):
+    clerk = django_user_model.objects.create_user("viewer", password="pw-viewer-1", is_staff=True)
+    clerk.user_permissions.set(Permission.objects.filter(codename="view_order"))
+    layla = django_user_model.objects.create_user("layla", password="pw-layla-1")
+    client, _ = verified(clerk)
+    response = export(client, make_order(layla))
+    assert response["Content-Type"].startswith("text/html")
+    assert not SecurityEvent.objects.filter(kind="export").exists()
+
+
+def test_clerk_exports_many_customers_is_logged_and_raises_bulk_access(django_user_model, settings):
+    clerk = django_user_model.objects.create_user("exporter", password="pw-exporter-1", is_staff=True)
+    clerk.user_permissions.set(Permission.objects.filter(codename__in=["view_order", "export_personal_data"]))
+    client, _ = verified(clerk)
+    threshold = settings.PRIVACY_KIT.get("BULK_ACCESS_THRESHOLD", 50)
+    customers = [
+        django_user_model.objects.create_user(f"customer{n}", password="pw-customer-1") for n in range(threshold + 1)
+    ]
+    for customer in customers:
+        response = export(client, make_order(customer))
+        assert response["Content-Type"].startswith("application/json")
+    assert AccessLog.objects.filter(actor=clerk, fields=["(export)"]).count() == threshold + 1
+    assert SecurityEvent.objects.filter(kind="bulk_access", user=clerk).count() == 1

@@ -34,6 +34,10 @@ from .views import reverify
 
 #: What a list view shows in place of a personal value.
 MASK = "•••••"
+#: The permission the export action needs: it shows every model's data of a customer.
+EXPORT_PERMISSION = "privacy_kit.export_personal_data"
+#: The ``fields`` entry of the AccessLog row of an export: all the customer's data.
+EXPORTED = "(export)"
 
 E047 = "privacy_kit.E047"
 E047_MSG = "{admin} has the personal field '{path}' in {option}: the change list would show its values unmasked."
@@ -250,13 +254,25 @@ class PersonalDataAdmin(admin.ModelAdmin):
             self.message_user(request, _("This record belongs to no customer account."), messages.WARNING)
         return subject
 
-    @admin.action(description=_("Export this customer's data"), permissions=["view"])
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        """Return whether the user may export a customer's data: ``privacy_kit.export_personal_data``."""
+        return bool(request.user.has_perm(EXPORT_PERMISSION))
+
+    @admin.action(description=_("Export this customer's data"), permissions=["export"])
     def export_personal_data(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
-        """Download everything the registry holds of the selected row's customer, as JSON (an EXPORT event)."""
+        """Download everything the registry holds of the selected row's customer, as JSON (an EXPORT event).
+
+        The export is an access like opening a record: it writes an AccessLog row and
+        counts towards bulk access.
+        """
         from ..rights import export_response
 
         subject = self._subject_of_one(request, queryset)
-        return None if subject is None else export_response(request, subject)
+        if subject is None:
+            return None
+        response = export_response(request, subject)
+        record_access(request, subject, [EXPORTED], subject_id=subject.pk)
+        return response
 
     @admin.action(description=_("Erase this customer"), permissions=["delete"])
     def erase_subject(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
