@@ -339,6 +339,12 @@ E046_HINT = (
     '"django.contrib.auth.backends.ModelBackend"].'
 )
 
+E048 = "privacy_kit.E048"
+E048_MSG = (
+    "AXES_RESET_ON_SUCCESS is True: a password-only login anywhere forgets the wrong admin codes before a lockout."
+)
+E048_HINT = "Set AXES_RESET_ON_SUCCESS = False: failures then end only by AXES_COOLOFF_TIME or an unlock."
+
 
 def _missing_apps(required: dict[str, str]) -> list[checks.CheckMessage]:
     return [
@@ -420,4 +426,8 @@ def check_login_limits(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
     backends = list(settings.AUTHENTICATION_BACKENDS)
     if not backends or not _is_axes_backend(backends[0]):
         errors.append(checks.Error(E046_MSG, hint=E046_HINT, id=E046))
+    # axes resets a username's failures on any login (the shop's, with the password alone):
+    # wrong codes at the admin would never reach the limit.
+    if app_settings.ADMIN_2FA_REQUIRED and getattr(settings, "AXES_RESET_ON_SUCCESS", False):
+        errors.append(checks.Error(E048_MSG, hint=E048_HINT, id=E048))
     return errors

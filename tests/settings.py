@@ -49,7 +49,7 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = 5
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_COOLOFF_TIME = 1
-AXES_RESET_ON_SUCCESS = True
+AXES_RESET_ON_SUCCESS = False  # privacy_kit.E048: a shop login must not forget wrong admin codes
 AXES_SENSITIVE_PARAMETERS = ["otp_token"]
 # Log a failed login by its path, not by username, address and browser (privacy_kit.W034).
 AXES_CLIENT_STR_CALLABLE = "privacy_kit.security.lockouts.client_description"

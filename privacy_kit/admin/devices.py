@@ -19,7 +19,7 @@ from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from ..security.events import device_label, record_security_event
+from ..security.events import device_label, record_security_event, send_security_alert
 from ..security.models import SecurityEvent
 
 #: How many single-use backup codes a staff user gets.
@@ -34,15 +34,24 @@ def has_two_factor_device(user: Any) -> bool:
     return bool(user.is_authenticated and user_has_device(user, confirmed=True))
 
 
-def pending_totp_device(user: Any) -> TOTPDevice:
-    """Return the user's unconfirmed TOTP device, creating it on the first call.
+#: The session key naming the unconfirmed device this session's set-up page shows.
+PENDING_DEVICE_SESSION_KEY = "privacy_kit_pending_totp_device"
 
-    The same secret is shown until the user confirms it, so reloading the set-up
-    page does not invalidate the code the app already shows.
+
+def pending_totp_device(user: Any, session: Any) -> TOTPDevice:
+    """Return the unconfirmed TOTP device this session set up for the user, creating one with a new secret.
+
+    The secret belongs to the session that asked for it: another session with the
+    same password (a thief's) gets a secret of its own, never the owner's. Reloading
+    the page in the same session shows the same secret.
     """
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    pending_id = session.get(PENDING_DEVICE_SESSION_KEY)
+    device = None
+    if pending_id is not None:
+        device = TOTPDevice.objects.filter(user=user, confirmed=False, pk=pending_id).first()
     if device is None:
         device = TOTPDevice.objects.create(user=user, name=str(TOTP_DEVICE_NAME), confirmed=False)
+        session[PENDING_DEVICE_SESSION_KEY] = device.pk
     return device
 
 
@@ -71,9 +80,13 @@ def confirm_totp_device(device: TOTPDevice, code: str, request: HttpRequest | No
             return False
         device.confirmed = True
         device.save(update_fields=["confirmed"])
-        record_security_event(
+        # Other sessions' unfinished set-ups of this user can never be confirmed now.
+        TOTPDevice.objects.filter(user_id=device.user_id, confirmed=False).delete()
+        event = record_security_event(
             SecurityEvent.Kind.DEVICE_ADDED, user=device.user, request=request, detail=device_label(device)
         )
+        # A new way in to an account is worth an alert: the owner hears of a device they did not add.
+        transaction.on_commit(lambda: send_security_alert(event))
     return True
 
 

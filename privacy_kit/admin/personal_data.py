@@ -34,6 +34,10 @@ from .views import reverify
 
 #: What a list view shows in place of a personal value.
 MASK = "•••••"
+#: The permission the export action needs: it shows every model's data of a customer.
+EXPORT_PERMISSION = "privacy_kit.export_personal_data"
+#: The ``fields`` entry of the AccessLog row of an export: all the customer's data.
+EXPORTED = "(export)"
 
 E047 = "privacy_kit.E047"
 E047_MSG = "{admin} has the personal field '{path}' in {option}: the change list would show its values unmasked."
@@ -213,7 +217,8 @@ class PersonalDataAdmin(admin.ModelAdmin):
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         response = super().change_view(request, object_id, form_url, extra_context)
-        if request.method == "GET" and response.status_code == 200:
+        # Any method that renders the form shows the record (OPTIONS, PUT, a POST with errors): log them all.
+        if response.status_code == 200:
             obj = getattr(request, "_privacy_kit_opened", None)
             if obj is not None and str(obj.pk) == str(unquote(object_id)):
                 fields = self.shown_personal_fields(request, obj)
@@ -249,13 +254,25 @@ class PersonalDataAdmin(admin.ModelAdmin):
             self.message_user(request, _("This record belongs to no customer account."), messages.WARNING)
         return subject
 
-    @admin.action(description=_("Export this customer's data"), permissions=["view"])
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        """Return whether the user may export a customer's data: ``privacy_kit.export_personal_data``."""
+        return bool(request.user.has_perm(EXPORT_PERMISSION))
+
+    @admin.action(description=_("Export this customer's data"), permissions=["export"])
     def export_personal_data(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
-        """Download everything the registry holds of the selected row's customer, as JSON (an EXPORT event)."""
+        """Download everything the registry holds of the selected row's customer, as JSON (an EXPORT event).
+
+        The export is an access like opening a record: it writes an AccessLog row and
+        counts towards bulk access.
+        """
         from ..rights import export_response
 
         subject = self._subject_of_one(request, queryset)
-        return None if subject is None else export_response(request, subject)
+        if subject is None:
+            return None
+        response = export_response(request, subject)
+        record_access(request, subject, [EXPORTED], subject_id=subject.pk)
+        return response
 
     @admin.action(description=_("Erase this customer"), permissions=["delete"])
     def erase_subject(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
@@ -264,6 +281,14 @@ class PersonalDataAdmin(admin.ModelAdmin):
 
         subject = self._subject_of_one(request, queryset)
         if subject is None:
+            return None
+        if (
+            getattr(subject, "is_staff", False) or getattr(subject, "is_superuser", False)
+        ) and not request.user.is_superuser:
+            # Closing an admin's account is an admin's decision, not a clerk's with delete rights on orders.
+            self.message_user(
+                request, _("Only a superuser can erase a staff account. Nothing was erased."), messages.ERROR
+            )
             return None
         form = reverify(request, EraseSubjectForm) if request.POST.get("post") else EraseSubjectForm(request)
         if form.is_bound and form.is_valid():

@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django_otp.plugins.otp_static.models import StaticDevice
 
+from ..conf import app_settings
 from . import devices
 from .forms import ConfirmDeviceForm, ReverifyForm
 
@@ -46,13 +47,16 @@ def two_factor_setup(request: HttpRequest, site: PrivacyAdminSite) -> HttpRespon
     if not site.needs_two_factor_setup(request):
         # Anonymous, not staff, or already has a device: the login page sorts them out.
         return HttpResponseRedirect(reverse("admin:login", current_app=site.name))
-    device = devices.pending_totp_device(request.user)
+    device = devices.pending_totp_device(request.user, request.session)
     form = ConfirmDeviceForm(device, request.POST if request.method == "POST" else None, request=request)
     if form.is_valid():
         codes = devices.replace_backup_codes(request.user, request=request)
         # Verification raises the session's privilege: give it a new key, as login does.
         request.session.cycle_key()
         django_otp.login(request, form.device)
+        request.session.pop(devices.PENDING_DEVICE_SESSION_KEY, None)
+        # Verified here, maybe after a password-only login elsewhere: the admin's session limit applies.
+        request.session.set_expiry(int(app_settings.ADMIN_SESSION_HOURS * 3600))
         request.session[BACKUP_CODES_SESSION_KEY] = codes
         url = reverse("admin:two_factor_backup_codes", current_app=site.name)
         if request.POST.get(REDIRECT_FIELD_NAME):

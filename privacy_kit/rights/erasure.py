@@ -91,9 +91,7 @@ def _refuse_if_held(user: Any) -> None:
         )
 
 
-def erase_subject(
-    user: Any, *, reason: str, requested_by: Any = None, source: str = "api"
-) -> ErasureRecord:
+def erase_subject(user: Any, *, reason: str, requested_by: Any = None, source: str = "api") -> ErasureRecord:
     """Delete or anonymize every row of ``user`` per the registry, withdraw their consents, close the account.
 
     Raise ``ErasureRefused`` while a legal hold is active and ``ImproperlyConfigured``
@@ -365,9 +363,7 @@ def replay_erasures() -> ReplayResult:
     """
     _check_registry()
     result = ReplayResult()
-    erased = set(
-        ErasureRecord.objects.filter(status=ErasureRecord.Status.DONE).values_list("subject_ref", flat=True)
-    )
+    erased = set(ErasureRecord.objects.filter(status=ErasureRecord.Status.DONE).values_list("subject_ref", flat=True))
     if not erased:
         return result
     user_model = get_user_model()

@@ -43,6 +43,8 @@ class AccessLog(LogEntry):
         app_label = "privacy_kit"
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["actor", "-created_at"], name="privacy_kit_access_actor")]
+        # An export is everything of a customer, across models: a right of its own, not "view".
+        permissions = [("export_personal_data", _("Can export a customer's personal data"))]
         verbose_name = _("access log entry")
         verbose_name_plural = _("access log")
 
