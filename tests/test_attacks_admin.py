@@ -282,6 +282,7 @@ def test_clerk_exports_many_customers_is_logged_and_raises_bulk_access(django_us
     for customer in customers:
         response = export(client, make_order(customer))
         assert response["Content-Type"].startswith("application/json")
+        assert response.getvalue()  # read whole: the download is a spooled file, closed at its end
     assert AccessLog.objects.filter(actor=clerk, fields=["(export)"]).count() == threshold + 1
     assert SecurityEvent.objects.filter(kind="bulk_access", user=clerk).count() == 1
 
