@@ -77,18 +77,19 @@ def test_purge_runs_are_read_only_and_holds_are_released_not_deleted(verified_ad
     assert hold.released_at is not None
 
 
-def test_user_admin_on_the_site_is_a_personal_data_admin_that_still_adds_users(verified_admin_client, django_user_model):
+def test_user_admin_is_a_personal_data_admin_that_still_adds_users(verified_admin_client, django_user_model):
     from django.contrib.auth import admin as auth_admin
 
     from privacy_kit.admin import PersonalDataAdmin, site
 
+    password = "pw-Noura-long-1"
     user_admin = site._registry[django_user_model]
     assert isinstance(user_admin, PersonalDataAdmin) and isinstance(user_admin, auth_admin.UserAdmin)
     response = verified_admin_client.post(
         "/admin/auth/user/add/",
-        {"username": "noura", "password1": "pw-Noura-long-1", "password2": "pw-Noura-long-1", "usable_password": "true"},
+        {"username": "noura", "password1": password, "password2": password, "usable_password": "true"},
     )
     assert response.status_code == 302
     noura = django_user_model.objects.get(username="noura")
-    assert noura.check_password("pw-Noura-long-1")
+    assert noura.check_password(password)
     assert not AccessLog.objects.exists()
