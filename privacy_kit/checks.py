@@ -412,18 +412,13 @@ W040_HINT = "Subclass privacy_kit.admin.PersonalDataAdmin in {admin} (put it fir
 
 
 def _checked_admin_sites() -> list[Any]:
-    """Return privacy_kit's admin site and Django's default site, each once, as far as they are installed."""
-    if not apps.is_installed(ADMIN_APP):  # PrivacyAdminConfig is this app too
-        return []
+    """Return privacy_kit's admin site, then Django's default site when it is another one."""
     from django.contrib import admin
 
-    candidates: list[Any] = [admin.site]
-    if apps.is_installed("django_otp"):  # privacy_kit's site cannot load without it (check E042)
-        from .admin import site
+    from .admin import site
 
-        candidates.insert(0, site)
     sites: list[Any] = []
-    for candidate in candidates:
+    for candidate in [site, admin.site]:
         candidate._registry  # noqa: B018 (loads a lazy site)
         instance = getattr(candidate, "_wrapped", candidate)
         if all(instance is not other for other in sites):
@@ -433,12 +428,14 @@ def _checked_admin_sites() -> list[Any]:
 
 def check_personal_data_admins(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Check that each admin of a model with registry personal fields is a PersonalDataAdmin."""
+    # Without the admin there is nothing to check; without django_otp the admin cannot load (E042).
+    if not apps.is_installed(ADMIN_APP) or not apps.is_installed("django_otp"):
+        return []
     from . import registry
+    from .admin.personal_data import PersonalDataAdmin
 
     warnings = []
     for site in _checked_admin_sites():
-        from .admin.personal_data import PersonalDataAdmin  # here: the admin needs the models loaded
-
         for model, model_admin in site._registry.items():
             try:
                 personal = registry.get(model._meta.label).personal_fields
