@@ -403,6 +403,57 @@ def check_admin_two_factor(app_configs: Any = None, **kwargs: Any) -> list[check
     return errors
 
 
+W040 = "privacy_kit.W040"
+W040_MSG = (
+    "{admin} is the admin of {model}, which has personal fields in the registry, but is not a "
+    "PersonalDataAdmin: its list shows them unmasked and opening a record is not logged."
+)
+W040_HINT = "Subclass privacy_kit.admin.PersonalDataAdmin in {admin} (put it first among the bases)."
+
+
+def _checked_admin_sites() -> list[Any]:
+    """Return privacy_kit's admin site, then Django's default site when it is another one."""
+    from django.contrib import admin
+
+    from .admin import site
+
+    sites: list[Any] = []
+    for candidate in [site, admin.site]:
+        candidate._registry  # noqa: B018 (loads a lazy site)
+        instance = getattr(candidate, "_wrapped", candidate)
+        if all(instance is not other for other in sites):
+            sites.append(instance)
+    return sites
+
+
+def check_personal_data_admins(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Check that each admin of a model with registry personal fields is a PersonalDataAdmin."""
+    # Without the admin there is nothing to check; without django_otp the admin cannot load (E042).
+    if not apps.is_installed(ADMIN_APP) or not apps.is_installed("django_otp"):
+        return []
+    from . import registry
+    from .admin.personal_data import PersonalDataAdmin
+
+    warnings = []
+    for site in _checked_admin_sites():
+        for model, model_admin in site._registry.items():
+            try:
+                personal = registry.get(model._meta.label).personal_fields
+            except LookupError:
+                continue
+            if personal and not isinstance(model_admin, PersonalDataAdmin):
+                name = f"{type(model_admin).__module__}.{type(model_admin).__qualname__}"
+                warnings.append(
+                    checks.Warning(
+                        W040_MSG.format(admin=name, model=model._meta.label),
+                        hint=W040_HINT.format(admin=name),
+                        obj=type(model_admin),
+                        id=W040,
+                    )
+                )
+    return warnings
+
+
 def _is_axes_backend(path: str) -> bool:
     from django.utils.module_loading import import_string
 

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from privacy_kit.consent import grant
-from privacy_kit.models import ConsentRecord, PolicyVersion, Purpose
+from privacy_kit.models import AccessLog, ConsentRecord, PolicyVersion, Purpose
 
 pytestmark = pytest.mark.django_db
 
@@ -75,3 +75,21 @@ def test_purge_runs_are_read_only_and_holds_are_released_not_deleted(verified_ad
     verified_admin_client.post("/admin/privacy_kit/legalhold/", {"action": "release", "_selected_action": [hold.pk]})
     hold.refresh_from_db()
     assert hold.released_at is not None
+
+
+def test_user_admin_is_a_personal_data_admin_that_still_adds_users(verified_admin_client, django_user_model):
+    from django.contrib.auth import admin as auth_admin
+
+    from privacy_kit.admin import PersonalDataAdmin, site
+
+    password = "pw-Noura-long-1"
+    user_admin = site._registry[django_user_model]
+    assert isinstance(user_admin, PersonalDataAdmin) and isinstance(user_admin, auth_admin.UserAdmin)
+    response = verified_admin_client.post(
+        "/admin/auth/user/add/",
+        {"username": "noura", "password1": password, "password2": password, "usable_password": "true"},
+    )
+    assert response.status_code == 302
+    noura = django_user_model.objects.get(username="noura")
+    assert noura.check_password(password)
+    assert not AccessLog.objects.exists()

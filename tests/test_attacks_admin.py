@@ -15,6 +15,7 @@ from django.utils import timezone
 from django_otp.oath import totp
 
 from privacy_kit.admin import PersonalDataAdmin
+from privacy_kit.admin.personal_data import MASK
 from privacy_kit.admin.sites import PrivacyAdminSite
 from privacy_kit.models import AccessLog, SecurityEvent
 from tests.testapp.models import Order
@@ -284,3 +285,82 @@ def test_clerk_exports_many_customers_is_logged_and_raises_bulk_access(django_us
         assert response.getvalue()  # read whole: the download is a spooled file, closed at its end
     assert AccessLog.objects.filter(actor=clerk, fields=["(export)"]).count() == threshold + 1
     assert SecurityEvent.objects.filter(kind="bulk_access", user=clerk).count() == 1
+
+
+# Personal data shown by privacy_kit's own admin pages and the user admin, with no log
+
+SEARCHED = "pregnancy test near Olaya"
+
+
+def search_event(user):
+    from privacy_kit.models import BehavioralEvent, Purpose
+
+    purpose, _ = Purpose.objects.get_or_create(slug="personalization", defaults={"name": "Personalization"})
+    return BehavioralEvent.objects.create(user=user, purpose=purpose, kind="search", data={"q": SEARCHED})
+
+
+@pytest.mark.urls("tests.urls")
+def test_open_a_behavioral_event_shows_the_search_and_is_logged(verified_admin_client, admin_user, django_user_model):
+    layla = django_user_model.objects.create_user("layla", password="pw-layla-1")
+    event = search_event(layla)
+    response = verified_admin_client.get(f"/admin/privacy_kit/behavioralevent/{event.pk}/change/")
+    assert response.status_code == 200 and SEARCHED in response.content.decode()
+    [entry] = AccessLog.objects.all()
+    assert (entry.actor_id, entry.subject_id, entry.model_label, entry.object_id) == (
+        admin_user.pk,
+        layla.pk,
+        "privacy_kit.BehavioralEvent",
+        str(event.pk),
+    )
+    assert entry.fields == ["data"]
+
+
+@pytest.mark.urls("tests.urls")
+def test_open_a_behavioral_event_stays_read_only(verified_admin_client, django_user_model):
+    event = search_event(django_user_model.objects.create_user("layla", password="pw-layla-1"))
+    url = f"/admin/privacy_kit/behavioralevent/{event.pk}/change/"
+    assert verified_admin_client.post(url, {"kind": "cart", "data": "{}"}).status_code == 403
+    assert verified_admin_client.get(f"/admin/privacy_kit/behavioralevent/{event.pk}/delete/").status_code == 403
+    event.refresh_from_db()
+    assert (event.kind, event.data) == ("search", {"q": SEARCHED})
+
+
+USER_EMAIL, FIRST_NAME, LAST_NAME = "layla.harbi@example.com", "Layla", "Al-Harbi"
+
+
+@pytest.fixture
+def layla(django_user_model):
+    return django_user_model.objects.create_user(
+        "layla", email=USER_EMAIL, first_name=FIRST_NAME, last_name=LAST_NAME, password="pw-layla-1"
+    )
+
+
+@pytest.mark.urls("tests.urls")
+def test_list_users_shows_email_and_names_masked(verified_admin_client, layla):
+    response = verified_admin_client.get("/admin/auth/user/")
+    page = response.content.decode()
+    assert response.status_code == 200 and "layla" in page
+    assert USER_EMAIL not in page and FIRST_NAME not in page and LAST_NAME not in page
+    assert MASK in page
+    assert not AccessLog.objects.exists()
+
+
+@pytest.mark.urls("tests.urls")
+def test_open_a_user_shows_email_and_is_logged(verified_admin_client, admin_user, layla):
+    response = verified_admin_client.get(f"/admin/auth/user/{layla.pk}/change/")
+    assert response.status_code == 200 and USER_EMAIL in response.content.decode()
+    [entry] = AccessLog.objects.all()
+    assert (entry.actor_id, entry.subject_id, entry.model_label, entry.object_id) == (
+        admin_user.pk,
+        layla.pk,
+        "auth.User",
+        str(layla.pk),
+    )
+    assert entry.fields == ["first_name", "last_name", "email"]
+
+
+@pytest.mark.urls("tests.urls")
+def test_open_a_user_with_options_is_logged(verified_admin_client, layla):
+    response = verified_admin_client.options(f"/admin/auth/user/{layla.pk}/change/")
+    assert response.status_code == 200 and USER_EMAIL in response.content.decode()
+    assert AccessLog.objects.get().subject_id == layla.pk

@@ -5,6 +5,7 @@ import os
 import pytest
 from django.apps import apps
 from django.conf import settings as django_settings
+from django.contrib import admin
 from django.contrib.admin import AdminSite
 from django.core import checks
 from django.db import models
@@ -13,6 +14,7 @@ from django.test.utils import isolate_apps
 from django.urls import path
 
 from privacy_kit import crypto
+from privacy_kit.admin import PersonalDataAdmin
 from privacy_kit.fields import EncryptedCharField, EncryptedDecimalField, EncryptedTextField
 from tests.settings import BASE_DIR, TEST_BLIND_INDEX_KEY, TEST_KEY_OLD, TEST_KEY_PRIMARY
 
@@ -248,3 +250,61 @@ def test_checks_without_axes_installed_name_the_app_instead_of_crashing(tmp_path
     assert run.returncode == 1
     assert "privacy_kit.E042" in run.stderr and 'Add "axes" to INSTALLED_APPS.' in run.stderr
     assert "Traceback" not in run.stderr
+
+
+class PlainOrderAdmin(admin.ModelAdmin):
+    list_display = ["full_name", "phone"]
+
+
+class MaskedOrderAdmin(PersonalDataAdmin):
+    list_display = ["full_name", "phone"]
+
+
+def messages_with_order_admin(model_admin, **registration):
+    from privacy_kit.admin import site
+    from tests.testapp.models import Order
+    from tests.testapp.policies import register_orders
+
+    register_orders(**registration)
+    site.register(Order, model_admin)
+    try:
+        return [m for m in checks.run_checks() if m.id == "privacy_kit.W040"]
+    finally:
+        site.unregister(Order)
+
+
+def test_a_plain_model_admin_of_a_model_with_personal_fields_is_a_warning_naming_both():
+    [message] = messages_with_order_admin(PlainOrderAdmin)
+    assert message.msg == (
+        "tests.test_checks.PlainOrderAdmin is the admin of testapp.Order, which has personal fields in the "
+        "registry, but is not a PersonalDataAdmin: its list shows them unmasked and opening a record is not logged."
+    )
+    assert message.hint == (
+        "Subclass privacy_kit.admin.PersonalDataAdmin in tests.test_checks.PlainOrderAdmin "
+        "(put it first among the bases)."
+    )
+    assert message.obj is PlainOrderAdmin
+
+
+def test_a_personal_data_admin_of_a_model_with_personal_fields_passes():
+    assert messages_with_order_admin(MaskedOrderAdmin) == []
+
+
+def test_a_plain_model_admin_of_a_registered_model_without_personal_fields_passes():
+    assert messages_with_order_admin(PlainOrderAdmin, personal_fields=()) == []
+
+
+def test_privacy_kits_own_admins_pass_the_personal_data_admin_check():
+    assert [m for m in checks.run_checks() if m.id == "privacy_kit.W040"] == []
+
+
+def test_a_plain_model_admin_on_djangos_own_site_when_it_is_another_site_is_a_warning(monkeypatch):
+    from tests.testapp.models import Order
+    from tests.testapp.policies import register_orders
+
+    register_orders()
+    django_site = AdminSite(name="plain")
+    django_site.register(Order, PlainOrderAdmin)
+    monkeypatch.setattr(admin, "site", django_site)
+    [message] = [m for m in checks.run_checks() if m.id == "privacy_kit.W040"]
+    assert message.obj is PlainOrderAdmin and "testapp.Order" in message.msg

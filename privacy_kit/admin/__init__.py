@@ -28,6 +28,7 @@ MODEL_ADMIN_MODULES = {
     "SecurityEventAdmin": "security",
     "ErasureRecordAdmin": "rights",
     "AccessAttemptAdmin": "lockouts",  # django-axes's, with an unlock action
+    "UserAdmin": "users",  # django.contrib.auth's, with email and names masked
 }
 
 __all__ = ["PrivacyAdminSite", "site", "register_model_admins", *MODEL_ADMIN_MODULES]
@@ -38,7 +39,9 @@ def register_model_admins() -> None:
     from django.apps import apps
 
     for module in sorted(set(MODEL_ADMIN_MODULES.values())):
-        if module != "lockouts" or apps.is_installed("axes"):
+        if (module != "lockouts" or apps.is_installed("axes")) and (
+            module != "users" or apps.is_installed("django.contrib.auth")
+        ):
             import_module(f"{__name__}.{module}")
 
 

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import BehavioralEvent, ConsentRecord, PolicyVersion, Purpose
 from .options import ReadOnlyAdmin
+from .personal_data import PersonalDataAdmin
 from .sites import site
 
 
@@ -45,8 +46,9 @@ class ConsentRecordAdmin(ReadOnlyAdmin):
         return _("visitor %(id)s") % {"id": str(record.visitor)[:8]} if record.visitor else "—"
 
 
+# What a customer searched and viewed is personal: masked in the list, each opened event logged.
 @admin.register(BehavioralEvent, site=site)
-class BehavioralEventAdmin(ReadOnlyAdmin):
+class BehavioralEventAdmin(ReadOnlyAdmin, PersonalDataAdmin):
     list_display = ["created_at", "kind", "purpose", "user"]
     list_filter = ["kind", "purpose"]
     list_select_related = ["purpose", "user"]

@@ -17,6 +17,7 @@ from django.contrib.admin.utils import (
     unquote,
 )
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import get_user_model
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
@@ -97,7 +98,7 @@ class MaskedChangeList(ChangeList):
         queryset = super().get_queryset(request, exclude_parameters)
         deferred = [
             name
-            for name in personal_field_names(self.model)
+            for name in self.model_admin.get_personal_fields()
             if getattr(self.model._meta.get_field(name), "concrete", False)
             and not self.model._meta.get_field(name).primary_key
         ]
@@ -167,6 +168,8 @@ class PersonalDataAdmin(admin.ModelAdmin):
 
     checks_class = PersonalDataAdminChecks
     mask = MASK
+    #: Fields this admin treats as personal besides the model's encrypted and registry personal fields.
+    personal_fields: Sequence[str] = ()
     # A subclass that adds actions keeps these: actions = [*PersonalDataAdmin.actions, "mine"].
     actions = ["export_personal_data", "erase_subject"]
     erase_confirmation_template = "privacy_kit/admin/erase_confirmation.html"
@@ -174,11 +177,16 @@ class PersonalDataAdmin(admin.ModelAdmin):
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return MaskedChangeList
 
+    def get_personal_fields(self) -> list[str]:
+        """Return the fields masked in the list and logged when shown: the model's, then ``personal_fields``."""
+        names = personal_field_names(self.model)
+        return [*names, *(name for name in self.personal_fields if name not in names)]
+
     def _masked_columns(self) -> dict[str, Callable[[Any], str]]:
         columns: dict[str, Callable[[Any], str]] | None = self.__dict__.get("_privacy_kit_masked_columns")
         if columns is None:
             opts = self.model._meta
-            columns = {name: masked_column(opts.get_field(name)) for name in personal_field_names(self.model)}  # type: ignore[arg-type]
+            columns = {name: masked_column(opts.get_field(name)) for name in self.get_personal_fields()}  # type: ignore[arg-type]
             self.__dict__["_privacy_kit_masked_columns"] = columns
         return columns
 
@@ -198,10 +206,12 @@ class PersonalDataAdmin(admin.ModelAdmin):
     def shown_personal_fields(self, request: HttpRequest, obj: models.Model) -> list[str]:
         """Return the personal and encrypted fields that the change view of ``obj`` shows."""
         shown = set(flatten_fieldsets(self.get_fieldsets(request, obj)))
-        return [name for name in personal_field_names(self.model) if name in shown]
+        return [name for name in self.get_personal_fields() if name in shown]
 
     def subject_id_of(self, obj: models.Model) -> Any:
-        """Return the primary key of the user whose data ``obj`` is, through the registry, or None."""
+        """Return the primary key of the user whose data ``obj`` is (a user is their own), or None."""
+        if isinstance(obj, get_user_model()):
+            return obj.pk
         try:
             registration = registry.get(self.model._meta.label)
         except LookupError:
