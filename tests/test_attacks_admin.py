@@ -100,10 +100,10 @@ def test_open_a_record_with_options_shows_it_and_logs_it(admin_user, django_user
 # A clerk erases a superuser
 
 
-def test_clerk_erases_a_superuser_is_refused(clerk, admin_user):
-    order = make_order(admin_user)
+def erase_as(clerk, order):
+    """Post the erase action, its reason and a right code, as the clerk; return the response."""
     client, phone = verified(clerk)
-    response = client.post(
+    return client.post(
         ORDERS,
         {
             "action": "erase_subject",
@@ -114,6 +114,10 @@ def test_clerk_erases_a_superuser_is_refused(clerk, admin_user):
         },
         follow=True,
     )
+
+
+def test_clerk_erases_a_superuser_is_refused(clerk, admin_user):
+    response = erase_as(clerk, make_order(admin_user))
     assert messages_of(response) == ["Only a superuser can erase a staff account. Nothing was erased."]
     admin_user.refresh_from_db()
     assert admin_user.is_active and not SecurityEvent.objects.filter(kind="erasure").exists()
@@ -121,19 +125,7 @@ def test_clerk_erases_a_superuser_is_refused(clerk, admin_user):
 
 def test_clerk_erases_another_staff_user_is_refused(clerk, django_user_model):
     colleague = django_user_model.objects.create_user("colleague", password="pw-colleague-1", is_staff=True)
-    order = make_order(colleague)
-    client, phone = verified(clerk)
-    response = client.post(
-        ORDERS,
-        {
-            "action": "erase_subject",
-            "_selected_action": [order.pk],
-            "post": "yes",
-            "reason": "Asked by email",
-            "otp_token": current_code(phone),
-        },
-        follow=True,
-    )
+    response = erase_as(clerk, make_order(colleague))
     assert messages_of(response) == ["Only a superuser can erase a staff account. Nothing was erased."]
     colleague.refresh_from_db()
     assert colleague.is_active
