@@ -6,12 +6,14 @@ find_python = $(shell for p in python$(1) $$(pyenv root 2>/dev/null)/versions/$(
 	"$$p" -c "" 2>/dev/null && { command -v "$$p"; break; }; done)
 PYTHON311 ?= $(call find_python,3.11)
 PYTHON312 ?= $(call find_python,3.12)
+# The install walk uses the newest interpreter README claims, 3.13, when there is one.
+PYTHON313 ?= $(or $(call find_python,3.13),$(PYTHON312))
 VENV := .venv
 VENV61 := .venv-django61
 PGHOST ?= 127.0.0.1
 BROWSER_PACKAGES := chromium chromium-driver
 
-.PHONY: demo worker beat test test-django52 test-django61 browser lint bench clean
+.PHONY: demo worker beat test test-django52 test-django61 test-install browser lint bench clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	@test -n "$(PYTHON311)" || { echo "Python 3.11 is needed for Django 5.2 (pyenv install 3.11)"; exit 1; }
@@ -44,7 +46,7 @@ beat: $(VENV)/.installed
 	@test -n "$$REDIS_URL" || { echo "make beat needs REDIS_URL (and DATABASE_URL), e.g. redis://127.0.0.1:6379/0"; exit 1; }
 	$(VENV)/bin/celery -A example_shop beat --loglevel=INFO --schedule=$${TMPDIR:-/tmp}/example_shop-celerybeat-schedule
 
-test: lint test-django52 test-django61
+test: lint test-django52 test-django61 test-install
 
 test-django52: $(VENV)/.installed browser
 	TEST_DATABASE=sqlite $(VENV)/bin/pytest -q
@@ -53,6 +55,10 @@ test-django52: $(VENV)/.installed browser
 test-django61: $(VENV61)/.installed browser
 	TEST_DATABASE=sqlite $(VENV61)/bin/pytest -q
 	TEST_DATABASE=postgres PGHOST=$(PGHOST) $(VENV61)/bin/pytest -q
+
+# A new shop installs the wheel as README says, once (tests/test_install.py).
+test-install: $(VENV)/.installed
+	PRIVACY_KIT_INSTALL_TEST=1 INSTALL_PYTHON=$(PYTHON313) PGHOST=$(PGHOST) $(VENV)/bin/pytest -q tests/test_install.py
 
 # The browser tests drive Debian's Chromium through its chromedriver.
 browser:
@@ -77,4 +83,4 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/rights.py
 
 clean:
-	rm -rf $(VENV) $(VENV61) *.sqlite3 .hypothesis .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV61) .venv-install build dist *.sqlite3 .hypothesis .mypy_cache .ruff_cache

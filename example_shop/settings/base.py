@@ -126,3 +126,5 @@ CELERY_TASK_EAGER_PROPAGATES = True
 from privacy_kit.celery import beat_schedule  # noqa: E402
 
 CELERY_BEAT_SCHEDULE = beat_schedule()
+# A purge that is running goes on through a broker outage (Celery 6 changes the default).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
