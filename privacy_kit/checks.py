@@ -354,6 +354,12 @@ def _missing_apps(required: dict[str, str]) -> list[checks.CheckMessage]:
     ]
 
 
+def missing_app_message(app: str) -> str:
+    """Return check E042 for an app left out of INSTALLED_APPS as one line, for an error at start-up."""
+    consequence = {**TWO_FACTOR_APPS, **LOGIN_LIMIT_APPS}[app]
+    return f"{E042} {E042_MSG.format(app=app, consequence=consequence)} {E042_HINT.format(app=app)}"
+
+
 def _mounted_admin_sites(resolver: Any = None, prefix: str = "") -> list[tuple[str, Any]]:
     """Return (route, site) for every admin site in the URLconf."""
     from django.urls import URLResolver, get_resolver
