@@ -1,5 +1,7 @@
 from django.apps import AppConfig
+from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.test.signals import setting_changed
 from django.utils.translation import gettext_lazy as _
 
@@ -41,6 +43,10 @@ class PrivacyKitConfig(AppConfig):
             from axes.signals import user_locked_out
 
             user_locked_out.connect(record_lockout, dispatch_uid="privacy_kit.record_lockout")
+        elif privacy_checks.AXES_MIDDLEWARE in settings.MIDDLEWARE:
+            # Django's own checks import every middleware, and axes' cannot load without its app:
+            # stop with check E042's line to add, not with axes' RuntimeError about a model.
+            raise ImproperlyConfigured(privacy_checks.missing_app_message("axes"))
 
     def register_admin_pages(self) -> None:
         from django.apps import apps

@@ -281,8 +281,20 @@ def check_beat_schedule(app_configs: Any = None, **kwargs: Any) -> list[checks.C
     return warnings
 
 
+def _installed_at() -> Any:
+    """Return when privacy_kit was installed in the database (its first migration, or its oldest purge run)."""
+    from django.db.migrations.recorder import MigrationRecorder
+    from django.db.models import Min
+
+    from .models import PurgeRun
+
+    migrated = MigrationRecorder.Migration.objects.filter(app="privacy_kit").aggregate(first=Min("applied"))["first"]
+    first_run = PurgeRun.objects.aggregate(first=Min("started_at"))["first"]
+    return min((when for when in (migrated, first_run) if when is not None), default=None)
+
+
 def check_recent_purge(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Warn when no purge succeeded lately (``manage.py check --database default``)."""
+    """Warn when a purge was due but none succeeded lately (``manage.py check --database default``)."""
     import datetime
 
     from django.db import DatabaseError
@@ -294,6 +306,10 @@ def check_recent_purge(app_configs: Any = None, databases: Any = None, **kwargs:
         return []
     since = timezone.now() - datetime.timedelta(days=STALE_PURGE_DAYS)
     try:
+        installed = _installed_at()
+        # Installed within the period, the first purges may not have been due yet.
+        if installed is None or installed >= since:
+            return []
         recent = PurgeRun.objects.filter(status=PurgeRun.Status.DONE, dry_run=False, finished_at__gte=since).exists()
     except DatabaseError:
         return []  # not migrated yet
@@ -352,6 +368,12 @@ def _missing_apps(required: dict[str, str]) -> list[checks.CheckMessage]:
         for app, consequence in required.items()
         if not apps.is_installed(app)
     ]
+
+
+def missing_app_message(app: str) -> str:
+    """Return check E042 for an app left out of INSTALLED_APPS as one line, for an error at start-up."""
+    consequence = {**TWO_FACTOR_APPS, **LOGIN_LIMIT_APPS}[app]
+    return f"{E042} {E042_MSG.format(app=app, consequence=consequence)} {E042_HINT.format(app=app)}"
 
 
 def _mounted_admin_sites(resolver: Any = None, prefix: str = "") -> list[tuple[str, Any]]:

@@ -234,22 +234,64 @@ def test_two_factor_checks_are_off_without_admin_2fa_required():
         assert privacy_messages(**GOOD_KEYS, ADMIN_2FA_REQUIRED=False) == []
 
 
-def test_checks_without_axes_installed_name_the_app_instead_of_crashing(tmp_path):
+OTP_APPS = ["django_otp", "django_otp.plugins.otp_totp", "django_otp.plugins.otp_static"]
+OTP_MIDDLEWARE = ["django_otp.middleware.OTPMiddleware"]
+AXES_MIDDLEWARE = ["axes.middleware.AxesMiddleware"]
+AXES_BACKENDS = ["axes.backends.AxesStandaloneBackend"]
+
+
+def check_in_subprocess(tmp_path, apps, middleware=(), backends=()):
+    """Run ``manage.py check`` with tests/settings.py less these apps, middleware and backends."""
     import subprocess
     import sys
 
-    (tmp_path / "no_axes_settings.py").write_text(
+    (tmp_path / "missing_settings.py").write_text(
         "from tests.settings import *\n"
-        "INSTALLED_APPS = [app for app in INSTALLED_APPS if app != 'axes']\n"
-        "MIDDLEWARE = [name for name in MIDDLEWARE if not name.startswith('axes.')]\n"
+        f"INSTALLED_APPS = [name for name in INSTALLED_APPS if name not in {list(apps)!r}]\n"
+        f"MIDDLEWARE = [name for name in MIDDLEWARE if name not in {list(middleware)!r}]\n"
+        f"AUTHENTICATION_BACKENDS = [name for name in AUTHENTICATION_BACKENDS if name not in {list(backends)!r}]\n"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "no_axes_settings", "PYTHONPATH": f"{tmp_path}:{BASE_DIR}"}
-    run = subprocess.run(
-        [sys.executable, "-m", "django", "check"], env=env, capture_output=True, text=True, timeout=120, cwd=BASE_DIR
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "missing_settings", "PYTHONPATH": f"{tmp_path}:{BASE_DIR}"}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True, timeout=120, cwd=BASE_DIR
     )
-    assert run.returncode == 1
-    assert "privacy_kit.E042" in run.stderr and 'Add "axes" to INSTALLED_APPS.' in run.stderr
+
+
+@pytest.mark.parametrize("with_middleware", [True, False], ids=["middleware-kept", "middleware-removed"])
+@pytest.mark.parametrize(
+    "missing",
+    [[app] for app in OTP_APPS] + [OTP_APPS],
+    ids=[*OTP_APPS, "all-of-django-otp"],
+)
+def test_checks_without_a_django_otp_app_name_the_line_to_add(tmp_path, missing, with_middleware):
+    run = check_in_subprocess(tmp_path, missing, middleware=() if with_middleware else OTP_MIDDLEWARE)
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr and "RuntimeError" not in run.stderr
+    for app in missing:
+        assert f'"{app}" is not in INSTALLED_APPS' in run.stderr
+        assert f'HINT: Add "{app}" to INSTALLED_APPS.' in run.stderr
+    assert "privacy_kit.E042" in run.stderr
+    assert ("privacy_kit.E043" in run.stderr) is not with_middleware
+
+
+@pytest.mark.parametrize("with_backend", [True, False], ids=["backend-kept", "backend-removed"])
+def test_checks_without_axes_name_the_line_to_add(tmp_path, with_backend):
+    run = check_in_subprocess(tmp_path, ["axes"], AXES_MIDDLEWARE, backends=() if with_backend else AXES_BACKENDS)
+    assert run.returncode == 1, run.stderr
     assert "Traceback" not in run.stderr
+    assert "privacy_kit.E042" in run.stderr and 'HINT: Add "axes" to INSTALLED_APPS.' in run.stderr
+    assert "privacy_kit.E045" in run.stderr and 'Add "axes.middleware.AxesMiddleware" to MIDDLEWARE' in run.stderr
+    assert ("privacy_kit.E046" in run.stderr) is not with_backend
+
+
+def test_axes_middleware_without_axes_installed_names_the_line_to_add(tmp_path):
+    # Django's own check (auth.E013's) imports every middleware, and axes' cannot load without its
+    # app: privacy_kit stops at start-up with the line to add, not with axes' RuntimeError.
+    run = check_in_subprocess(tmp_path, ["axes"])
+    assert run.returncode == 1
+    assert "RuntimeError" not in run.stderr
+    last_line = run.stderr.strip().splitlines()[-1]
+    assert "privacy_kit.E042" in last_line and 'Add "axes" to INSTALLED_APPS.' in last_line
 
 
 class PlainOrderAdmin(admin.ModelAdmin):

@@ -206,6 +206,26 @@ def test_markdown_resolves_named_retention_periods(order_policy):
     )
 
 
+@pytest.mark.parametrize(("days", "period"), [(1, "1 day"), (2, "2 days"), (11, "11 days")])
+def test_markdown_says_day_or_days(settings, days, period):
+    register_orders(personal_fields=ORDER_PERSONAL_FIELDS, after_days="orders")
+    with override_settings(PRIVACY_KIT={**settings.PRIVACY_KIT, "RETENTION": {"orders": days}}):
+        output = run_command()
+    assert f"the subject's rows {period} (`orders` in " in output
+
+
+@pytest.mark.parametrize(
+    ("days", "period"), [(1, "1 يوم"), (2, "2 يومان"), (3, "3 أيام"), (11, "11 يومًا"), (100, "100 يوم")]
+)
+def test_the_number_of_days_has_the_arabic_plural_forms(days, period):
+    from django.utils import translation
+
+    from privacy_kit.rights.inventory import days_text
+
+    with translation.override("ar"):
+        assert days_text(days) == period
+
+
 def test_markdown_lists_unregistered_models_apart():
     registry.unregister(Contact)
     output = run_command()

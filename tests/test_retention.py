@@ -249,11 +249,45 @@ def test_missing_beat_entry_is_a_warning():
         assert "privacy_kit.W030" in {m.id for m in checks.run_checks()}
 
 
+def database_warnings():
+    return {m.id for m in checks.run_checks(databases=["default"])}
+
+
+def installed_days_ago(days):
+    """Move the time privacy_kit's migrations were applied (its installation) that many days back."""
+    from django.db.migrations.recorder import MigrationRecorder
+
+    assert MigrationRecorder.Migration.objects.filter(app="privacy_kit").update(applied=days_ago(days))
+
+
+def test_a_fresh_install_has_no_stale_purge_warning():
+    # Just migrated, as the test database is: no purge was due yet.
+    assert "privacy_kit.W031" not in database_warnings()
+
+
+def test_a_failed_purge_soon_after_the_install_is_not_yet_stale():
+    PurgeRun.objects.create(policy="x", status="failed", started_at=timezone.now(), finished_at=timezone.now())
+    assert "privacy_kit.W031" not in database_warnings()
+
+
 def test_stale_purge_is_a_database_warning():
-    assert "privacy_kit.W031" in {m.id for m in checks.run_checks(databases=["default"])}
+    installed_days_ago(3)
+    assert "privacy_kit.W031" in database_warnings()
     PurgeRun.objects.create(policy="x", status="done", finished_at=timezone.now())
-    assert "privacy_kit.W031" not in {m.id for m in checks.run_checks(databases=["default"])}
+    assert "privacy_kit.W031" not in database_warnings()
     assert "privacy_kit.W031" not in {m.id for m in checks.run_checks()}
+
+
+def test_a_purge_that_succeeded_long_ago_only_is_stale():
+    installed_days_ago(30)
+    PurgeRun.objects.create(policy="x", status="done", started_at=days_ago(10), finished_at=days_ago(10))
+    assert "privacy_kit.W031" in database_warnings()
+
+
+def test_purges_failing_since_long_ago_are_stale_whatever_the_migrations_say():
+    # A database restored or migrated anew keeps its old purge runs: they date the installation too.
+    PurgeRun.objects.create(policy="x", status="failed", started_at=days_ago(3), finished_at=days_ago(3))
+    assert "privacy_kit.W031" in database_warnings()
 
 
 def test_behavioral_event_purge_by_age(django_user_model):

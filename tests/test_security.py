@@ -1,5 +1,7 @@
 """Access log, security events and PersonalDataAdmin: masking, logging, blind-index search, alerts."""
 
+import datetime
+
 import django
 import pytest
 from axes.models import AccessAttempt
@@ -278,6 +280,70 @@ def test_a_lockout_records_an_event_alerts_and_mails_admins(client, staff, admin
     assert alerts == [lockout]
     assert len(mail.outbox) == 1 and "lockout" in mail.outbox[0].subject
     assert staff.email not in mail.outbox[0].body and "wrong password" not in mail.outbox[0].body
+
+
+def lock_out(client, attempts, username="staff"):
+    for _ in range(attempts):
+        client.post("/admin/login/", {"username": username, "password": "wrong password", "next": "/admin/"})
+
+
+def lockouts_of(user):
+    return SecurityEvent.objects.filter(kind="lockout", user=user)
+
+
+def back_date_security_events(hours):
+    """Move every security event that many hours back, as if recorded then (the rows are append-only)."""
+    table = connection.ops.quote_name(SecurityEvent._meta.db_table)
+    past = timezone.now() - datetime.timedelta(hours=hours)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET created_at = %s", [past])
+
+
+def test_attempts_while_locked_out_raise_no_more_alerts(client, staff, admins, alerts, settings):
+    lock_out(client, settings.AXES_FAILURE_LIMIT)
+    for attempt in range(20):
+        password = PASSWORD if attempt % 2 else "wrong password"
+        assert log_in(client, password=password).status_code == 429
+    assert lockouts_of(staff).count() == 1
+    assert len(alerts) == 1 and len(mail.outbox) == 1
+
+
+def test_another_user_locked_out_still_alerts(client, staff, django_user_model, admins, settings):
+    other = django_user_model.objects.create_superuser("other", "other@example.sa", PASSWORD)
+    lock_out(client, settings.AXES_FAILURE_LIMIT)
+    # Another address, so that the first lockout (by username and address) does not stop it early.
+    other_client = Client(REMOTE_ADDR="203.0.113.9")
+    lock_out(other_client, settings.AXES_FAILURE_LIMIT + 3, username="other")
+    assert lockouts_of(staff).count() == 1 and lockouts_of(other).count() == 1
+    assert len(mail.outbox) == 2
+
+
+def test_lockouts_of_unknown_usernames_alert_once_an_hour_together(client, admins, settings):
+    lock_out(client, settings.AXES_FAILURE_LIMIT, username="nobody")
+    lock_out(Client(REMOTE_ADDR="203.0.113.9"), settings.AXES_FAILURE_LIMIT, username="no-one-either")
+    assert AccessAttempt.objects.filter(username="no-one-either", failures_since_start__gte=5).exists()
+    assert lockouts_of(None).count() == 1 and len(mail.outbox) == 1
+
+
+def test_a_lockout_an_hour_after_the_last_alert_alerts_again(client, staff, admins, settings):
+    lock_out(client, settings.AXES_FAILURE_LIMIT)
+    assert len(mail.outbox) == 1
+    # An hour and a minute later, for django-axes (its cool-off) and for privacy_kit (the last alert).
+    AccessAttempt.objects.update(attempt_time=timezone.now() - datetime.timedelta(hours=1, minutes=1))
+    back_date_security_events(hours=1)
+    lock_out(client, settings.AXES_FAILURE_LIMIT + 3)
+    assert lockouts_of(staff).count() == 2
+    assert len(mail.outbox) == 2
+
+
+def test_still_locked_out_an_hour_after_the_alert_alerts_again(client, staff, admins, settings):
+    settings.AXES_COOLOFF_TIME = 24
+    lock_out(client, settings.AXES_FAILURE_LIMIT)
+    back_date_security_events(hours=1)
+    for _ in range(3):
+        assert log_in(client).status_code == 429
+    assert lockouts_of(staff).count() == 2
+    assert len(mail.outbox) == 2
 
 
 # The client IP address: REMOTE_ADDR, or a trusted proxy's header when configured

@@ -1,26 +1,30 @@
 """Two-factor devices of staff: the authenticator app (TOTP) and the backup codes.
 
 Plain functions over django-otp's models, so the admin views, a shell and the tests
-share them.
+share them. The models are imported in the functions: the admin site imports this
+module, and a plugin's models cannot load while it is left out of INSTALLED_APPS
+(check privacy_kit.E042 names the line to add).
 """
 
 from __future__ import annotations
 
 import base64
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_otp import user_has_device
-from django_otp.models import Device
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ..security.events import device_label, record_security_event, send_security_alert
 from ..security.models import SecurityEvent
+
+if TYPE_CHECKING:
+    from django_otp.models import Device
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
 
 #: How many single-use backup codes a staff user gets.
 BACKUP_CODE_COUNT = 10
@@ -45,6 +49,8 @@ def pending_totp_device(user: Any, session: Any) -> TOTPDevice:
     same password (a thief's) gets a secret of its own, never the owner's. Reloading
     the page in the same session shows the same secret.
     """
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
     pending_id = session.get(PENDING_DEVICE_SESSION_KEY)
     device = None
     if pending_id is not None:
@@ -74,6 +80,8 @@ def confirm_totp_device(device: TOTPDevice, code: str, request: HttpRequest | No
 
     django-otp's throttling applies: after a wrong code the next try waits.
     """
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
     with transaction.atomic():
         device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
         if not device.verify_token(code):
@@ -95,6 +103,8 @@ def replace_backup_codes(user: Any, count: int = BACKUP_CODE_COUNT, request: Htt
 
     The old codes' device is deleted (a DEVICE_REMOVED event) and a new one added (DEVICE_ADDED).
     """
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
     codes = [_backup_code() for _ in range(count)]
     with transaction.atomic():
         StaticDevice.objects.filter(user=user).delete()
@@ -113,6 +123,8 @@ def backup_codes_text(codes: list[str], site_name: str) -> str:
 
 def _backup_code() -> str:
     """Return a random backup code that cannot be taken for an authenticator code."""
+    from django_otp.plugins.otp_static.models import StaticToken
+
     while _TOTP_CODE.fullmatch(code := StaticToken.random_token()):
         pass
     return code
@@ -131,6 +143,9 @@ def device_for_code(user: Any, code: str) -> TOTPDevice | StaticDevice | None:
     throttling a device that was not used (django-otp's advice). Call it in a
     transaction.
     """
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
     model: type[TOTPDevice] | type[StaticDevice] = TOTPDevice if _TOTP_CODE.fullmatch(code) else StaticDevice
     return model.objects.devices_for_user(user, confirmed=True).select_for_update().order_by("pk").first()
 

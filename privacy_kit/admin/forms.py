@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -10,10 +10,14 @@ from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django_otp.forms import OTPAuthenticationFormMixin
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ..conf import app_settings
 from . import devices
+
+if TYPE_CHECKING:
+    # Not at run time: the admin site imports this module, and the models of a plugin left
+    # out of INSTALLED_APPS cannot load (check privacy_kit.E042 names the line to add).
+    from django_otp.plugins.otp_totp.models import TOTPDevice
 
 CODE_HELP = _("The 6-digit code of your authenticator app, or one of your backup codes.")
 

@@ -19,7 +19,6 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
-from django_otp.plugins.otp_static.models import StaticDevice
 
 from ..conf import app_settings
 from . import devices
@@ -112,6 +111,9 @@ def reverify(request: HttpRequest, form_class: type[ReverifyForm] = ReverifyForm
 @csrf_protect
 def regenerate_backup_codes(request: HttpRequest, site: PrivacyAdminSite) -> HttpResponse:
     """Replace the user's backup codes after they enter a code again; the old codes stop working."""
+    # Here, not at the top: a plugin's models cannot load while it is left out of INSTALLED_APPS.
+    from django_otp.plugins.otp_static.models import StaticDevice
+
     if not site.has_permission(request):
         return HttpResponseRedirect(reverse("admin:login", current_app=site.name))
     form = reverify(request)

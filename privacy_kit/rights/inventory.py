@@ -12,6 +12,7 @@ from typing import Any
 from django.apps import AppConfig, apps
 from django.db import models
 from django.db.models import ForeignObjectRel
+from django.utils.translation import ngettext
 
 from .. import registry
 from ..fields import EncryptedField
@@ -227,6 +228,11 @@ def _subject_text(entry: dict[str, Any]) -> str:
     return f"`{subject}`; legal holds honored"
 
 
+def days_text(days: int) -> str:
+    """Return "1 day", "2 days", ... in the active language."""
+    return ngettext("%(count)d day", "%(count)d days", days) % {"count": days}
+
+
 def _retention_text(entry: dict[str, Any]) -> str:
     basis, action, name = entry["retention_basis"], entry["action"], entry["retention_period"]
     if basis is None:
@@ -234,9 +240,9 @@ def _retention_text(entry: dict[str, Any]) -> str:
     if entry["retention_days"] is None:
         period = f'the period `{name}`, which PRIVACY_KIT["RETENTION"] does not define'
     elif name is not None:
-        period = f'{entry["retention_days"]} days (`{name}` in PRIVACY_KIT["RETENTION"])'
+        period = f'{days_text(entry["retention_days"])} (`{name}` in PRIVACY_KIT["RETENTION"])'
     else:
-        period = f"{entry['retention_days']} days"
+        period = days_text(entry["retention_days"])
     date_field = f"`{entry['retention_date_field']}`"
     if basis == registry.AGE:
         return f"age basis: {action} each row {period} after its {date_field}"

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from ..conf import app_settings
-from .events import client_ip, record_security_event, send_security_alert
+from .events import client_ip, record_and_alert_hourly
 from .models import AccessLog, SecurityEvent
 
 BULK_ACCESS_WINDOW = datetime.timedelta(hours=1)
@@ -47,10 +47,7 @@ def check_bulk_access(request: HttpRequest, now: datetime.datetime | None = None
     actor_id = request.user.pk
     if subjects_opened(actor_id, since) <= app_settings.BULK_ACCESS_THRESHOLD:
         return None
-    kind = SecurityEvent.Kind.BULK_ACCESS
-    if SecurityEvent.objects.filter(kind=kind, user_id=actor_id, created_at__gte=since).exists():
-        return None
     detail = f"more than {app_settings.BULK_ACCESS_THRESHOLD} subjects' records opened within an hour"
-    event = record_security_event(kind, user=request.user, request=request, detail=detail)
-    send_security_alert(event)
-    return event
+    return record_and_alert_hourly(
+        SecurityEvent.Kind.BULK_ACCESS, user=request.user, request=request, detail=detail, now=now
+    )

@@ -8,6 +8,7 @@ known, the time and the client IP address.
 
 from __future__ import annotations
 
+import datetime
 import logging
 from typing import Any
 
@@ -16,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import mail_admins
 from django.http import HttpRequest
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from ..signals import security_alert
 from .models import SecurityEvent
@@ -24,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 ALERT_SUBJECT_TEMPLATE = "privacy_kit/email/security_alert_subject.txt"
 ALERT_BODY_TEMPLATE = "privacy_kit/email/security_alert_body.txt"
+#: At most one event and alert of a kind per user in this time: a flood must not flood ADMINS' mailbox.
+ALERT_WINDOW = datetime.timedelta(hours=1)
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
@@ -42,12 +46,35 @@ def client_ip(request: HttpRequest | None) -> str | None:
     return address or request.META.get("REMOTE_ADDR") or None
 
 
+def _user_id(user: Any) -> Any:
+    return user.pk if user is not None and getattr(user, "pk", None) is not None else None
+
+
 def record_security_event(
     kind: Any, *, user: Any = None, request: HttpRequest | None = None, detail: str = ""
 ) -> SecurityEvent:
     """Write a security event of a ``SecurityEvent.Kind`` and return it. ``detail`` must hold no personal data."""
-    user_id = user.pk if user is not None and getattr(user, "pk", None) is not None else None
-    return SecurityEvent.objects.create(kind=kind, user_id=user_id, ip=client_ip(request), detail=detail[:200])
+    return SecurityEvent.objects.create(kind=kind, user_id=_user_id(user), ip=client_ip(request), detail=detail[:200])
+
+
+def record_and_alert_hourly(
+    kind: Any,
+    *,
+    user: Any = None,
+    request: HttpRequest | None = None,
+    detail: str = "",
+    now: datetime.datetime | None = None,
+) -> SecurityEvent | None:
+    """Record an event of ``kind`` and alert on it, unless one of the user's was recorded within the hour.
+
+    Return the new event, or None. Events of no user (an unknown username) count as one user's.
+    """
+    since = (now or timezone.now()) - ALERT_WINDOW
+    if SecurityEvent.objects.filter(kind=kind, user_id=_user_id(user), created_at__gte=since).exists():
+        return None
+    event = record_security_event(kind, user=user, request=request, detail=detail)
+    send_security_alert(event)
+    return event
 
 
 OWN_DATA = "own data"
@@ -100,9 +127,12 @@ def record_failed_login(
 
 
 def record_lockout(sender: Any, request: HttpRequest | None = None, username: str | None = None, **kwargs: Any) -> None:
-    """Record a django-axes lockout, send ``security_alert`` and mail ADMINS."""
-    event = record_security_event(SecurityEvent.Kind.LOCKOUT, user=user_named(username), request=request)
-    send_security_alert(event)
+    """Record a django-axes lockout, send ``security_alert`` and mail ADMINS, once an hour per user.
+
+    django-axes sends ``user_locked_out`` again for each attempt while locked out:
+    those repeat the lockout already reported, not a new one.
+    """
+    record_and_alert_hourly(SecurityEvent.Kind.LOCKOUT, user=user_named(username), request=request)
 
 
 def device_label(device: Any) -> str:
