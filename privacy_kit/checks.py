@@ -216,8 +216,9 @@ W032_MSG = (
     "no retention, export or erasure reaches its rows."
 )
 W032_HINT = (
-    "Describe it in the registry, for example from your app's ready(): {call}, "
-    "and add retention=registry.Retention(...) to say how long it is kept."
+    "Describe it in the registry, for example from your app's ready(): {call}; or, if its rows belong to "
+    "no customer account, {no_account_call} (retention by age only; export and erasure leave them out). "
+    "Add retention=registry.Retention(...) to say how long it is kept."
 )
 STALE_PURGE_DAYS = 2
 
@@ -233,8 +234,18 @@ def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     ]
 
 
-def _register_call(model: type[models.Model], fields: list[str]) -> str:
+def _register_call(model: type[models.Model], fields: list[str], subject: str | None) -> str:
     """Return the ``registry.register(...)`` call that describes a model, for a hint."""
+    names = ", ".join(f'"{name}"' for name in fields)
+    subject_text = "None" if subject is None else f'"{subject}"'
+    return (
+        f'registry.register({model.__name__}, subject={subject_text}, category="personal", '
+        f"personal_fields=[{names}])"
+    )
+
+
+def _subject_path_hint(model: type[models.Model]) -> str:
+    """Return the model's one relation to the user model, or a placeholder for the path to it."""
     user_relations = [
         field.name
         for field in model._meta.fields
@@ -242,9 +253,7 @@ def _register_call(model: type[models.Model], fields: list[str]) -> str:
         and field.related_model is not None
         and field.related_model._meta.label == settings.AUTH_USER_MODEL
     ]
-    subject = user_relations[0] if len(user_relations) == 1 else "<path to the user>"
-    names = ", ".join(f'"{name}"' for name in fields)
-    return f'registry.register({model.__name__}, subject="{subject}", category="personal", personal_fields=[{names}])'
+    return user_relations[0] if len(user_relations) == 1 else "<path to the user>"
 
 
 def check_unregistered_encrypted_models(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -255,7 +264,10 @@ def check_unregistered_encrypted_models(app_configs: Any = None, **kwargs: Any) 
     for model in unregistered_models(app_configs):
         names = [field.name for field in encrypted_fields(model)]
         message = W032_MSG.format(model=model._meta.label, fields=", ".join(names))
-        hint = W032_HINT.format(call=_register_call(model, names))
+        hint = W032_HINT.format(
+            call=_register_call(model, names, _subject_path_hint(model)),
+            no_account_call=_register_call(model, names, None),
+        )
         warnings.append(checks.Warning(message, hint=hint, obj=model, id=W032))
     return warnings
 
