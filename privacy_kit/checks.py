@@ -188,6 +188,29 @@ def check_settings_names(app_configs: Any = None, **kwargs: Any) -> list[checks.
     ]
 
 
+E036 = "privacy_kit.E036"
+E036_MSG = "PRIVACY_KIT['BASE_TEMPLATE'] is {name!r}, which no template loader finds: privacy_kit's pages cannot render."
+E036_HINT = (
+    "Name your shop's base template (such as 'shop/base.html'; it needs the blocks title and content), "
+    "or leave the setting out to use 'privacy_kit/base.html'."
+)
+
+
+def check_base_template(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Check that the template privacy_kit's pages extend exists."""
+    from django.template import TemplateDoesNotExist, TemplateSyntaxError
+    from django.template.loader import get_template
+
+    name = app_settings.BASE_TEMPLATE
+    try:
+        get_template(name)
+    except TemplateDoesNotExist:
+        return [checks.Error(E036_MSG.format(name=name), hint=E036_HINT, id=E036)]
+    except TemplateSyntaxError:
+        return []  # the template exists; rendering it names the line that is wrong
+    return []
+
+
 E030 = "privacy_kit.E030"
 E030_HINT = "Fix the registry.register(...) call of that model."
 W030 = "privacy_kit.W030"

@@ -267,7 +267,7 @@ class PersonalDataAdmin(admin.ModelAdmin):
         return subject
 
     def has_subject(self) -> bool:
-        """Return whether the model's rows belong to customer accounts: the user model, or a registration with a subject.
+        """Return whether the model's rows belong to customer accounts (the user model, or a subject in the registry).
 
         A model registered with ``subject=None`` (or not registered) has no customer to
         export or erase: its admin does not offer those actions.
@@ -404,10 +404,10 @@ class PersonalDataAdmin(admin.ModelAdmin):
 
 __all__ = [
     "MASK",
+    "SUBJECT_ACTIONS",
     "MaskedChangeList",
     "PersonalDataAdmin",
     "PersonalDataAdminChecks",
-    "SUBJECT_ACTIONS",
     "encrypted_search_path",
     "personal_field_names",
     "unmasked_options",
