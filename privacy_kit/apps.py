@@ -28,6 +28,7 @@ class PrivacyKitConfig(AppConfig):
         checks.register(privacy_checks.check_beat_schedule)
         checks.register(privacy_checks.check_axes_log)
         checks.register(privacy_checks.check_recent_purge, checks.Tags.database)
+        checks.register(privacy_checks.check_consent_banner, checks.Tags.database)
         checks.register(privacy_checks.check_admin_two_factor, checks.Tags.security)
         checks.register(privacy_checks.check_login_limits, checks.Tags.security)
         checks.register(privacy_checks.check_personal_data_admins, checks.Tags.admin)

@@ -189,7 +189,9 @@ def check_settings_names(app_configs: Any = None, **kwargs: Any) -> list[checks.
 
 
 E036 = "privacy_kit.E036"
-E036_MSG = "PRIVACY_KIT['BASE_TEMPLATE'] is {name!r}, which no template loader finds: privacy_kit's pages cannot render."
+E036_MSG = (
+    "PRIVACY_KIT['BASE_TEMPLATE'] is {name!r}, which no template loader finds: privacy_kit's pages cannot render."
+)
 E036_HINT = (
     "Name your shop's base template (such as 'shop/base.html'; it needs the blocks title and content), "
     "or leave the setting out to use 'privacy_kit/base.html'."
@@ -335,6 +337,38 @@ def check_recent_purge(app_configs: Any = None, databases: Any = None, **kwargs:
     if recent:
         return []
     return [checks.Warning(W031_MSG.format(days=STALE_PURGE_DAYS), hint=W031_HINT, id=W031)]
+
+
+W037 = "privacy_kit.W037"
+W037_MSG = "{{% consent_banner %}} renders nothing: {missing}."
+W037_HINT = (
+    "Create a Purpose with requires_consent and publish a PolicyVersion, in the admin or in a data migration "
+    "(docs/consent.md). If the shop asks consent for nothing, add privacy_kit.W037 to SILENCED_SYSTEM_CHECKS."
+)
+
+
+def check_consent_banner(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn when the banner has nothing to ask: no purpose needs consent, or no policy is in effect."""
+    from django.db import DatabaseError
+
+    from .models import PolicyVersion, Purpose
+
+    if not databases:
+        return []
+    try:
+        missing = [
+            reason
+            for reason, present in [
+                ("no Purpose requires consent", Purpose.objects.filter(requires_consent=True).exists()),
+                ("no PolicyVersion is in effect", PolicyVersion.objects.effective().exists()),
+            ]
+            if not present
+        ]
+    except DatabaseError:
+        return []  # not migrated yet
+    if not missing:
+        return []
+    return [checks.Warning(W037_MSG.format(missing=" and ".join(missing)), hint=W037_HINT, id=W037)]
 
 
 ADMIN_APP = "django.contrib.admin"
