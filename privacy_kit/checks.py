@@ -339,6 +339,62 @@ def check_recent_purge(app_configs: Any = None, databases: Any = None, **kwargs:
     return [checks.Warning(W031_MSG.format(days=STALE_PURGE_DAYS), hint=W031_HINT, id=W031)]
 
 
+W038 = "privacy_kit.W038"
+W038_MSG = (
+    "LOGIN_URL is {login_url!r}, which no URL pattern matches: the my-data page sends visitors who are "
+    "not logged in to a page that does not exist."
+)
+W038_HINT = (
+    "Set LOGIN_URL to your shop's login page, as a path ('/account/login/') or a URL name ('shop:login'). "
+    "Django's default is '/accounts/login/'."
+)
+
+
+def _login_url_resolves(login_url: str) -> bool:
+    """Return whether LOGIN_URL is a URL name that reverses or a path that resolves; full URLs are not checked."""
+    from urllib.parse import urlsplit
+
+    from django.urls import NoReverseMatch, Resolver404, get_script_prefix, resolve, reverse
+
+    if "/" not in login_url:
+        # What django.shortcuts.resolve_url does first: a URL name ("shop:login").
+        try:
+            reverse(login_url)
+            return True
+        except NoReverseMatch:
+            if "." not in login_url:
+                return False
+    parts = urlsplit(login_url)
+    if parts.scheme or parts.netloc:
+        return True  # another site's login (single sign-on): nothing here to resolve
+    path = parts.path
+    prefix = get_script_prefix()
+    if prefix != "/" and path.startswith(prefix):
+        path = "/" + path[len(prefix) :]
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
+
+
+def check_login_url(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn when the my-data page is mounted and LOGIN_URL, where it sends anonymous visitors, leads nowhere."""
+    from django.urls import NoReverseMatch, reverse
+
+    login_url = str(settings.LOGIN_URL)
+    try:
+        reverse("privacy_kit:my_data")
+        resolves = _login_url_resolves(login_url)
+    except NoReverseMatch:
+        return []  # privacy_kit's pages are not mounted: nothing sends visitors to LOGIN_URL
+    except Exception:  # a broken URLconf is reported by Django's own check (urls.E...)
+        return []
+    if resolves:
+        return []
+    return [checks.Warning(W038_MSG.format(login_url=login_url), hint=W038_HINT, id=W038)]
+
+
 W037 = "privacy_kit.W037"
 W037_MSG = "{{% consent_banner %}} renders nothing: {missing}."
 W037_HINT = (
