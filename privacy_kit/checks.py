@@ -188,6 +188,31 @@ def check_settings_names(app_configs: Any = None, **kwargs: Any) -> list[checks.
     ]
 
 
+E036 = "privacy_kit.E036"
+E036_MSG = (
+    "PRIVACY_KIT['BASE_TEMPLATE'] is {name!r}, which no template loader finds: privacy_kit's pages cannot render."
+)
+E036_HINT = (
+    "Name your shop's base template (such as 'shop/base.html'; it needs the blocks title and content), "
+    "or leave the setting out to use 'privacy_kit/base.html'."
+)
+
+
+def check_base_template(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Check that the template privacy_kit's pages extend exists."""
+    from django.template import TemplateDoesNotExist, TemplateSyntaxError
+    from django.template.loader import get_template
+
+    name = app_settings.BASE_TEMPLATE
+    try:
+        get_template(name)
+    except TemplateDoesNotExist:
+        return [checks.Error(E036_MSG.format(name=name), hint=E036_HINT, id=E036)]
+    except TemplateSyntaxError:
+        return []  # the template exists; rendering it names the line that is wrong
+    return []
+
+
 E030 = "privacy_kit.E030"
 E030_HINT = "Fix the registry.register(...) call of that model."
 W030 = "privacy_kit.W030"
@@ -216,8 +241,9 @@ W032_MSG = (
     "no retention, export or erasure reaches its rows."
 )
 W032_HINT = (
-    "Describe it in the registry, for example from your app's ready(): {call}, "
-    "and add retention=registry.Retention(...) to say how long it is kept."
+    "Describe it in the registry, for example from your app's ready(): {call}; or, if its rows belong to "
+    "no customer account, {no_account_call} (retention by age only; export and erasure leave them out). "
+    "Add retention=registry.Retention(...) to say how long it is kept."
 )
 STALE_PURGE_DAYS = 2
 
@@ -233,8 +259,18 @@ def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     ]
 
 
-def _register_call(model: type[models.Model], fields: list[str]) -> str:
+def _register_call(model: type[models.Model], fields: list[str], subject: str | None) -> str:
     """Return the ``registry.register(...)`` call that describes a model, for a hint."""
+    names = ", ".join(f'"{name}"' for name in fields)
+    subject_text = "None" if subject is None else f'"{subject}"'
+    return (
+        f'registry.register({model.__name__}, subject={subject_text}, category="personal", '
+        f"personal_fields=[{names}])"
+    )
+
+
+def _subject_path_hint(model: type[models.Model]) -> str:
+    """Return the model's one relation to the user model, or a placeholder for the path to it."""
     user_relations = [
         field.name
         for field in model._meta.fields
@@ -242,9 +278,7 @@ def _register_call(model: type[models.Model], fields: list[str]) -> str:
         and field.related_model is not None
         and field.related_model._meta.label == settings.AUTH_USER_MODEL
     ]
-    subject = user_relations[0] if len(user_relations) == 1 else "<path to the user>"
-    names = ", ".join(f'"{name}"' for name in fields)
-    return f'registry.register({model.__name__}, subject="{subject}", category="personal", personal_fields=[{names}])'
+    return user_relations[0] if len(user_relations) == 1 else "<path to the user>"
 
 
 def check_unregistered_encrypted_models(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -255,7 +289,10 @@ def check_unregistered_encrypted_models(app_configs: Any = None, **kwargs: Any) 
     for model in unregistered_models(app_configs):
         names = [field.name for field in encrypted_fields(model)]
         message = W032_MSG.format(model=model._meta.label, fields=", ".join(names))
-        hint = W032_HINT.format(call=_register_call(model, names))
+        hint = W032_HINT.format(
+            call=_register_call(model, names, _subject_path_hint(model)),
+            no_account_call=_register_call(model, names, None),
+        )
         warnings.append(checks.Warning(message, hint=hint, obj=model, id=W032))
     return warnings
 
@@ -316,6 +353,94 @@ def check_recent_purge(app_configs: Any = None, databases: Any = None, **kwargs:
     if recent:
         return []
     return [checks.Warning(W031_MSG.format(days=STALE_PURGE_DAYS), hint=W031_HINT, id=W031)]
+
+
+W038 = "privacy_kit.W038"
+W038_MSG = (
+    "LOGIN_URL is {login_url!r}, which no URL pattern matches: the my-data page sends visitors who are "
+    "not logged in to a page that does not exist."
+)
+W038_HINT = (
+    "Set LOGIN_URL to your shop's login page, as a path ('/account/login/') or a URL name ('shop:login'). "
+    "Django's default is '/accounts/login/'."
+)
+
+
+def _login_url_resolves(login_url: str) -> bool:
+    """Return whether LOGIN_URL is a URL name that reverses or a path that resolves; full URLs are not checked."""
+    from urllib.parse import urlsplit
+
+    from django.urls import NoReverseMatch, Resolver404, get_script_prefix, resolve, reverse
+
+    if "/" not in login_url:
+        # What django.shortcuts.resolve_url does first: a URL name ("shop:login").
+        try:
+            reverse(login_url)
+            return True
+        except NoReverseMatch:
+            if "." not in login_url:
+                return False
+    parts = urlsplit(login_url)
+    if parts.scheme or parts.netloc:
+        return True  # another site's login (single sign-on): nothing here to resolve
+    path = parts.path
+    prefix = get_script_prefix()
+    if prefix != "/" and path.startswith(prefix):
+        path = "/" + path[len(prefix) :]
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
+
+
+def check_login_url(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn when the my-data page is mounted and LOGIN_URL, where it sends anonymous visitors, leads nowhere."""
+    from django.urls import NoReverseMatch, reverse
+
+    login_url = str(settings.LOGIN_URL)
+    try:
+        reverse("privacy_kit:my_data")
+        resolves = _login_url_resolves(login_url)
+    except NoReverseMatch:
+        return []  # privacy_kit's pages are not mounted: nothing sends visitors to LOGIN_URL
+    except Exception:  # a broken URLconf is reported by Django's own check (urls.E...)
+        return []
+    if resolves:
+        return []
+    return [checks.Warning(W038_MSG.format(login_url=login_url), hint=W038_HINT, id=W038)]
+
+
+W037 = "privacy_kit.W037"
+W037_MSG = "{{% consent_banner %}} renders nothing: {missing}."
+W037_HINT = (
+    "Create a Purpose with requires_consent and publish a PolicyVersion, in the admin or in a data migration "
+    "(docs/consent.md). If the shop asks consent for nothing, add privacy_kit.W037 to SILENCED_SYSTEM_CHECKS."
+)
+
+
+def check_consent_banner(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn when the banner has nothing to ask: no purpose needs consent, or no policy is in effect."""
+    from django.db import DatabaseError
+
+    from .models import PolicyVersion, Purpose
+
+    if not databases:
+        return []
+    try:
+        missing = [
+            reason
+            for reason, present in [
+                ("no Purpose requires consent", Purpose.objects.filter(requires_consent=True).exists()),
+                ("no PolicyVersion is in effect", PolicyVersion.objects.effective().exists()),
+            ]
+            if not present
+        ]
+    except DatabaseError:
+        return []  # not migrated yet
+    if not missing:
+        return []
+    return [checks.Warning(W037_MSG.format(missing=" and ".join(missing)), hint=W037_HINT, id=W037)]
 
 
 ADMIN_APP = "django.contrib.admin"

@@ -43,6 +43,8 @@ DEFAULTS: dict[str, Any] = {
     "BULK_ACCESS_THRESHOLD": 50,
     # Downloads of their own data a customer may make in an hour.
     "EXPORTS_PER_HOUR": 5,
+    # The template that privacy_kit's pages (preferences, policy, my data...) extend: the shop's own base.
+    "BASE_TEMPLATE": "privacy_kit/base.html",
 }
 
 ENV_ENCRYPTION_KEYS = "PRIVACY_KIT_ENCRYPTION_KEYS"
@@ -121,6 +123,10 @@ class PrivacyKitSettings:
     @cached_property
     def EXPORTS_PER_HOUR(self) -> int:
         return int(self._get("EXPORTS_PER_HOUR"))
+
+    @cached_property
+    def BASE_TEMPLATE(self) -> str:
+        return str(self._get("BASE_TEMPLATE"))
 
     def reload(self) -> None:
         """Forget cached values; the next read sees the current settings and environment."""

@@ -7,9 +7,9 @@ from functools import wraps
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 
 from .consent import has_consent
+from .pages import PageResponse
 
 
 def consent_required(purpose: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
@@ -24,7 +24,7 @@ def consent_required(purpose: str) -> Callable[[Callable[..., HttpResponse]], Ca
 
             name = Purpose.objects.filter(slug=purpose).values_list("name", flat=True).first()
             context = {"purpose": purpose, "purpose_name": name or purpose}
-            return TemplateResponse(request, "privacy_kit/consent_required.html", context, status=403)
+            return PageResponse(request, "privacy_kit/consent_required.html", context, status=403)
 
         return wrapped
 

@@ -105,7 +105,13 @@ class Registry:
         retention: Retention | None = None,
         purposes: Iterable[str] = (),
     ) -> Registration:
-        """Describe a model's personal data; registering a model again replaces its entry."""
+        """Describe a model's personal data; registering a model again replaces its entry.
+
+        ``subject`` is required: a path of relations from a row to its user
+        (``"customer"``, ``"order__customer"``), a callable that takes a row and returns
+        its user or None, or None for rows that belong to no customer account (retention
+        by age only; export and erasure leave them out).
+        """
         registration = Registration(
             model=model,
             subject=subject,

@@ -57,8 +57,7 @@ OTP_TOTP_ISSUER = "privacy_kit tests"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        # The demo shop's privacy_kit/base.html: privacy_kit's pages in the shop's layout.
-        "DIRS": [BASE_DIR / "example_shop" / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -103,6 +102,8 @@ TEST_BLIND_INDEX_KEY = "Ty3AJYkHGoLLBqAVjXP9brx1LwF30b2S5ml3vmhJjaE="
 PRIVACY_KIT = {
     "ENCRYPTION_KEYS": [TEST_KEY_PRIMARY],
     "BLIND_INDEX_KEY": TEST_BLIND_INDEX_KEY,
+    # privacy_kit's pages in the demo shop's layout, as example_shop's settings put them.
+    "BASE_TEMPLATE": "shop/base.html",
 }
 
 # Celery runs tasks in-process, except in the tests that start a real worker.

@@ -17,8 +17,8 @@ from django_otp.oath import totp
 from privacy_kit.admin import PersonalDataAdmin
 from privacy_kit.admin.personal_data import MASK
 from privacy_kit.admin.sites import PrivacyAdminSite
-from privacy_kit.models import AccessLog, SecurityEvent
-from tests.testapp.models import Order
+from privacy_kit.models import AccessLog, ErasureRecord, SecurityEvent
+from tests.testapp.models import Contact, Order
 from tests.testapp.policies import register_orders
 from tests.two_factor import verify
 
@@ -28,6 +28,11 @@ site = PrivacyAdminSite(name="admin")
 @admin.register(Order, site=site)
 class OrderAdmin(PersonalDataAdmin):
     list_display = ["__str__", "full_name", "total"]
+
+
+@admin.register(Contact, site=site)
+class ContactAdmin(PersonalDataAdmin):
+    """Contacts are registered with subject=None (tests/testapp/apps.py): their rows belong to no account."""
 
 
 urlpatterns = [path("admin/", site.urls), path("accounts/login/", LoginView.as_view(template_name="admin/login.html"))]
@@ -129,6 +134,35 @@ def test_clerk_erases_another_staff_user_is_refused(clerk, django_user_model):
     assert messages_of(response) == ["Only a superuser can erase a staff account. Nothing was erased."]
     colleague.refresh_from_db()
     assert colleague.is_active
+
+
+# A forged post of a subject action where rows belong to no account
+
+
+CONTACTS = "/admin/testapp/contact/"
+
+
+@pytest.mark.parametrize("action", ["export_personal_data", "erase_subject"])
+def test_forged_subject_action_on_rows_of_no_account_does_nothing_and_says_so(admin_user, action):
+    contact = Contact.objects.create(email="layla@example.sa", note="Called about a refund")
+    client, phone = verified(admin_user)
+    page = client.get(CONTACTS).content.decode()
+    assert 'value="export_personal_data"' not in page and 'value="erase_subject"' not in page
+    data = {"action": action, "_selected_action": [contact.pk], "post": "yes", "reason": "Asked by email"}
+    response = client.post(CONTACTS, {**data, "otp_token": current_code(phone)}, follow=True)
+    assert response["Content-Type"].startswith("text/html")
+    assert messages_of(response) == ["These records belong to no customer account: nothing was exported or erased."]
+    assert not SecurityEvent.objects.filter(kind__in=["export", "erasure"]).exists()
+    assert not ErasureRecord.objects.exists() and not AccessLog.objects.exists()
+    assert Contact.objects.get().note == "Called about a refund"
+
+
+def test_forged_subject_action_needs_the_view_permission_first(django_user_model):
+    clerk = django_user_model.objects.create_user("outsider", password="pw-outsider-1", is_staff=True)
+    client, _ = verified(clerk)
+    contact = Contact.objects.create(email="layla@example.sa")
+    response = client.post(CONTACTS, {"action": "export_personal_data", "_selected_action": [contact.pk]})
+    assert response.status_code == 403
 
 
 # A password thief at the set-up page

@@ -350,3 +350,36 @@ def test_a_plain_model_admin_on_djangos_own_site_when_it_is_another_site_is_a_wa
     monkeypatch.setattr(admin, "site", django_site)
     [message] = [m for m in checks.run_checks() if m.id == "privacy_kit.W040"]
     assert message.obj is PlainOrderAdmin and "testapp.Order" in message.msg
+
+
+# -- privacy_kit.W038: where the my-data page sends visitors who are not logged in ---
+
+
+def login_url_warnings():
+    return [m for m in checks.run_checks(tags=[checks.Tags.urls]) if m.id == "privacy_kit.W038"]
+
+
+def test_the_test_settings_login_url_resolves():
+    assert django_settings.LOGIN_URL == "/accounts/login/"
+    assert login_url_warnings() == []
+
+
+@pytest.mark.parametrize("login_url", ["shop:login", "https://sso.example.com/login/", "//sso.example.com/login/"])
+def test_a_url_name_that_reverses_or_a_full_url_passes(settings, login_url):
+    settings.LOGIN_URL = login_url
+    assert login_url_warnings() == []
+
+
+@pytest.mark.parametrize("login_url", ["/account/sign-in/", "shop:sign_in", "sign_in"])
+def test_a_login_url_that_leads_nowhere_is_a_warning_naming_it(settings, login_url):
+    settings.LOGIN_URL = login_url
+    [warning] = login_url_warnings()
+    assert warning.level == checks.WARNING
+    assert warning.msg.startswith(f"LOGIN_URL is {login_url!r}, which no URL pattern matches")
+    assert "Set LOGIN_URL to your shop's login page" in warning.hint
+
+
+def test_without_privacy_kits_pages_mounted_the_login_url_is_not_checked(settings):
+    settings.ROOT_URLCONF = __name__  # this module's urlpatterns: an admin site, no privacy/ pages
+    settings.LOGIN_URL = "/account/sign-in/"
+    assert login_url_warnings() == []

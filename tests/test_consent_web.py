@@ -132,6 +132,80 @@ def test_banner_is_hidden_when_no_purpose_needs_consent(client, policy):
     assert not banner_shown(client)
 
 
+SETUP_HINT = 'class="privacy-banner-setup"'
+
+
+def test_banner_with_nothing_to_ask_shows_under_debug_what_to_create(client, settings):
+    settings.DEBUG = True
+    html = client.get(SHOP).content.decode()
+    assert SETUP_HINT in html and 'id="privacy-banner"' not in html
+    assert "<code>Purpose</code> with <code>requires_consent</code>" in html
+    assert "<code>PolicyVersion</code> in effect" in html
+
+
+def test_the_debug_hint_names_only_what_is_missing(client, settings, purposes):
+    settings.DEBUG = True
+    html = client.get(SHOP).content.decode()
+    assert SETUP_HINT in html and "<code>PolicyVersion</code> in effect" in html
+    assert "<code>Purpose</code> with" not in html
+
+
+def test_banner_with_nothing_to_ask_shows_nothing_without_debug(client):
+    html = client.get(SHOP).content.decode()
+    assert "A shop page" in html and SETUP_HINT not in html and "privacy_kit:" not in html
+
+
+def test_the_debug_hint_goes_once_the_banner_can_ask(client, settings, policy):
+    settings.DEBUG = True
+    html = client.get(SHOP).content.decode()
+    assert 'id="privacy-banner"' in html and SETUP_HINT not in html
+
+
+def banner_warnings(**kwargs):
+    from django.core import checks
+
+    return [message for message in checks.run_checks(**kwargs) if message.id == "privacy_kit.W037"]
+
+
+def test_no_purpose_and_no_policy_is_a_warning_with_the_database():
+    [warning] = banner_warnings(databases=["default"])
+    assert warning.msg == (
+        "{% consent_banner %} renders nothing: no Purpose requires consent and no PolicyVersion is in effect."
+    )
+    assert banner_warnings() == []  # only with --database
+
+
+def test_a_purpose_without_a_policy_is_a_warning_naming_the_policy(purposes):
+    [warning] = banner_warnings(databases=["default"])
+    assert warning.msg.endswith("renders nothing: no PolicyVersion is in effect.")
+
+
+def test_a_purpose_and_a_policy_in_effect_pass_the_banner_check(policy):
+    assert banner_warnings(databases=["default"]) == []
+
+
+def test_the_stylesheet_is_found_by_staticfiles_and_styles_every_class_of_the_pages():
+    from pathlib import Path
+
+    from django.contrib.staticfiles import finders
+
+    import privacy_kit
+
+    stylesheet = finders.find("privacy_kit/consent.css")
+    assert stylesheet is not None
+    css = Path(stylesheet).read_text(encoding="utf-8")
+    templates = Path(privacy_kit.__file__).parent / "templates" / "privacy_kit"
+    used = {
+        name
+        for template in templates.glob("*.html")
+        for attribute in re.findall(r'class="([^"{]*)"', template.read_text(encoding="utf-8"))
+        for name in attribute.split()
+    }
+    assert {"privacy-banner", "privacy-banner__button", "privacy-banner-setup"} <= used
+    missing = sorted(name for name in used if not re.search(rf"\.{re.escape(name)}(?![\w-])", css))
+    assert missing == [], f"privacy_kit/static/privacy_kit/consent.css does not style {missing}"
+
+
 def test_banner_without_consent_middleware_names_the_line_to_add(client, policy, settings):
     settings.MIDDLEWARE = [name for name in settings.MIDDLEWARE if "ConsentMiddleware" not in name]
     with pytest.raises(ImproperlyConfigured, match=r"privacy_kit\.middleware\.ConsentMiddleware"):

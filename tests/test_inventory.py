@@ -270,6 +270,16 @@ def test_a_model_with_encrypted_fields_and_no_registration_is_a_warning_with_the
 
 
 @runs_model_checks
+def test_the_hint_also_offers_subject_none_for_rows_of_no_account():
+    registry.unregister(Order)
+    [warning] = [message for message in unregistered_warnings() if message.obj is Order]
+    assert (
+        'registry.register(Order, subject=None, category="personal", '
+        'personal_fields=["full_name", "phone", "address"]) (retention by age only' in warning.hint
+    )
+
+
+@runs_model_checks
 def test_the_hint_names_the_relation_to_the_user_as_subject():
     registry.unregister(Order)
     [warning] = [message for message in unregistered_warnings() if message.obj is Order]

@@ -52,14 +52,17 @@ AXES_CLIENT_STR_CALLABLE = "privacy_kit.security.lockouts.client_description"
 # The name staff see for this shop in their authenticator app.
 OTP_TOTP_ISSUER = "example_shop"
 
+# privacy_kit's pages (consent preferences, policy, my data) extend the shop's base template,
+# so they have its header, navigation and footer. The keys come in dev.py and the environment.
+PRIVACY_KIT = {"BASE_TEMPLATE": "shop/base.html"}
+
 ROOT_URLCONF = "example_shop.urls"
 WSGI_APPLICATION = "example_shop.wsgi.application"
 
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        # Holds privacy_kit/base.html, which puts privacy_kit's pages in the shop's layout.
-        "DIRS": [BASE_DIR / "example_shop" / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

@@ -9,6 +9,7 @@ SECRET_KEY = "demo-only-not-secret-" + "x" * 40
 # Demo keys, for this demo only. A real shop keeps its keys out of the
 # settings file, in PRIVACY_KIT_ENCRYPTION_KEYS and PRIVACY_KIT_BLIND_INDEX_KEY.
 PRIVACY_KIT = {
+    **PRIVACY_KIT,  # noqa: F405
     "ENCRYPTION_KEYS": ["Tq1mDqN2vVXm6x3zS9w0Hq1D5mUq2dHZ8yqk4Ff0z5Y="],
     "BLIND_INDEX_KEY": "xW8P2kq4cV1sA6n0bT3eY9rL5mH7jG2dF4aS8qZ1wE0=",
 }

@@ -42,7 +42,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 
 # privacy_kit reads PRIVACY_KIT_ENCRYPTION_KEYS and PRIVACY_KIT_BLIND_INDEX_KEY from
 # the environment itself; without them `manage.py check` fails (privacy_kit.E001, E004).
-PRIVACY_KIT: dict = {}
+# PRIVACY_KIT (from base.py) holds no key.
 
 # HTTPS only, for a year, for every subdomain, and on the browsers' preload list.
 SECURE_SSL_REDIRECT = True

@@ -19,10 +19,10 @@ from django.contrib.admin.utils import (
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.core import checks
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
 from django.db.models.constants import LOOKUP_SEP
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.text import unescape_string_literal
 from django.utils.translation import gettext_lazy as _
@@ -39,6 +39,8 @@ MASK = "•••••"
 EXPORT_PERMISSION = "privacy_kit.export_personal_data"
 #: The ``fields`` entry of the AccessLog row of an export: all the customer's data.
 EXPORTED = "(export)"
+#: The actions that act on the customer a row belongs to: offered only where rows belong to one.
+SUBJECT_ACTIONS = ("export_personal_data", "erase_subject")
 
 E047 = "privacy_kit.E047"
 E047_MSG = "{admin} has the personal field '{path}' in {option}: the change list would show its values unmasked."
@@ -264,6 +266,39 @@ class PersonalDataAdmin(admin.ModelAdmin):
             self.message_user(request, _("This record belongs to no customer account."), messages.WARNING)
         return subject
 
+    def has_subject(self) -> bool:
+        """Return whether the model's rows belong to customer accounts (the user model, or a subject in the registry).
+
+        A model registered with ``subject=None`` (or not registered) has no customer to
+        export or erase: its admin does not offer those actions.
+        """
+        if issubclass(self.model, get_user_model()):
+            return True
+        try:
+            return registry.get(self.model._meta.label).subject is not None
+        except LookupError:
+            return False
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        if not self.has_subject():
+            for name in SUBJECT_ACTIONS:
+                actions.pop(name, None)
+        return actions
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        # A subject action posted where none is offered (a forged or stale form) does nothing, and says so.
+        if request.method == "POST" and request.POST.get("action") in SUBJECT_ACTIONS and not self.has_subject():
+            if not self.has_view_or_change_permission(request):
+                raise PermissionDenied
+            self.message_user(
+                request,
+                _("These records belong to no customer account: nothing was exported or erased."),
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(request.get_full_path())
+        return super().changelist_view(request, extra_context)
+
     def has_export_permission(self, request: HttpRequest) -> bool:
         """Return whether the user may export a customer's data: ``privacy_kit.export_personal_data``."""
         return bool(request.user.has_perm(EXPORT_PERMISSION))
@@ -369,6 +404,7 @@ class PersonalDataAdmin(admin.ModelAdmin):
 
 __all__ = [
     "MASK",
+    "SUBJECT_ACTIONS",
     "MaskedChangeList",
     "PersonalDataAdmin",
     "PersonalDataAdminChecks",

@@ -13,7 +13,6 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -26,6 +25,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from privacy_kit.consent import NoPolicyError, UnknownPurposeError, grant, state_of, withdraw
 from privacy_kit.consent.throttle import consent_rate_exceeded, seconds_to_next_window
 from privacy_kit.models import ConsentRecord, PolicyVersion, Purpose
+from privacy_kit.pages import PageResponse
 
 # str() gives each source's value (mypy without django-stubs takes TextChoices members for tuples).
 SOURCE_BANNER = str(ConsentRecord.Source.BANNER)
@@ -102,14 +102,14 @@ def preferences(request: HttpRequest) -> HttpResponse:
     state = state_of(request)
     rows = [{"purpose": purpose, "state": _state_name(state.get(purpose.slug))} for purpose in Purpose.objects.all()]
     context = {"purposes": rows, "policy": PolicyVersion.objects.current(translation.get_language())}
-    return TemplateResponse(request, "privacy_kit/preferences.html", context)
+    return PageResponse(request, "privacy_kit/preferences.html", context)
 
 
 def policy(request: HttpRequest) -> HttpResponse:
     """Show the privacy policy in effect, in the visitor's language where it is published in it."""
     current = PolicyVersion.objects.current(translation.get_language())
     status = 200 if current is not None else 404
-    return TemplateResponse(request, "privacy_kit/policy.html", {"policy": current}, status=status)
+    return PageResponse(request, "privacy_kit/policy.html", {"policy": current}, status=status)
 
 
 # ensure_csrf_cookie gives a front end that starts with a GET the cookie it then

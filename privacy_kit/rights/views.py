@@ -17,7 +17,6 @@ from django.db import transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -30,6 +29,7 @@ from ..conf import app_settings
 from ..consent import state_of
 from ..crypto import DecryptionError
 from ..models import ErasureRecord, Purpose, SecurityEvent
+from ..pages import PageResponse
 from ..security.events import OWN_DATA, record_security_event
 from .erasure import ErasureRefused, queue_erasure
 from .export import export_response
@@ -122,7 +122,7 @@ def _holdings(user: Any) -> list[dict[str, Any]]:
     return held
 
 
-def _page(request: HttpRequest, status: int = 200, **context: Any) -> TemplateResponse:
+def _page(request: HttpRequest, status: int = 200, **context: Any) -> PageResponse:
     state = state_of(request)
     purposes = [
         {"purpose": purpose, "granted": purpose.slug in state and state[purpose.slug].granted}
@@ -131,7 +131,7 @@ def _page(request: HttpRequest, status: int = 200, **context: Any) -> TemplateRe
     context.setdefault("export_form", ConfirmPasswordForm(request))
     context.setdefault("delete_form", DeleteAccountForm(request))
     context.update(holdings=_holdings(request.user), purposes=purposes)
-    return TemplateResponse(request, "privacy_kit/my_data.html", context, status=status)
+    return PageResponse(request, "privacy_kit/my_data.html", context, status=status)
 
 
 @login_required
@@ -188,4 +188,4 @@ def delete_account(request: HttpRequest) -> HttpResponse:
 
 def account_deleted(request: HttpRequest) -> HttpResponse:
     """Say that the account is closed and its data on the way out."""
-    return TemplateResponse(request, "privacy_kit/account_deleted.html")
+    return PageResponse(request, "privacy_kit/account_deleted.html")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 register = template.Library()
@@ -17,6 +18,13 @@ NO_MIDDLEWARE_MSG = (
     "{% consent_banner %} needs ConsentMiddleware: add 'privacy_kit.middleware.ConsentMiddleware' "
     "to MIDDLEWARE, after 'django.contrib.auth.middleware.AuthenticationMiddleware'."
 )
+
+
+def setup_hint(has_purpose: bool) -> dict[str, bool]:
+    """Return what the banner waits for: a purpose that needs consent, a policy version in effect."""
+    from privacy_kit.models import PolicyVersion
+
+    return {"needs_purpose": not has_purpose, "needs_policy": not PolicyVersion.objects.effective().exists()}
 
 
 @register.inclusion_tag("privacy_kit/banner.html", takes_context=True)
@@ -35,6 +43,10 @@ def consent_banner(context: template.Context) -> dict[str, Any]:
         return hidden
     purposes = list(Purpose.objects.filter(requires_consent=True))
     if not purposes or not PolicyVersion.objects.effective().exists():
+        # Nothing to ask consent for yet. A developer who placed the tag would see nothing
+        # and wonder why: with DEBUG on, say what is missing instead.
+        if settings.DEBUG:
+            return {"show_banner": False, "setup_hint": setup_hint(bool(purposes))}
         return hidden
     return {
         "show_banner": True,

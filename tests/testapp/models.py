@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 from privacy_kit.fields import (
@@ -84,3 +85,13 @@ class PurgeEvent(models.Model):
     user = models.ForeignKey("auth.User", null=True, on_delete=models.CASCADE)
     kind = models.CharField(max_length=40)
     created_at = models.DateTimeField(db_index=True)
+
+
+class Customer(models.Model):
+    """README's ten-line customer profile, registered as README says (tests/test_readme_customer.py)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    name = EncryptedCharField(max_length=200)
+    email = EncryptedEmailField(searchable=True)
+    phone = encrypt(models.CharField(max_length=30, blank=True))
+    created = models.DateTimeField(auto_now_add=True)
