@@ -279,8 +279,10 @@ class PersonalDataAdmin(admin.ModelAdmin):
         except LookupError:
             return False
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
+        # Django 6.1 says where the actions show (action_location); 5.2 has no such argument.
+        located = {} if action_location is None else {"action_location": action_location}
+        actions = super().get_actions(request, **located)
         if not self.has_subject():
             for name in SUBJECT_ACTIONS:
                 actions.pop(name, None)
