@@ -251,7 +251,9 @@ def rewrap(batch_size: int | None = None) -> int:
     rewrapped = 0
     while True:
         batch = pending if last_pk is None else pending.filter(pk__gt=last_pk)
-        read = [(pk, subject, bytes(blob)) for pk, subject, blob in batch.values_list("pk", "subject", "wrapped_key")[:size]]
+        read = [
+            (pk, subject, bytes(blob)) for pk, subject, blob in batch.values_list("pk", "subject", "wrapped_key")[:size]
+        ]
         if not read:
             return rewrapped
         contexts = [context(subject) for _, subject, _ in read]
@@ -272,6 +274,3 @@ def reset_on_setting_changed(*, setting: str, **kwargs: object) -> None:
     """Receive ``setting_changed``: the provider, its keys or the key database may have changed."""
     if setting in ("PRIVACY_KIT", "SECRET_KEY", "DEBUG", "DATABASES"):
         reset()
-
-
-
