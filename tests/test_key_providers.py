@@ -180,6 +180,16 @@ def test_keys_created_by_three_processes_cost_one_kms_request_each_when_cold(kms
 
 
 @pytest.mark.django_db
+def test_a_kms_that_refuses_gives_a_clear_error_and_writes_nothing(kms):
+    # A key id the service does not know (moto does not enforce a disabled key's state; AWS does, alike).
+    with kms_settings(kms, KMS_KEY_ID="alias/no-such-key"):
+        with pytest.raises(KeyServiceError) as raised:
+            keys_for([1], create=True)
+    assert str(raised.value) == "AWS KMS refused generate_data_key with key alias/no-such-key: NotFoundException."
+    assert not SubjectKey.objects.exists()
+
+
+@pytest.mark.django_db
 def test_a_stopped_kms_server_gives_a_clear_error_without_secrets_and_loses_nothing(kms):
     server = CountingMotoServer(free_port())
     server.start()

@@ -9,7 +9,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from privacy_kit.crypto import DecryptionError, KeyDestroyed
-from privacy_kit.keys import KeyServiceError, destroy, keys_for, rewrap
+from privacy_kit.keys import KeyServiceError, destroy, keys_for, providers, rewrap
 from privacy_kit.keys import store as key_store
 from privacy_kit.keys.providers import SettingsKeyProvider
 from privacy_kit.keys.routers import KeyRouter
@@ -209,8 +209,6 @@ def test_rewrap_leaves_a_key_destroyed_while_it_ran_destroyed(key_database):
             return keys
 
     with key_settings(KEY_DATABASE=key_database, ENCRYPTION_KEYS=[TEST_KEY_PRIMARY, TEST_KEY_OLD]):
-        from privacy_kit.keys import providers
-
         providers._provider = DestroyingDuringRewrap()
         assert rewrap() == 1
     row = stored(key_database).get(subject="2")
@@ -283,20 +281,20 @@ def test_the_cache_holds_its_bound_under_many_threads():
     assert errors == [] and len(cache) <= 100
 
 
-def test_a_forked_child_starts_with_an_empty_cache():
+def test_a_forked_child_starts_with_an_empty_cache_and_its_own_provider():
     with key_settings():
         keys_for([1], create=True)
         assert len(key_store.cache) == 1
         read, write = os.pipe()
         child = os.fork()
         if child == 0:  # pragma: no cover - runs in the child
-            os.write(write, str(len(key_store.cache)).encode())
+            os.write(write, f"{len(key_store.cache)} {providers._provider is None}".encode())
             os._exit(0)
         os.close(write)
-        seen = os.read(read, 16)
+        seen = os.read(read, 32)
         os.waitpid(child, 0)
-        assert seen == b"0"
-        assert len(key_store.cache) == 1
+        assert seen == b"0 True"
+        assert len(key_store.cache) == 1 and providers._provider is not None
 
 
 # Two processes creating the same subject's key at once
@@ -347,3 +345,38 @@ def test_with_the_default_key_database_the_router_changes_nothing():
         assert key_router.db_for_read(SubjectKey) == "default"
         assert key_router.allow_migrate("default", "privacy_kit", model_name="subjectkey")
         assert key_router.allow_migrate("default", "auth", model_name="user") is None
+
+
+def test_migrate_with_the_router_puts_the_subject_keys_in_their_database_only(tmp_path):
+    import sqlite3
+    import subprocess
+    import sys
+
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings_key_router",
+        "ROUTER_TEST_DEFAULT_DB": str(tmp_path / "data.sqlite3"),
+        "ROUTER_TEST_KEYS_DB": str(tmp_path / "keys.sqlite3"),
+    }
+
+    def django(*arguments):
+        done = subprocess.run(
+            [sys.executable, "-m", "django", *arguments], env=environment, capture_output=True, text=True, check=True
+        )
+        return done.stdout + done.stderr
+
+    django("migrate", "--verbosity", "0")
+    django("migrate", "--database", "keys", "--verbosity", "0")
+    assert "privacy_kit.W050" not in django("check", "--fail-level", "CRITICAL")
+    created = django("shell", "-c", "from privacy_kit.keys import keys_for; print(len(keys_for([1], create=True)))")
+    assert created.splitlines()[-1] == "1"
+
+    def tables(name):
+        with sqlite3.connect(tmp_path / name) as database:
+            return {row[0] for row in database.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    assert tables("keys.sqlite3") - {"django_migrations", "sqlite_sequence"} == {"privacy_kit_subjectkey"}
+    assert "privacy_kit_subjectkey" not in tables("data.sqlite3")
+    assert "privacy_kit_erasurerecord" in tables("data.sqlite3")
+    with sqlite3.connect(tmp_path / "keys.sqlite3") as database:
+        assert database.execute("SELECT subject FROM privacy_kit_subjectkey").fetchall() == [("1",)]

@@ -253,3 +253,14 @@ def reset() -> None:
     global _provider
     with _provider_lock:
         _provider = None
+
+
+def _after_fork() -> None:
+    # A forked child builds its own provider: a boto3 client's connections must not be shared
+    # across processes, and the lock may have been held by a thread of the parent.
+    global _provider, _provider_lock
+    _provider_lock = threading.Lock()
+    _provider = None
+
+
+os.register_at_fork(after_in_child=_after_fork)
