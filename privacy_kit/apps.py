@@ -18,9 +18,11 @@ class PrivacyKitConfig(AppConfig):
         from . import checks as privacy_checks
         from .consent.subjects import carry_over_on_login, forget_visitor_on_logout
         from .crypto import reset_on_setting_changed
+        from .keys import store as key_store
         from .security.events import record_failed_login, record_lockout
 
         checks.register(privacy_checks.check_keys, checks.Tags.security)
+        checks.register(privacy_checks.check_key_provider, checks.Tags.security)
         checks.register(privacy_checks.check_settings_names)
         checks.register(privacy_checks.check_middleware)
         checks.register(privacy_checks.check_consent_settings)
@@ -40,6 +42,9 @@ class PrivacyKitConfig(AppConfig):
         user_logged_in.connect(carry_over_on_login, dispatch_uid="privacy_kit.carry_over_on_login")
         user_logged_out.connect(forget_visitor_on_logout, dispatch_uid="privacy_kit.forget_visitor_on_logout")
         setting_changed.connect(reset_on_setting_changed, dispatch_uid="privacy_kit.reset_on_setting_changed")
+        setting_changed.connect(
+            key_store.reset_on_setting_changed, dispatch_uid="privacy_kit.keys.reset_on_setting_changed"
+        )
         user_login_failed.connect(record_failed_login, dispatch_uid="privacy_kit.record_failed_login")
         # Importing axes.signals connects django-axes's own receivers: only when it is installed.
         if apps.is_installed("axes"):

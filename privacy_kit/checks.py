@@ -629,3 +629,76 @@ def check_login_limits(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
     if app_settings.ADMIN_2FA_REQUIRED and getattr(settings, "AXES_RESET_ON_SUCCESS", False):
         errors.append(checks.Error(E048_MSG, hint=E048_HINT, id=E048))
     return errors
+
+
+E050 = "privacy_kit.E050"
+E050_MSG = "PRIVACY_KIT['KEY_PROVIDER'] = {path!r} {reason}."
+E050_HINT = (
+    "Set PRIVACY_KIT['KEY_PROVIDER'] to \"privacy_kit.keys.providers.SettingsKeyProvider\" (the default), "
+    '"privacy_kit.keys.providers.AwsKmsKeyProvider", or the dotted path of your KeyProvider subclass.'
+)
+E051 = "privacy_kit.E051"
+E051_MSG = "AwsKmsKeyProvider is the key provider but PRIVACY_KIT['KMS_KEY_ID'] is not set."
+E051_HINT = 'Add "KMS_KEY_ID": "alias/your-key" (a KMS key id, key ARN or alias) to PRIVACY_KIT.'
+E052 = "privacy_kit.E052"
+E052_MSG = "AwsKmsKeyProvider is the key provider but boto3 is not installed."
+E052_HINT = "Install it with the kms extra: pip install 'django-privacy-kit[kms]'."
+E053 = "privacy_kit.E053"
+E053_MSG = "PRIVACY_KIT['KEY_DATABASE'] = {alias!r} is not in DATABASES."
+E053_HINT = (
+    'Add DATABASES["{alias}"] = {{...}} for the key database, or set PRIVACY_KIT["KEY_DATABASE"] '
+    'to an alias you have (default "default").'
+)
+E054 = "privacy_kit.E054"
+E054_MSG = "PRIVACY_KIT['{name}'] must be a number of at least 1, not {value!r}."
+E054_HINT = "Leave it out for the default ({default}), or give a positive number."
+W050 = "privacy_kit.W050"
+W050_MSG = (
+    "PRIVACY_KIT['KEY_DATABASE'] is {alias!r} but privacy_kit.keys.routers.KeyRouter is not in DATABASE_ROUTERS: "
+    "migrate puts the subject-key table in every database and every table in the key database."
+)
+W050_HINT = 'Add "privacy_kit.keys.routers.KeyRouter" to DATABASE_ROUTERS.'
+AWS_KMS_PROVIDER = "privacy_kit.keys.providers.AwsKmsKeyProvider"
+KEY_ROUTER = "privacy_kit.keys.routers.KeyRouter"
+
+
+def check_key_provider(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Check the subject keys' provider, its settings and the key database (without calling the provider)."""
+    from django.utils.module_loading import import_string
+
+    from .keys.providers import AwsKmsKeyProvider
+
+    errors: list[checks.CheckMessage] = []
+    path = app_settings.KEY_PROVIDER
+    try:
+        provider_class = import_string(path)
+    except ImportError:
+        errors.append(checks.Error(E050_MSG.format(path=path, reason="cannot be imported"), hint=E050_HINT, id=E050))
+    else:
+        if not all(callable(getattr(provider_class, name, None)) for name in ("wrap", "unwrap")):
+            reason = "is not a key provider (it has no wrap and unwrap)"
+            errors.append(checks.Error(E050_MSG.format(path=path, reason=reason), hint=E050_HINT, id=E050))
+        elif isinstance(provider_class, type) and issubclass(provider_class, AwsKmsKeyProvider):
+            if not app_settings.KMS_KEY_ID:
+                errors.append(checks.Error(E051_MSG, hint=E051_HINT, id=E051))
+            try:
+                import boto3  # noqa: F401
+            except ImportError:
+                errors.append(checks.Error(E052_MSG, hint=E052_HINT, id=E052))
+    alias = app_settings.KEY_DATABASE
+    if alias not in settings.DATABASES:
+        errors.append(checks.Error(E053_MSG.format(alias=alias), hint=E053_HINT.format(alias=alias), id=E053))
+    elif alias != "default" and not any(
+        router == KEY_ROUTER or type(router).__module__ + "." + type(router).__qualname__ == KEY_ROUTER
+        for router in settings.DATABASE_ROUTERS
+    ):
+        errors.append(checks.Warning(W050_MSG.format(alias=alias), hint=W050_HINT, id=W050))
+    for name in ("SUBJECT_KEY_CACHE_SIZE", "SUBJECT_KEY_CACHE_SECONDS"):
+        value = app_settings.user_settings.get(name, DEFAULTS[name])
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 1:
+            errors.append(
+                checks.Error(
+                    E054_MSG.format(name=name, value=value), hint=E054_HINT.format(default=DEFAULTS[name]), id=E054
+                )
+            )
+    return errors

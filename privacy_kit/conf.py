@@ -45,6 +45,16 @@ DEFAULTS: dict[str, Any] = {
     "EXPORTS_PER_HOUR": 5,
     # The template that privacy_kit's pages (preferences, policy, my data...) extend: the shop's own base.
     "BASE_TEMPLATE": "privacy_kit/base.html",
+    # The class (dotted path) that wraps and unwraps subject keys with a key-encryption key.
+    "KEY_PROVIDER": "privacy_kit.keys.providers.SettingsKeyProvider",
+    # The database alias that holds the subject keys (backed up separately, kept a short time).
+    "KEY_DATABASE": "default",
+    # The AWS KMS key (id, ARN or alias) of AwsKmsKeyProvider, and an endpoint other than AWS's.
+    "KMS_KEY_ID": None,
+    "KMS_ENDPOINT_URL": None,
+    # Unwrapped subject keys kept in memory per process: how many, and for how long in seconds.
+    "SUBJECT_KEY_CACHE_SIZE": 10_000,
+    "SUBJECT_KEY_CACHE_SECONDS": 300,
 }
 
 ENV_ENCRYPTION_KEYS = "PRIVACY_KIT_ENCRYPTION_KEYS"
@@ -127,6 +137,30 @@ class PrivacyKitSettings:
     @cached_property
     def BASE_TEMPLATE(self) -> str:
         return str(self._get("BASE_TEMPLATE"))
+
+    @cached_property
+    def KEY_PROVIDER(self) -> str:
+        return str(self._get("KEY_PROVIDER"))
+
+    @cached_property
+    def KEY_DATABASE(self) -> str:
+        return str(self._get("KEY_DATABASE"))
+
+    @cached_property
+    def KMS_KEY_ID(self) -> str | None:
+        return self._get("KMS_KEY_ID") or None
+
+    @cached_property
+    def KMS_ENDPOINT_URL(self) -> str | None:
+        return self._get("KMS_ENDPOINT_URL") or None
+
+    @cached_property
+    def SUBJECT_KEY_CACHE_SIZE(self) -> int:
+        return int(self._get("SUBJECT_KEY_CACHE_SIZE"))
+
+    @cached_property
+    def SUBJECT_KEY_CACHE_SECONDS(self) -> float:
+        return float(self._get("SUBJECT_KEY_CACHE_SECONDS"))
 
     def reload(self) -> None:
         """Forget cached values; the next read sees the current settings and environment."""

@@ -54,6 +54,19 @@ class DecryptionError(Exception):
         super().__init__(f"Cannot decrypt {model}.{field} ({key}): {reason}.")
 
 
+class KeyDestroyed(DecryptionError):
+    """A value belongs to a subject whose key was destroyed when the subject was erased.
+
+    Raised for any surviving copy of an erased subject's values (a restored backup, a
+    replica, a dump): the data is gone, not damaged. The message holds no subject id.
+    """
+
+    def __init__(self, destroyed_at: Any, model: str = "privacy_kit.SubjectKey", field: str = "wrapped_key") -> None:
+        self.destroyed_at = destroyed_at
+        when = destroyed_at.isoformat(timespec="seconds") if destroyed_at else "an unknown time"
+        super().__init__(model, field, None, f"the subject's key was destroyed at {when}, when the subject was erased")
+
+
 def generate_key() -> str:
     """Return a fresh random key in the form ``ENCRYPTION_KEYS`` expects."""
     return base64.urlsafe_b64encode(os.urandom(KEY_BYTES)).decode("ascii")

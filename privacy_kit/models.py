@@ -1,6 +1,7 @@
 """All models of privacy_kit, importable from here."""
 
 from .consent.models import ConsentRecord, PolicyVersion, Purpose
+from .keys.models import SubjectKey
 from .ledger import LedgerError
 from .retention.models import LegalHold, PurgeRun
 from .rights.models import ErasureRecord
@@ -18,4 +19,5 @@ __all__ = [
     "PurgeRun",
     "Purpose",
     "SecurityEvent",
+    "SubjectKey",
 ]

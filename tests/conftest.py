@@ -46,10 +46,14 @@ def _empty_cache():
 
 @pytest.fixture(autouse=True)
 def _fresh_keyring():
-    """Each test reads keys from the settings it runs with."""
+    """Each test reads keys from the settings it runs with, and starts with no subject key cached."""
+    from privacy_kit.keys import store as key_store
+
     crypto.reset()
+    key_store.reset()
     yield
     crypto.reset()
+    key_store.reset()
 
 
 @pytest.fixture

@@ -85,6 +85,12 @@ if os.environ.get("TEST_DATABASE", "sqlite") == "postgres":
             "TEST": {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_privacy_kit")},
         }
     }
+    # A second database for the subject keys: created only for the tests that ask for it.
+    DATABASES["keys"] = {
+        **DATABASES["default"],
+        "NAME": os.environ.get("PRIVACY_KIT_TEST_KEYS_DB_NAME", "test_keys"),
+        "TEST": {"NAME": DATABASES["default"]["TEST"]["NAME"] + "_keys"},
+    }
 else:
     # A file, not memory, so that a command run in a subprocess sees the same data.
     DATABASES = {
@@ -93,6 +99,12 @@ else:
             "NAME": os.environ.get("PRIVACY_KIT_TEST_DB_NAME", str(BASE_DIR / "tests.sqlite3")),
             "TEST": {"NAME": os.environ.get("TEST_DATABASE_NAME", str(BASE_DIR / "test_privacy_kit.sqlite3"))},
         }
+    }
+    # A second file for the subject keys: created only for the tests that ask for it.
+    DATABASES["keys"] = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(Path(DATABASES["default"]["NAME"]).with_suffix(".keys.sqlite3")),
+        "TEST": {"NAME": str(Path(DATABASES["default"]["TEST"]["NAME"]).with_suffix(".keys.sqlite3"))},
     }
 
 # Fixed keys for the tests only; never use them anywhere else.

@@ -1,6 +1,7 @@
 import base64
 import hashlib
 import os
+import sys
 
 import pytest
 from django.apps import apps
@@ -383,3 +384,61 @@ def test_without_privacy_kits_pages_mounted_the_login_url_is_not_checked(setting
     settings.ROOT_URLCONF = __name__  # this module's urlpatterns: an admin site, no privacy/ pages
     settings.LOGIN_URL = "/account/sign-in/"
     assert login_url_warnings() == []
+
+
+# The subject keys' provider and database
+
+GOOD_KEYS = {"ENCRYPTION_KEYS": [TEST_KEY_PRIMARY], "BLIND_INDEX_KEY": TEST_BLIND_INDEX_KEY}
+KMS_PROVIDER = "privacy_kit.keys.providers.AwsKmsKeyProvider"
+
+
+def test_a_key_provider_that_does_not_import_is_an_error_naming_the_setting():
+    messages = privacy_messages(**GOOD_KEYS, KEY_PROVIDER="shop.keys.VaultProvider")
+    assert ids(messages) == ["privacy_kit.E050"]
+    assert "shop.keys.VaultProvider" in messages[0].msg
+    assert '"privacy_kit.keys.providers.SettingsKeyProvider"' in messages[0].hint
+
+
+def test_a_key_provider_without_wrap_and_unwrap_is_an_error():
+    messages = privacy_messages(**GOOD_KEYS, KEY_PROVIDER="privacy_kit.crypto.Binding")
+    assert ids(messages) == ["privacy_kit.E050"]
+
+
+def test_the_kms_provider_without_a_key_id_is_an_error_naming_the_line_to_add():
+    messages = privacy_messages(**GOOD_KEYS, KEY_PROVIDER=KMS_PROVIDER)
+    assert ids(messages) == ["privacy_kit.E051"]
+    assert '"KMS_KEY_ID":' in messages[0].hint
+
+
+def test_the_kms_provider_without_boto3_is_an_error_naming_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "boto3", None)  # what "import boto3" meets when it is not installed
+    messages = privacy_messages(**GOOD_KEYS, KEY_PROVIDER=KMS_PROVIDER, KMS_KEY_ID="alias/shop")
+    assert ids(messages) == ["privacy_kit.E052"]
+    assert "django-privacy-kit[kms]" in messages[0].hint
+
+
+def test_the_kms_provider_configured_passes():
+    pytest.importorskip("boto3")
+    assert privacy_messages(**GOOD_KEYS, KEY_PROVIDER=KMS_PROVIDER, KMS_KEY_ID="alias/shop") == []
+
+
+def test_a_key_database_not_in_databases_is_an_error():
+    messages = privacy_messages(**GOOD_KEYS, KEY_DATABASE="vault")
+    assert ids(messages) == ["privacy_kit.E053"]
+    assert 'DATABASES["vault"]' in messages[0].hint
+
+
+def test_a_separate_key_database_without_the_router_is_a_warning():
+    messages = privacy_messages(**GOOD_KEYS, KEY_DATABASE="keys")
+    assert ids(messages) == ["privacy_kit.W050"]
+    assert '"privacy_kit.keys.routers.KeyRouter"' in messages[0].hint
+    with override_settings(DATABASE_ROUTERS=["privacy_kit.keys.routers.KeyRouter"]):
+        assert privacy_messages(**GOOD_KEYS, KEY_DATABASE="keys") == []
+
+
+@pytest.mark.parametrize("name", ["SUBJECT_KEY_CACHE_SIZE", "SUBJECT_KEY_CACHE_SECONDS"])
+@pytest.mark.parametrize("value", [0, -5, "many", None])
+def test_a_cache_bound_that_is_not_a_positive_number_is_an_error(name, value):
+    messages = privacy_messages(**GOOD_KEYS, **{name: value})
+    assert ids(messages) == ["privacy_kit.E054"]
+    assert name in messages[0].msg

@@ -1,0 +1,276 @@
+"""Subject keys: create, look up (batched and cached), destroy and re-wrap.
+
+Every function reads and writes ``PRIVACY_KIT["KEY_DATABASE"]`` with an explicit
+``using=``, so the keys live where the setting says whether or not the shop has added
+``KeyRouter`` to ``DATABASE_ROUTERS``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..conf import app_settings
+from ..crypto import KeyDestroyed
+from . import providers
+
+if TYPE_CHECKING:
+    from .models import SubjectKey
+
+# Ids per lookup query: one query for any page a shop shows, within every backend's parameter limit.
+IDS_PER_QUERY = 5_000
+
+
+class Destroyed:
+    """A cache entry that remembers a destroyed key (destruction is final)."""
+
+    __slots__ = ("destroyed_at",)
+
+    def __init__(self, destroyed_at: datetime | None) -> None:
+        self.destroyed_at = destroyed_at
+
+
+class KeyCache:
+    """Unwrapped subject keys of this process, bounded in number and age, safe across threads.
+
+    The oldest entry goes when ``SUBJECT_KEY_CACHE_SIZE`` is reached; an entry older
+    than ``SUBJECT_KEY_CACHE_SECONDS`` is not returned.
+    """
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[str, tuple[float, bytes | Destroyed]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get_many(self, subjects: Iterable[str]) -> dict[str, bytes | Destroyed]:
+        """Return the fresh entries of ``subjects``; forget the expired ones met on the way."""
+        deadline = time.monotonic() - app_settings.SUBJECT_KEY_CACHE_SECONDS
+        found = {}
+        with self._lock:
+            for subject in subjects:
+                entry = self._entries.get(subject)
+                if entry is None:
+                    continue
+                if entry[0] < deadline:
+                    del self._entries[subject]
+                    continue
+                found[subject] = entry[1]
+        return found
+
+    def put_many(self, entries: dict[str, bytes | Destroyed]) -> None:
+        """Remember ``entries`` from now, dropping the oldest beyond the size bound."""
+        size = app_settings.SUBJECT_KEY_CACHE_SIZE
+        now = time.monotonic()
+        with self._lock:
+            for subject, value in entries.items():
+                self._entries.pop(subject, None)
+                self._entries[subject] = (now, value)
+            while len(self._entries) > size:
+                self._entries.popitem(last=False)
+
+    def evict(self, subject: str) -> None:
+        """Forget one subject's entry."""
+        with self._lock:
+            self._entries.pop(subject, None)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._entries.clear()
+
+    def after_fork(self) -> None:
+        """Start a forked child with no keys and a lock no other thread holds."""
+        self._lock = threading.Lock()
+        self._entries = OrderedDict()
+
+
+cache = KeyCache()
+os.register_at_fork(after_in_child=cache.after_fork)
+
+
+def key_database() -> str:
+    """Return the database alias that holds the subject keys."""
+    return app_settings.KEY_DATABASE
+
+
+def context(subject: str) -> str:
+    """Return the context a subject's key is wrapped with: it names the subject key."""
+    return f"privacy_kit.SubjectKey:{subject}"
+
+
+def _model() -> type[SubjectKey]:
+    # Imported on use: privacy_kit.keys is importable before the app registry is ready.
+    from .models import SubjectKey
+
+    return SubjectKey
+
+
+def _remember(entries: dict[str, bytes | Destroyed]) -> None:
+    """Cache ``entries`` once the key database commits: a rolled-back key must never be used."""
+    if entries:
+        transaction.on_commit(partial(cache.put_many, entries), using=key_database())
+
+
+def keys_for(subject_ids: Iterable[Any], *, create: bool = False) -> dict[str, bytes]:
+    """Return the data key of each subject, by subject id as text; create missing ones if ``create``.
+
+    Cached keys cost nothing. The others cost one query for all of them and one
+    provider call for all their wrapped keys (plus, with ``create``, one provider call
+    and one insert for the new ones). A subject without a key is left out of the answer
+    unless ``create`` is given. Raise ``KeyDestroyed`` if any subject's key was
+    destroyed (nothing is created then), and ``KeyServiceError`` if the provider is
+    unreachable (nothing is written).
+    """
+    wanted = list(dict.fromkeys(str(subject) for subject in subject_ids))
+    found = cache.get_many(wanted)
+    misses = [subject for subject in wanted if subject not in found]
+    if misses:
+        loaded = _load(misses)
+        _remember(loaded)
+        found.update(loaded)
+    destroyed = [entry for entry in found.values() if isinstance(entry, Destroyed)]
+    if destroyed:
+        raise KeyDestroyed(destroyed[0].destroyed_at)
+    keys: dict[str, bytes] = {subject: entry for subject, entry in found.items() if isinstance(entry, bytes)}
+    missing = [subject for subject in wanted if subject not in found]
+    if missing and create:
+        created = _create(missing)
+        _remember(dict(created))
+        keys.update(created)
+    return keys
+
+
+def _load(subjects: list[str]) -> dict[str, bytes | Destroyed]:
+    """Read and unwrap the stored keys of ``subjects``: one query and one provider call per chunk."""
+    entries: dict[str, bytes | Destroyed] = {}
+    rows = _model().objects.using(key_database())
+    for start in range(0, len(subjects), IDS_PER_QUERY):
+        stored = list(
+            rows.filter(subject__in=subjects[start : start + IDS_PER_QUERY]).values_list(
+                "subject", "wrapped_key", "destroyed_at"
+            )
+        )
+        entries.update({subject: Destroyed(when) for subject, wrapped, when in stored if wrapped is None})
+        live = [(subject, bytes(wrapped)) for subject, wrapped, _ in stored if wrapped is not None]
+        entries.update(_unwrap(live))
+    return entries
+
+
+def _unwrap(live: list[tuple[str, bytes]]) -> dict[str, bytes]:
+    if not live:
+        return {}
+    keys = providers.key_provider().unwrap([wrapped for _, wrapped in live], [context(s) for s, _ in live])
+    return {subject: key for (subject, _), key in zip(live, keys, strict=True)}
+
+
+def _create(subjects: list[str]) -> dict[str, bytes]:
+    """Create keys for ``subjects``; where another process won the race, return its key instead."""
+    provider = providers.key_provider()
+    keys = [os.urandom(providers.SUBJECT_KEY_BYTES) for _ in subjects]
+    # Wrapped before anything is written: a provider that is down leaves no row behind.
+    wrapped = provider.wrap(keys, [context(subject) for subject in subjects])
+    rows = _model().objects.using(key_database())
+    # The unique constraint decides a race; a row that lost is skipped, not an error.
+    rows.bulk_create(
+        [
+            _model()(subject=subject, wrapped_key=blob, key_id=provider.key_id)
+            for subject, blob in zip(subjects, wrapped, strict=True)
+        ],
+        ignore_conflicts=True,
+    )
+    stored = {
+        subject: (blob, when)
+        for subject, blob, when in rows.filter(subject__in=subjects).values_list(
+            "subject", "wrapped_key", "destroyed_at"
+        )
+    }
+    created: dict[str, bytes] = {}
+    theirs: list[tuple[str, bytes]] = []
+    for subject, key, ours in zip(subjects, keys, wrapped, strict=True):
+        blob, when = stored[subject]
+        if blob is None:
+            raise KeyDestroyed(when)
+        if bytes(blob) == ours:
+            created[subject] = key
+        else:
+            theirs.append((subject, bytes(blob)))
+    created.update(_unwrap(theirs))
+    return created
+
+
+def destroy(subject_id: Any) -> datetime:
+    """Destroy a subject's key and return when it was destroyed; a later copy of its values reads as erased.
+
+    The row stays with an empty wrapped key and ``destroyed_at``, so "destroyed" is told
+    apart from "never existed", and a destroyed subject never gets a new key. A subject
+    that had no key gets a destroyed row all the same. Idempotent: destroying again
+    returns the first time. Other processes forget a cached key within
+    ``SUBJECT_KEY_CACHE_SECONDS``.
+    """
+    subject = str(subject_id)
+    alias = key_database()
+    rows = _model().objects.using(alias)
+    now = timezone.now()
+    cache.evict(subject)
+    with transaction.atomic(using=alias):
+        rows.filter(subject=subject, destroyed_at__isnull=True).update(wrapped_key=None, destroyed_at=now)
+        rows.bulk_create(
+            [_model()(subject=subject, wrapped_key=None, key_id="", destroyed_at=now)], ignore_conflicts=True
+        )
+        destroyed_at = rows.values_list("destroyed_at", flat=True).get(subject=subject)
+    # A lookup in another thread may have cached the key between the eviction and the commit.
+    transaction.on_commit(partial(cache.evict, subject), using=alias)
+    return destroyed_at
+
+
+def rewrap(batch_size: int | None = None) -> int:
+    """Re-wrap every live key not under the provider's current key id; return how many were re-wrapped.
+
+    Walks the table in primary-key order, ``batch_size`` rows (default
+    ``PURGE_BATCH_SIZE``) per batch: one provider call to unwrap and one to wrap, and
+    one short transaction whose updates each match only the wrapped value read (a key
+    destroyed meanwhile stays destroyed). Stopped or killed, run it again: keys already
+    under the current id are skipped.
+    """
+    provider = providers.key_provider()
+    size = batch_size or app_settings.PURGE_BATCH_SIZE
+    rows = _model().objects.using(key_database())
+    pending = rows.filter(wrapped_key__isnull=False).exclude(key_id=provider.key_id).order_by("pk")
+    last_pk: Any = None
+    rewrapped = 0
+    while True:
+        batch = pending if last_pk is None else pending.filter(pk__gt=last_pk)
+        read = [
+            (pk, subject, bytes(blob)) for pk, subject, blob in batch.values_list("pk", "subject", "wrapped_key")[:size]
+        ]
+        if not read:
+            return rewrapped
+        contexts = [context(subject) for _, subject, _ in read]
+        new = provider.wrap(provider.unwrap([blob for _, _, blob in read], contexts), contexts)
+        with transaction.atomic(using=key_database()):
+            for (pk, _, old), blob in zip(read, new, strict=True):
+                rewrapped += rows.filter(pk=pk, wrapped_key=old).update(wrapped_key=blob, key_id=provider.key_id)
+        last_pk = read[-1][0]
+
+
+def reset() -> None:
+    """Forget cached keys and the provider: the settings changed."""
+    cache.clear()
+    providers.reset()
+
+
+def reset_on_setting_changed(*, setting: str, **kwargs: object) -> None:
+    """Receive ``setting_changed``: the provider, its keys or the key database may have changed."""
+    if setting in ("PRIVACY_KIT", "SECRET_KEY", "DEBUG", "DATABASES"):
+        reset()
