@@ -1,13 +1,18 @@
 """Authenticated encryption and blind indexes for privacy_kit's fields.
 
-A sealed value is the text form (standard base64) of the envelope::
+A sealed value is the text form (standard base64) of one of two envelopes, both
+AES-256-GCM::
 
-    version (1 byte) | key id (4 bytes) | nonce (12 bytes) | ciphertext and tag
+    1 | key id (4 bytes) | nonce (12 bytes) | ciphertext and tag    under a shared key
+    2 | nonce (12 bytes) | ciphertext and tag                       under a subject's key
 
-sealed with AES-256-GCM. The associated data binds the envelope to its header
-and to the column it belongs to, so a value copied into another column or
-model does not decrypt. The key id names the key that sealed the value: the
-key is picked by its id, never by trying every key.
+The associated data binds the envelope to its header and to the column it belongs
+to, so a value copied into another column or model does not decrypt. A shared key
+is picked by the key id in the envelope, never by trying every key. A subject's key
+is picked by the subject of the row as the database reports it (see
+``privacy_kit.keys``), never by anything inside the value, and the subject is bound
+in the associated data too: a value copied into another subject's row does not
+decrypt.
 """
 
 from __future__ import annotations
@@ -27,16 +32,23 @@ from django.core.exceptions import ImproperlyConfigured
 from .conf import app_settings
 
 VERSION = 1
+SUBJECT_VERSION = 2
+SUBJECT_HEADER = bytes([SUBJECT_VERSION])
 KEY_BYTES = 32
 KEY_ID_BYTES = 4
 NONCE_BYTES = 12
 TAG_BYTES = 16
 HEADER_BYTES = 1 + KEY_ID_BYTES
 MIN_ENVELOPE_BYTES = HEADER_BYTES + NONCE_BYTES + TAG_BYTES
+MIN_SUBJECT_ENVELOPE_BYTES = 1 + NONCE_BYTES + TAG_BYTES
 # Base64 of the first six envelope bytes: enough to read version and key id.
 HEADER_CHARS = 8
 # A blind index is 128 bits of HMAC-SHA256, base64 without padding.
 BLIND_INDEX_CHARS = 22
+
+
+# The key id a DecryptionError names for a value sealed under a subject's key.
+SUBJECT_KEY = "subject"
 
 
 class DecryptionError(Exception):
@@ -50,7 +62,7 @@ class DecryptionError(Exception):
         self.field = field
         self.key_id = key_id
         self.reason = reason
-        key = f"key id {key_id}" if key_id else "no readable key id"
+        key = "the subject's key" if key_id == SUBJECT_KEY else f"key id {key_id}" if key_id else "no readable key id"
         super().__init__(f"Cannot decrypt {model}.{field} ({key}): {reason}.")
 
 
@@ -134,15 +146,22 @@ class Keyring:
         """Decrypt an envelope made by ``seal()`` or raise ``DecryptionError``."""
         try:
             raw = binascii.a2b_base64(token, strict_mode=True)
+        except (binascii.Error, ValueError):
+            raise self._failure(token, binding) from None
+        return self.open_raw(raw, associated_data, binding)
+
+    def open_raw(self, raw: bytes, associated_data: bytes, binding: Binding) -> bytes:
+        """Decrypt the bytes of an envelope made by ``seal()`` or raise ``DecryptionError``."""
+        try:
             header = raw[:HEADER_BYTES]
             return self._ciphers_by_header[header].decrypt(
                 raw[HEADER_BYTES : HEADER_BYTES + NONCE_BYTES],
                 raw[HEADER_BYTES + NONCE_BYTES :],
                 header + associated_data,
             )
-        except (binascii.Error, ValueError, KeyError, InvalidTag):
+        except (ValueError, KeyError, InvalidTag):
             pass
-        raise self._failure(token, binding)
+        raise self._failure(binascii.b2a_base64(raw, newline=False).decode("ascii"), binding)
 
     def _failure(self, token: str, binding: Binding) -> DecryptionError:
         """Return the error that says why ``token`` did not open (the slow path, off the hot one)."""
@@ -150,6 +169,8 @@ class Keyring:
             raw = binascii.a2b_base64(token, strict_mode=True)
         except (binascii.Error, ValueError):
             return DecryptionError(binding.model, binding.field, None, "not a privacy_kit envelope")
+        if raw[:1] == SUBJECT_HEADER:
+            return DecryptionError(binding.model, binding.field, None, "sealed under a subject's key")
         if len(raw) < MIN_ENVELOPE_BYTES or raw[0] != VERSION:
             return DecryptionError(binding.model, binding.field, None, "truncated or unknown envelope version")
         identifier = raw[1:HEADER_BYTES].hex()
@@ -187,6 +208,30 @@ class Keyring:
         )
         self._index_hashes[binding.associated_data] = hashes
         return hashes
+
+
+def seal_with(cipher: AESGCM, plaintext: bytes, associated_data: bytes) -> str:
+    """Encrypt ``plaintext`` under a subject's key (its ``AESGCM``) and return the envelope as text.
+
+    ``associated_data`` must name the column and the subject (see ``privacy_kit.keys``).
+    """
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = cipher.encrypt(nonce, plaintext, SUBJECT_HEADER + associated_data)
+    return binascii.b2a_base64(SUBJECT_HEADER + nonce + sealed, newline=False).decode("ascii")
+
+
+def open_with(cipher: AESGCM, raw: bytes, associated_data: bytes) -> bytes:
+    """Decrypt the bytes of a subject envelope; raise ``InvalidTag`` or ``ValueError`` if it does not open."""
+    return cipher.decrypt(raw[1 : 1 + NONCE_BYTES], raw[1 + NONCE_BYTES :], SUBJECT_HEADER + associated_data)
+
+
+def is_subject_envelope(token: str) -> bool:
+    """Return whether a token is a well-formed envelope sealed under a subject's key."""
+    try:
+        raw = binascii.a2b_base64(token, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return False
+    return raw[:1] == SUBJECT_HEADER and len(raw) >= MIN_SUBJECT_ENVELOPE_BYTES
 
 
 def envelope_key_id(token: str) -> bytes | None:

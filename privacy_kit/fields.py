@@ -5,6 +5,13 @@ AES-256-GCM before it reaches the database and opened when it comes back, so
 validation, forms and the admin behave as with the plain field. The column
 holds text whatever the plain field's type.
 
+The values of a model registered with a subject (a foreign key to the user, or the
+user model itself) are sealed under that subject's own key (``privacy_kit.keys``).
+Reading them, the database reports each row's subject, and the subject's wrapped
+key, beside the value (``SubjectCol``): the key is chosen by the row, never by
+anything inside the value, so a value copied into another subject's row, or a row
+moved to another subject, does not decrypt.
+
 ``searchable=True`` prefixes each stored value with a blind index (a keyed
 HMAC of the normalized plaintext) and adds a generated, indexed column that
 the database fills from that prefix. The index can therefore never go stale:
@@ -15,22 +22,25 @@ lookup the ciphertext cannot answer raises ``FieldError``.
 
 from __future__ import annotations
 
+import binascii
 import datetime
 import json
 import unicodedata
 from functools import cached_property
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from django.core import checks
 from django.core.exceptions import FieldError, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import connection, models
+from django.db import connection, connections, models, router
 from django.db.models.expressions import Col
 from django.db.models.fields import AutoFieldMixin
 from django.db.models.lookups import Exact, In, IsNull, Lookup
 
-from . import crypto
+from . import crypto, registry
 from .crypto import BLIND_INDEX_CHARS, Binding, DecryptionError
+from .keys import store
 
 BLIND_INDEX_SUFFIX = "_blind_index"
 
@@ -131,8 +141,31 @@ class EncryptedField(models.Field):
         # numeric casts, no date converters, no check constraints on it.
         return "TextField"
 
+    def get_col(self, alias: str, output_field: Any = None) -> Col:
+        if output_field is None or output_field is self:
+            return SubjectCol(alias, self)
+        return super().get_col(alias, output_field)
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        value = super().pre_save(model_instance, add)
+        column = registry.subject_column(type(model_instance))
+        if column is None or value is None or value == "" or hasattr(value, "resolve_expression"):
+            return value
+        owner = getattr(model_instance, column.attname)
+        if owner is None:
+            return value  # no subject yet: sealed under the shared keys
+        return SubjectValue(value, subject_text(column, owner, type(model_instance), model_instance))
+
     def get_db_prep_save(self, value: Any, connection: Any) -> Any:
+        if type(value) is SubjectValue:
+            return self._prep_sealed(value.value, connection, value.subject)
         return self.get_db_prep_value(value, connection, prepared=False)
+
+    def _prep_sealed(self, value: Any, connection: Any, subject: str) -> Any:
+        if type(value) is str and self.plaintext_is_value:
+            return self.seal(value, subject)
+        value = self.get_prep_value(value)
+        return None if value is None else self.seal(self.value_to_text(value), subject)
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if value is None:
@@ -155,8 +188,11 @@ class EncryptedField(models.Field):
         text = self.open(value)
         return text if self.plaintext_is_value else self.text_to_value(text)
 
-    def seal(self, text: str) -> str:
+    def seal(self, text: str, subject: str | None = None) -> str:
         """Return the stored form of a plaintext: blind index prefix (if searchable) and envelope.
+
+        With a ``subject`` (as ``subject_text`` gives it), the envelope is sealed under
+        that subject's key and bound to the subject; without, under the shared keys.
 
         The empty text is stored as the empty string: its emptiness is no secret
         (an encrypted empty value has a length of its own), and it lets SQL tell
@@ -165,14 +201,24 @@ class EncryptedField(models.Field):
         if not text:
             return ""
         ring = crypto.keyring()
+        associated_data, prefix = self.binding.associated_data, ""
         if self.searchable:
-            index = ring.blind_index(self.binding, self.normalize(text))
-            associated_data = self.binding.associated_data + b"#" + index.encode("ascii")
-            return index + ":" + ring.seal(text.encode(), associated_data)
-        return ring.seal(text.encode(), self.binding.associated_data)
+            prefix = ring.blind_index(self.binding, self.normalize(text))
+            associated_data += b"#" + prefix.encode("ascii")
+            prefix += ":"
+        if subject is None:
+            return prefix + ring.seal(text.encode(), associated_data)
+        cipher = store.writing_cipher(subject)
+        return prefix + crypto.seal_with(cipher, text.encode(), associated_data + b"@" + subject.encode())
 
-    def open(self, stored: str) -> str:
-        """Return the plaintext of a stored value or raise ``DecryptionError``."""
+    def open(self, stored: str, subject: str | None = None, wrapped: str = "") -> str:
+        """Return the plaintext of a stored value or raise ``DecryptionError``.
+
+        ``subject`` is the row's subject as the database reported it (``None`` for a row
+        without one), and ``wrapped`` the subject's wrapped key as the database reported
+        it (empty when it did not). A value sealed under a subject's key opens only with
+        that subject; a value of an erased subject raises ``KeyDestroyed``.
+        """
         if not stored:
             return ""
         if stored[BLIND_INDEX_CHARS : BLIND_INDEX_CHARS + 1] == ":":
@@ -180,11 +226,46 @@ class EncryptedField(models.Field):
             associated_data = self.binding.associated_data + b"#" + stored[:BLIND_INDEX_CHARS].encode("ascii")
         else:
             token, associated_data = stored, self.binding.associated_data
-        plaintext = crypto.keyring().open(token, associated_data, self.binding)
+        ring = crypto.keyring()
+        try:
+            raw = binascii.a2b_base64(token, strict_mode=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if raw[:1] == crypto.SUBJECT_HEADER:
+            plaintext = self._open_subject(raw, associated_data, subject, wrapped)
+        elif raw:
+            plaintext = ring.open_raw(raw, associated_data, self.binding)
+        else:
+            plaintext = ring.open(token, associated_data, self.binding)  # raises: not an envelope
         try:
             return plaintext.decode()
         except UnicodeDecodeError:
             raise DecryptionError(self.binding.model, self.binding.field, None, "the plaintext is not text") from None
+
+    def _open_subject(self, raw: bytes, associated_data: bytes, subject: str | None, wrapped: str) -> bytes:
+        model, field = self.binding.model, self.binding.field
+        if subject is None:
+            raise DecryptionError(model, field, crypto.SUBJECT_KEY, "the row has no subject")
+        cipher = store.reading_cipher(subject, wrapped, model, field)
+        try:
+            return crypto.open_with(cipher, raw, associated_data + b"@" + subject.encode())
+        except (InvalidTag, ValueError):
+            raise DecryptionError(
+                model, field, crypto.SUBJECT_KEY, "authentication failed: the value was altered or is another row's"
+            ) from None
+
+    def from_subject_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        """Convert what ``SubjectCol`` selects: the row's subject, its wrapped key, and the stored value."""
+        if value is None:
+            return None
+        try:
+            subject, wrapped, stored = value.split("|", 2)
+        except ValueError:
+            raise DecryptionError(
+                self.binding.model, self.binding.field, None, "the database did not report the row's subject"
+            ) from None
+        text = self.open(stored, subject or None, wrapped)
+        return text if self.plaintext_is_value else self.text_to_value(text)
 
     # -- plaintext codec: the value as text, exact and distinct from NULL --
 
@@ -242,6 +323,61 @@ class EncryptedField(models.Field):
             f"'{lookup_name}' cannot be used on the encrypted field {label}: the database holds only "
             f"ciphertext, so it cannot compare, order or look inside values. It supports {allowed}."
         )
+
+
+class SubjectValue:
+    """A value on its way to the database with the subject of its row (from ``pre_save``)."""
+
+    __slots__ = ("subject", "value")
+
+    def __init__(self, value: Any, subject: str) -> None:
+        self.value = value
+        self.subject = subject
+
+
+def subject_text(column: models.Field, value: Any, model: type[models.Model], instance: Any = None) -> str:
+    """Return a subject's primary key as text, as the database's ``CAST(... AS TEXT)`` gives it."""
+    using = router.db_for_write(model, instance=instance)
+    return str(column.get_db_prep_value(value, connections[using]))
+
+
+KEY_ALIAS = "privacy_kit_subject_key"
+
+
+class SubjectCol(Col):
+    """The column of an encrypted field, selected with its row's subject and the subject's wrapped key.
+
+    For a model with a subject the database returns ``subject|wrapped key|stored value``
+    (the wrapped key only when the keys share the data's database, as hex), so the key
+    that opens the value is chosen by the row and a page of many subjects needs no
+    query for their keys. Anywhere else (a ``WHERE``, an expression) it is a plain column.
+    """
+
+    def select_format(self, compiler: Any, sql: str, params: Any) -> Any:
+        column = registry.subject_column(self.target.model)
+        if column is None:
+            return super().select_format(compiler, sql, params)
+        quote = compiler.quote_name_unless_alias
+        owner = f"{quote(self.alias)}.{quote(column.column)}" if self.alias else quote(column.column)
+        subject = f"CAST({owner} AS TEXT)"
+        connection = compiler.connection
+        wrapped = "''"
+        if connection.alias == store.key_database():
+            from .keys.models import SubjectKey
+
+            as_hex = "encode({}, 'hex')" if connection.vendor == "postgresql" else "hex({})"
+            table = connection.ops.quote_name(SubjectKey._meta.db_table)
+            # Only the backend's quoted table name and fixed identifiers enter the SQL text.
+            wrapped = (
+                f"COALESCE((SELECT {as_hex.format(KEY_ALIAS + '.wrapped_key')} FROM {table} {KEY_ALIAS} "  # noqa: S608
+                f"WHERE {KEY_ALIAS}.subject = {subject}), '')"
+            )
+        return f"COALESCE({subject}, '') || '|' || {wrapped} || '|' || {sql}", params
+
+    def get_db_converters(self, connection: Any) -> list[Any]:
+        if registry.subject_column(self.target.model) is None:
+            return super().get_db_converters(connection)
+        return [self.target.from_subject_db_value]
 
 
 def split_stored(stored: str) -> tuple[str, str]:

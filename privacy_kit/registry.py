@@ -94,6 +94,7 @@ class Registry:
 
     def __init__(self) -> None:
         self._registrations: dict[str, Registration] = {}
+        self._subject_columns: dict[str, models.Field | None] = {}
 
     def register(
         self,
@@ -121,10 +122,44 @@ class Registry:
             purposes=tuple(purposes),
         )
         self._registrations[registration.name] = registration
+        self._subject_columns.clear()
         return registration
 
     def unregister(self, model: type[models.Model]) -> None:
         self._registrations.pop(model._meta.label, None)
+        self._subject_columns.clear()
+
+    def subject_column(self, model: type[models.Model]) -> models.Field | None:
+        """Return the column of the model's own table that names each row's subject, or None.
+
+        That is the primary key of the user model, or the foreign key to the user that
+        the registration's subject path names when the path is that one relation. The
+        encrypted values of rows with such a column are sealed under their subject's key.
+        """
+        label = model._meta.label
+        try:
+            return self._subject_columns[label]
+        except KeyError:
+            column = self._subject_columns[label] = self._find_subject_column(model)
+            return column
+
+    def _find_subject_column(self, model: type[models.Model]) -> models.Field | None:
+        concrete = model._meta.concrete_model or model
+        if concrete._meta.label == settings.AUTH_USER_MODEL:
+            return concrete._meta.pk
+        registration = self._registrations.get(model._meta.label) or self._registrations.get(concrete._meta.label)
+        path = registration.subject_path if registration else None
+        if not path or "__" in path:
+            return None
+        relation = _field(concrete, path)
+        if (
+            isinstance(relation, models.ForeignKey)
+            and relation.related_model is not None
+            and relation.related_model._meta.label == settings.AUTH_USER_MODEL
+            and relation.target_field.primary_key
+        ):
+            return relation
+        return None
 
     def registrations(self) -> list[Registration]:
         return list(self._registrations.values())
@@ -142,6 +177,7 @@ default_registry = Registry()
 register = default_registry.register
 unregister = default_registry.unregister
 registrations = default_registry.registrations
+subject_column = default_registry.subject_column
 get = default_registry.get
 
 

@@ -16,11 +16,12 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import transaction
 from django.utils import timezone
 
 from ..conf import app_settings
-from ..crypto import KeyDestroyed
+from ..crypto import DecryptionError, KeyDestroyed
 from . import providers
 
 if TYPE_CHECKING:
@@ -223,6 +224,7 @@ def destroy(subject_id: Any) -> datetime:
     rows = _model().objects.using(alias)
     now = timezone.now()
     cache.evict(subject)
+    _forget_ciphers(subject)
     with transaction.atomic(using=alias):
         rows.filter(subject=subject, destroyed_at__isnull=True).update(wrapped_key=None, destroyed_at=now)
         rows.bulk_create(
@@ -231,6 +233,7 @@ def destroy(subject_id: Any) -> datetime:
         destroyed_at = rows.values_list("destroyed_at", flat=True).get(subject=subject)
     # A lookup in another thread may have cached the key between the eviction and the commit.
     transaction.on_commit(partial(cache.evict, subject), using=alias)
+    transaction.on_commit(partial(_forget_ciphers, subject), using=alias)
     return destroyed_at
 
 
@@ -264,9 +267,111 @@ def rewrap(batch_size: int | None = None) -> int:
         last_pk = read[-1][0]
 
 
+# -- the fields' path: a subject's AESGCM, built once ---------------------------------------
+#
+# Reading, the database reports with each value the row's subject and the wrapped key
+# stored for it (when the keys share the data's database), so a page of rows of many
+# subjects needs no query for their keys: each is unwrapped once per process and kept
+# by (subject, wrapped key). An entry can never serve another subject, and a key
+# destroyed or re-wrapped anywhere changes what the database reports, which misses.
+# Writing always goes through ``keys_for``, whose cache holds only committed keys.
+
+
+class CipherCache:
+    """``AESGCM`` objects by a hashable key, bounded in number and age; plain dict reads, no lock."""
+
+    def __init__(self) -> None:
+        self._entries: dict[Any, tuple[float, AESGCM]] = {}
+
+    def get(self, key: Any) -> AESGCM | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: Any, cipher: AESGCM) -> None:
+        entries = self._entries
+        while len(entries) >= app_settings.SUBJECT_KEY_CACHE_SIZE:
+            try:
+                del entries[next(iter(entries))]
+            except (KeyError, RuntimeError, StopIteration):  # another thread changed it meanwhile
+                break
+        entries[key] = (time.monotonic() + app_settings.SUBJECT_KEY_CACHE_SECONDS, cipher)
+
+    def forget_subject(self, subject: str) -> None:
+        for key in [key for key in list(self._entries) if key[0] == subject]:
+            self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries = {}
+
+
+reading_ciphers = CipherCache()
+os.register_at_fork(after_in_child=reading_ciphers.clear)
+
+
+def reading_cipher(subject: str, wrapped_hex: str, model: str, field: str) -> AESGCM:
+    """Return the cipher that opens a value of ``subject``'s row, given the wrapped key the database reported.
+
+    ``wrapped_hex`` is empty when the database reported none (the keys live in another
+    database, the key was destroyed, or there never was one): then ``keys_for`` decides,
+    raising ``KeyDestroyed`` for an erased subject.
+    """
+    if not wrapped_hex:
+        # keys_for's cache holds only committed keys; the cipher is kept by the key itself.
+        try:
+            return _cipher_of(keys_for([subject])[subject])
+        except KeyDestroyed as destroyed:
+            raise KeyDestroyed(destroyed.destroyed_at, model, field) from None
+        except KeyError:
+            raise DecryptionError(model, field, None, "sealed under a subject's key; the subject has none") from None
+    cache_key = (subject, wrapped_hex)
+    cipher = reading_ciphers.get(cache_key)
+    if cipher is None:
+        try:
+            wrapped = bytes.fromhex(wrapped_hex)
+        except ValueError:
+            raise DecryptionError(model, field, None, "the subject's wrapped key is not readable") from None
+        (key,) = providers.key_provider().unwrap([wrapped], [context(subject)])
+        cipher = AESGCM(key)
+        reading_ciphers.put(cache_key, cipher)
+    return cipher
+
+
+_writing_ciphers: dict[bytes, AESGCM] = {}
+
+
+def writing_cipher(subject: str) -> AESGCM:
+    """Return the cipher that seals ``subject``'s values, creating the subject's key on first use.
+
+    Raise ``KeyDestroyed`` for an erased subject: nothing is written for them again.
+    """
+    return _cipher_of(keys_for([subject], create=True)[subject])
+
+
+def _cipher_of(key: bytes) -> AESGCM:
+    """Return the ``AESGCM`` of a key from ``keys_for``, built once."""
+    cipher = _writing_ciphers.get(key)
+    if cipher is None:
+        if len(_writing_ciphers) >= app_settings.SUBJECT_KEY_CACHE_SIZE:
+            _writing_ciphers.clear()
+        cipher = _writing_ciphers[key] = AESGCM(key)
+    return cipher
+
+
+def _forget_ciphers(subject: str) -> None:
+    reading_ciphers.forget_subject(subject)
+    _writing_ciphers.clear()
+
+
+os.register_at_fork(after_in_child=_writing_ciphers.clear)
+
+
 def reset() -> None:
     """Forget cached keys and the provider: the settings changed."""
     cache.clear()
+    reading_ciphers.clear()
+    _writing_ciphers.clear()
     providers.reset()
 
 
