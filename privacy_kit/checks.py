@@ -248,15 +248,38 @@ W032_HINT = (
 STALE_PURGE_DAYS = 2
 
 
+E055 = "privacy_kit.E055"
+E055_MSG = (
+    "{model} has encrypted fields and the subject {path!r}, which the database cannot report with each row: "
+    "its values could not be sealed under their subject's key."
+)
+E055_HINT = (
+    "Subject keys need the subject in the row itself: give {model} a foreign key to the user (to its primary key) "
+    "and register subject=\"<that field>\", or register subject=None if its rows belong to no account."
+)
+
+
 def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Check every registration of the personal-data registry."""
-    from .registry import registration_errors, registrations
+    from .fields import EncryptedField
+    from .registry import registration_errors, registrations, subject_column
 
-    return [
-        checks.Error(message, hint=E030_HINT, obj=entry.model, id=E030)
-        for entry in registrations()
-        for message in registration_errors(entry)
-    ]
+    messages: list[checks.CheckMessage] = []
+    for entry in registrations():
+        errors = registration_errors(entry)
+        messages += [checks.Error(message, hint=E030_HINT, obj=entry.model, id=E030) for message in errors]
+        encrypted = any(isinstance(field, EncryptedField) for field in entry.model._meta.concrete_fields)
+        if encrypted and entry.subject_path and subject_column(entry.model) is None and not errors:
+            label = entry.model._meta.label
+            messages.append(
+                checks.Error(
+                    E055_MSG.format(model=label, path=entry.subject_path),
+                    hint=E055_HINT.format(model=label),
+                    obj=entry.model,
+                    id=E055,
+                )
+            )
+    return messages
 
 
 def _register_call(model: type[models.Model], fields: list[str], subject: str | None) -> str:

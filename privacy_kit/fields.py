@@ -33,7 +33,7 @@ from cryptography.exceptions import InvalidTag
 from django.core import checks
 from django.core.exceptions import FieldError, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import connection, connections, models, router
+from django.db import connection, models
 from django.db.models.expressions import Col
 from django.db.models.fields import AutoFieldMixin
 from django.db.models.lookups import Exact, In, IsNull, Lookup
@@ -154,7 +154,8 @@ class EncryptedField(models.Field):
         owner = getattr(model_instance, column.attname)
         if owner is None:
             return value  # no subject yet: sealed under the shared keys
-        return SubjectValue(value, subject_text(column, owner, type(model_instance), model_instance))
+        subject = store.subject_id(owner, column=column, model=type(model_instance), instance=model_instance)
+        return SubjectValue(value, subject)
 
     def get_db_prep_save(self, value: Any, connection: Any) -> Any:
         if type(value) is SubjectValue:
@@ -191,7 +192,7 @@ class EncryptedField(models.Field):
     def seal(self, text: str, subject: str | None = None) -> str:
         """Return the stored form of a plaintext: blind index prefix (if searchable) and envelope.
 
-        With a ``subject`` (as ``subject_text`` gives it), the envelope is sealed under
+        With a ``subject`` (as ``privacy_kit.keys.subject_id`` gives it), the envelope is sealed under
         that subject's key and bound to the subject; without, under the shared keys.
 
         The empty text is stored as the empty string: its emptiness is no secret
@@ -333,12 +334,6 @@ class SubjectValue:
     def __init__(self, value: Any, subject: str) -> None:
         self.value = value
         self.subject = subject
-
-
-def subject_text(column: models.Field, value: Any, model: type[models.Model], instance: Any = None) -> str:
-    """Return a subject's primary key as text, as the database's ``CAST(... AS TEXT)`` gives it."""
-    using = router.db_for_write(model, instance=instance)
-    return str(column.get_db_prep_value(value, connections[using]))
 
 
 KEY_ALIAS = "privacy_kit_subject_key"

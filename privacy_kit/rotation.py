@@ -17,15 +17,17 @@ from typing import Any
 
 from django.apps import apps
 from django.db import connections, models, router, transaction
-from django.db.models import ExpressionWrapper, F, Q
+from django.db.models import ExpressionWrapper, F, Q, Value
+from django.db.models.functions import Cast
 
-from . import crypto
+from . import crypto, keys, registry
 from .batches import primary_key_batches
 from .conf import app_settings
 from .fields import EncryptedField, split_stored
 
 Progress = Callable[[str, int, int], None]
 NOT_AN_ENVELOPE = "not encrypted"
+SUBJECT_KEYS = "subject keys"
 MISSING_KEY = (
     "{label} (pk {key}): sealed by key id {key_id}, which is not configured; "
     "add it back to PRIVACY_KIT['ENCRYPTION_KEYS'] (after the primary key) and run again."
@@ -41,6 +43,8 @@ class FieldReport:
     values_by_key_id: Counter = dataclass_field(default_factory=Counter)
     # Values sealed by a key that is not configured, per key id: nothing can re-seal them.
     missing_keys: Counter = dataclass_field(default_factory=Counter)
+    # Values a run would re-seal (counted by a dry run): under an old key, or to move onto a subject's key.
+    pending: int = 0
     # Compare-and-swap writes that matched: a value changed meanwhile is not counted.
     resealed: int = 0
     encrypted: int = 0
@@ -57,13 +61,29 @@ def models_with_encrypted_fields(labels: Iterable[str] = ()) -> list[type[models
     return [model for model in chosen if not model._meta.proxy and encrypted_fields(model)]
 
 
+SUBJECT = "privacy_kit_subject"
+
+
 def _stored_values(rows: models.QuerySet, fields: list[EncryptedField], batch: Q) -> list[tuple[Any, ...]]:
-    """Return (pk, stored text...) of the rows in the batch, without decrypting anything."""
-    raw = {
+    """Return (pk, subject, stored text...) of the rows in the batch, without decrypting anything.
+
+    The subject is the row's subject id as text (``None`` for a model without subject keys
+    or a row without a subject), as the database reports it.
+    """
+    raw: dict[str, Any] = {
         f"stored_{field.attname}": ExpressionWrapper(F(field.attname), output_field=models.TextField())
         for field in fields
     }
-    return list(rows.filter(batch).annotate(**raw).values_list("pk", *raw))
+    column = registry.subject_column(rows.model)
+    text = models.TextField()
+    owner = Cast(column.attname, output_field=text) if column is not None else Value(None, output_field=text)
+    rows = rows.filter(batch).annotate(**{SUBJECT: owner}, **raw)
+    found = list(rows.values_list("pk", SUBJECT, *raw))
+    # Every key the batch needs, in one lookup before the batch's writes (and made where missing).
+    subjects = {row[1] for row in found if row[1] is not None}
+    if subjects:
+        keys.keys_for(subjects, create=True)
+    return found
 
 
 def _write(model: type[models.Model], field: EncryptedField, rows: list[tuple[Any, str, str]], using: str) -> int:
@@ -84,7 +104,8 @@ def _write(model: type[models.Model], field: EncryptedField, rows: list[tuple[An
         return cursor.rowcount
 
 
-Rewrite = Callable[[EncryptedField, Any, str], "str | None"]
+# (field, primary key, subject id or None, stored text) -> the new stored text, or None to leave it.
+Rewrite = Callable[[EncryptedField, Any, "str | None", str], "str | None"]
 
 
 def _rewrite_table(
@@ -111,10 +132,10 @@ def _rewrite_table(
             rows = _stored_values(scoped, fields, batch)
             for position, field in enumerate(fields):
                 changes = []
-                for key, *stored in rows:
+                for key, subject, *stored in rows:
                     # NULL and the empty string hold nothing to seal.
                     if stored[position]:
-                        new = rewrite(field, key, stored[position])
+                        new = rewrite(field, key, subject, stored[position])
                         if new is not None:
                             changes.append((key, stored[position], new))
                 written[field] += _write(model, field, changes, using)
@@ -149,25 +170,35 @@ def rotate_keys(
     primary_id = ring.primary_id
     reports: dict[EncryptedField, FieldReport] = {}
 
-    def reseal(field: EncryptedField, key: Any, stored: str) -> str | None:
+    def reseal(field: EncryptedField, key: Any, subject: str | None, stored: str) -> str | None:
         report = reports[field]
         index, token = split_stored(stored)
-        identifier = crypto.envelope_key_id(token)
-        report.values_by_key_id[identifier.hex() if identifier else NOT_AN_ENVELOPE] += 1
-        if identifier is not None and identifier not in ring.ciphers:
-            if dry_run:
-                report.missing_keys[identifier.hex()] += 1
-                return None
-            raise ValueError(
-                MISSING_KEY.format(label=f"{report.model}.{report.field}", key=key, key_id=identifier.hex())
-            )
-        current = identifier == primary_id and bool(index) == field.searchable
-        if dry_run or (current and not reseal_all and not (reindex and index)):
+        if crypto.is_subject_envelope(token):
+            report.values_by_key_id[SUBJECT_KEYS] += 1
+            if subject is None:
+                return None  # the row lost its subject: the value cannot be opened, and stays as it is
+            current = True
+        else:
+            identifier = crypto.envelope_key_id(token)
+            report.values_by_key_id[identifier.hex() if identifier else NOT_AN_ENVELOPE] += 1
+            if identifier is not None and identifier not in ring.ciphers:
+                if dry_run:
+                    report.missing_keys[identifier.hex()] += 1
+                    return None
+                raise ValueError(
+                    MISSING_KEY.format(label=f"{report.model}.{report.field}", key=key, key_id=identifier.hex())
+                )
+            # Under a shared key, current only where the row has no subject whose key it moves to.
+            current = identifier == primary_id and bool(index) == field.searchable and subject is None
+        if dry_run:
+            report.pending += 0 if current else 1
             return None
-        text = field.open(stored)
+        if current and not reseal_all and not (reindex and index):
+            return None
+        text = field.open(stored, subject)
         if current and not reseal_all and ring.blind_index(field.binding, field.normalize(text)) == index:
             return None
-        return field.seal(text)
+        return field.seal(text, subject)
 
     for model in models_with_encrypted_fields(labels):
         fields = encrypted_fields(model)
@@ -216,7 +247,9 @@ def encrypt_existing(
     report = FieldReport(model._meta.label, field.name)
     ring = crypto.keyring()
 
-    def seal_plaintext(field: EncryptedField, key: Any, stored: str) -> str | None:
+    def seal_plaintext(field: EncryptedField, key: Any, subject: str | None, stored: str) -> str | None:
+        if crypto.is_subject_envelope(split_stored(stored)[1]):
+            return None
         identifier = sealed_key_id(stored)
         if identifier in ring.ciphers:
             return None
@@ -231,7 +264,7 @@ def encrypt_existing(
                 f"{model._meta.label}.{field.name} (pk {key}): the stored plaintext is not a valid "
                 f"{type(field).__name__.removeprefix('Encrypted')} value; fix that row first."
             ) from None
-        return field.seal(field.value_to_text(value))
+        return field.seal(field.value_to_text(value), subject)
 
     written = _rewrite_table(model, [field], seal_plaintext, batch_size=batch_size, progress=progress)
     report.encrypted = written[field]

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import router, transaction
 from django.http import HttpRequest, HttpResponse
 
 from privacy_kit.conf import app_settings
@@ -144,7 +145,12 @@ def carry_over_on_login(sender: Any, request: HttpRequest | None, user: Any, **k
         if purpose_id not in user_latest or user_latest[purpose_id].created_at < record.created_at
     ]
     ConsentRecord.objects.bulk_create(carried)
-    BehavioralEvent.objects.filter(visitor=visitor, user__isnull=True).update(user=user, visitor=None)
+    # A visitor's events are sealed under the shared keys (they have no subject yet);
+    # saved as the user's, each is sealed again under the user's own key.
+    with transaction.atomic(using=router.db_for_write(BehavioralEvent)):
+        for event in list(BehavioralEvent.objects.filter(visitor=visitor, user__isnull=True)):
+            event.user, event.visitor = user, None
+            event.save(update_fields=["user", "visitor", "data"])
     request._privacy_state = None  # type: ignore[attr-defined]
 
 

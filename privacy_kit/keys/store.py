@@ -17,7 +17,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from ..conf import app_settings
@@ -105,6 +105,28 @@ def key_database() -> str:
     return app_settings.KEY_DATABASE
 
 
+def subject_id(value: Any, *, column: Any = None, model: Any = None, instance: Any = None) -> str:
+    """Return a subject's primary key as text, as the database's ``CAST(... AS TEXT)`` reports it.
+
+    ``value`` is the user's primary key, or the value of ``column`` (a foreign key to
+    the user) on a row of ``model``.
+    """
+    from django.contrib.auth import get_user_model
+    from django.db import connections, router
+
+    if column is None:
+        model = get_user_model()
+        column = model._meta.pk
+    using = router.db_for_write(model, instance=instance)
+    return str(column.get_db_prep_value(value, connections[using]))
+
+
+def destroyed_subjects() -> set[str]:
+    """Return the subjects whose key was destroyed (erased subjects), by subject id."""
+    rows = _model().objects.using(key_database()).filter(destroyed_at__isnull=False)
+    return set(rows.values_list("subject", flat=True).iterator(chunk_size=5_000))
+
+
 def context(subject: str) -> str:
     """Return the context a subject's key is wrapped with: it names the subject key."""
     return f"privacy_kit.SubjectKey:{subject}"
@@ -118,9 +140,51 @@ def _model() -> type[SubjectKey]:
 
 
 def _remember(entries: dict[str, bytes | Destroyed]) -> None:
-    """Cache ``entries`` once the key database commits: a rolled-back key must never be used."""
-    if entries:
-        transaction.on_commit(partial(cache.put_many, entries), using=key_database())
+    """Cache ``entries`` once the key database commits: a rolled-back key must never be used.
+
+    Until then they serve the transaction that read or made them (``_in_transaction``).
+    """
+    if not entries:
+        return
+    alias = key_database()
+    callback = partial(cache.put_many, entries)
+    transaction.on_commit(callback, using=alias)
+    connection = connections[alias]
+    if connection.in_atomic_block:
+        position = len(connection.run_on_commit) - 1
+        pending = connection.__dict__.setdefault(PENDING, {})
+        pending.update((subject, (callback, position, value)) for subject, value in entries.items())
+
+
+PENDING = "_privacy_kit_subject_keys"
+
+
+def _in_transaction(subjects: list[str]) -> dict[str, bytes | Destroyed]:
+    """Return the entries this transaction of the key database read or made, while they stand.
+
+    An entry stands while its commit hook is still where it was put: a rollback, of
+    the transaction or of the savepoint it was made in, drops or moves the hooks, and
+    then the entry is forgotten (and looked up again).
+    """
+    connection = connections[key_database()]
+    pending = connection.__dict__.get(PENDING)
+    if not pending:
+        return {}
+    if not connection.in_atomic_block:
+        pending.clear()
+        return {}
+    hooks = connection.run_on_commit
+    found: dict[str, bytes | Destroyed] = {}
+    for subject in subjects:
+        entry = pending.get(subject)
+        if entry is None:
+            continue
+        callback, position, value = entry
+        if position < len(hooks) and hooks[position][1] is callback:
+            found[subject] = value
+        else:
+            del pending[subject]
+    return found
 
 
 def keys_for(subject_ids: Iterable[Any], *, create: bool = False) -> dict[str, bytes]:
@@ -136,6 +200,9 @@ def keys_for(subject_ids: Iterable[Any], *, create: bool = False) -> dict[str, b
     wanted = list(dict.fromkeys(str(subject) for subject in subject_ids))
     found = cache.get_many(wanted)
     misses = [subject for subject in wanted if subject not in found]
+    if misses:
+        found.update(_in_transaction(misses))
+        misses = [subject for subject in misses if subject not in found]
     if misses:
         loaded = _load(misses)
         _remember(loaded)
@@ -235,6 +302,12 @@ def destroy(subject_id: Any) -> datetime:
     transaction.on_commit(partial(cache.evict, subject), using=alias)
     transaction.on_commit(partial(_forget_ciphers, subject), using=alias)
     return destroyed_at
+
+
+def stale_wraps() -> int:
+    """Return how many live subject keys are wrapped under another key id than the provider's current one."""
+    rows = _model().objects.using(key_database()).filter(wrapped_key__isnull=False)
+    return rows.exclude(key_id=providers.key_provider().key_id).count()
 
 
 def rewrap(batch_size: int | None = None) -> int:
@@ -370,6 +443,8 @@ os.register_at_fork(after_in_child=_writing_ciphers.clear)
 def reset() -> None:
     """Forget cached keys and the provider: the settings changed."""
     cache.clear()
+    for connection in connections.all(initialized_only=True):
+        connection.__dict__.pop(PENDING, None)
     reading_ciphers.clear()
     _writing_ciphers.clear()
     providers.reset()

@@ -25,11 +25,12 @@ from django.http import HttpRequest
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from .. import crypto, registry
+from .. import crypto, keys, registry
 from ..batches import delete_rows, key_pages, primary_key_batches
 from ..conf import app_settings
 from ..consent import IP_BINDING, _record, consent_state
 from ..consent.subjects import Subject
+from ..keys import subject_id
 from ..models import ConsentRecord, LegalHold, SecurityEvent
 from ..retention.purge import anonymized_fields, anonymous_value, lock_holds, not_yet_anonymous, policy_lock
 from ..security.events import record_subject_event
@@ -123,10 +124,13 @@ def erase_subject(user: Any, *, reason: str, requested_by: Any = None, source: s
                 record.add_counts({label: {action: number}})
                 changed = True
         if record.status != ErasureRecord.Status.DONE:
+            # Last, once every row is handled: a copy of the subject's values that survives
+            # anywhere (a backup, a replica, a dump) no longer opens.
+            record.key_destroyed_at = keys.destroy(subject_id(user.pk))
             record.status = ErasureRecord.Status.DONE
             record.completed_at = timezone.now()
             record.subject_key = ""
-            record.save(update_fields=["counts", "status", "completed_at", "subject_key"])
+            record.save(update_fields=["counts", "status", "completed_at", "subject_key", "key_destroyed_at"])
         elif changed:
             record.save(update_fields=["counts"])
     return record
@@ -358,18 +362,21 @@ class ReplayResult:
 def replay_erasures() -> ReplayResult:
     """Erase again every subject of a completed ``ErasureRecord``: after a restore, the erased stay erased.
 
-    Subjects are found by the keyed hash of their primary key, reading the users
-    table once in key order.
+    Subjects are found by the keyed hash of their primary key, and by their destroyed
+    subject key (the key database, backed up apart, still knows them when the ledger
+    was restored from before the erasure), reading the users table once in key order.
+    Nothing is decrypted.
     """
     _check_registry()
     result = ReplayResult()
     erased = set(ErasureRecord.objects.filter(status=ErasureRecord.Status.DONE).values_list("subject_ref", flat=True))
-    if not erased:
+    destroyed = keys.destroyed_subjects()
+    if not erased and not destroyed:
         return result
     user_model = get_user_model()
-    keys = (pk for page in key_pages(user_model._base_manager.values_list("pk"), 5000) for (pk,) in page)
-    for pk in keys:
-        if subject_reference(pk) not in erased:
+    pks = (pk for page in key_pages(user_model._base_manager.values_list("pk"), 5000) for (pk,) in page)
+    for pk in pks:
+        if subject_reference(pk) not in erased and subject_id(pk) not in destroyed:
             continue
         user = user_model._base_manager.get(pk=pk)
         if LegalHold.objects.active().filter(subject_id=pk).exists():

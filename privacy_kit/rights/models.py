@@ -43,6 +43,8 @@ class ErasureRecord(models.Model):
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     counts = models.JSONField(_("rows per model"), default=dict, blank=True)
+    # When the subject's key was destroyed: every copy of their values left anywhere reads as erased.
+    key_destroyed_at = models.DateTimeField(_("key destroyed"), null=True, blank=True, editable=False)
     # The subject's primary key, kept only while the erasure is pending so that the
     # beat task privacy_kit.resume_erasures can finish it; emptied when it is done.
     subject_key = models.CharField(_("subject key while pending"), max_length=64, blank=True, editable=False)
