@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from privacy_kit import crypto
 from privacy_kit.management.progress import ProgressBar
 from privacy_kit.models import SecurityEvent
-from privacy_kit.rotation import rotate_keys
+from privacy_kit.rotation import BlindIndexReport, rotate_blind_index, rotate_keys
 from privacy_kit.security.events import record_security_event
 
 
@@ -13,7 +13,8 @@ class Command(BaseCommand):
     help = (
         "Re-encrypt every encrypted value not sealed by the primary key (the first of "
         "PRIVACY_KIT['ENCRYPTION_KEYS']), in batches. Safe to stop and run again. When it "
-        "reports no value under an old key, that key can be removed."
+        "reports no value under an old key, that key can be removed. With --blind-index, move the blind "
+        "indexes of searchable fields to PRIVACY_KIT['BLIND_INDEX_KEY'] instead."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -30,6 +31,12 @@ class Command(BaseCommand):
             action="store_true",
             help="Also re-seal searchable values whose blind index predates the current normalization.",
         )
+        parser.add_argument(
+            "--blind-index",
+            action="store_true",
+            help="Re-seal the searchable values whose blind index is not under BLIND_INDEX_KEY "
+            "(after moving the old key to BLIND_INDEX_KEY_FALLBACKS).",
+        )
         parser.add_argument("--batch-size", type=int, help="Rows per batch (default PURGE_BATCH_SIZE).")
 
     def handle(
@@ -40,10 +47,20 @@ class Command(BaseCommand):
         reseal_all: bool,
         reindex: bool,
         batch_size: int | None,
+        blind_index: bool = False,
         **options: Any,
     ) -> None:
-        primary = crypto.keyring().primary_id.hex()
         progress = ProgressBar(self.stdout) if options["verbosity"] > 0 else None
+        if blind_index:
+            if reseal_all or reindex:
+                raise CommandError("--blind-index re-seals what it needs on its own: leave out --all and --reindex.")
+            try:
+                index_reports = rotate_blind_index(models, dry_run=dry_run, batch_size=batch_size, progress=progress)
+            except (LookupError, ValueError, crypto.DecryptionError) as error:
+                raise CommandError(str(error)) from error
+            self._report_blind_index(index_reports, dry_run)
+            return
+        primary = crypto.keyring().primary_id.hex()
         try:
             reports = rotate_keys(
                 models,
@@ -74,4 +91,22 @@ class Command(BaseCommand):
             labels = ", ".join(sorted({report.model for report in reports})) or "no model"
             scope = "every value re-sealed" if reseal_all else "values under old keys re-encrypted"
             detail = f"{resealed} {scope}, {len(reports)} fields: {labels}"
+            record_security_event(SecurityEvent.Kind.KEY_ROTATION, detail=detail)
+
+    def _report_blind_index(self, reports: list[BlindIndexReport], dry_run: bool) -> None:
+        for report in reports:
+            counts = ", ".join(f"{outcome}: {count}" for outcome, count in sorted(report.values_by_index.items()))
+            line = f"{report.model}.{report.field}: {counts or 'no values'}; "
+            if dry_run:
+                line += f"would re-index {report.pending}"
+            else:
+                line += f"re-indexed {report.resealed}"
+                if report.pending > report.resealed:
+                    line += f"; changed meanwhile (left as written): {report.pending - report.resealed}"
+            self.stdout.write(line)
+        if not dry_run:
+            # Counts and model labels only: never a key.
+            resealed = sum(report.resealed for report in reports)
+            labels = ", ".join(sorted({report.model for report in reports})) or "no model"
+            detail = f"{resealed} values moved to the current blind-index key, {len(reports)} fields: {labels}"
             record_security_event(SecurityEvent.Kind.KEY_ROTATION, detail=detail)
