@@ -259,6 +259,38 @@ def rotate_blind_index(
     return list(reports.values())
 
 
+def rotate_erasure_references(*, dry_run: bool = False) -> int:
+    """Move erasure records' subject references from a fallback blind-index key to the current one.
+
+    An ``ErasureRecord`` names its subject by a keyed hash of the user's primary key,
+    which ``replay_erasures`` recomputes under the current key. The users table is
+    read in key order and each reference under a fallback key is replaced; a record
+    whose user row is gone keeps its reference. Return how many records moved (or would).
+    """
+    from django.contrib.auth import get_user_model
+
+    from .batches import key_pages
+    from .rights.erasure import SUBJECT_BINDING
+    from .rights.models import ErasureRecord
+
+    ring = crypto.keyring()
+    if not ring.blind_index_fallbacks:
+        return 0
+    stale = Counter(ErasureRecord.objects.values_list("subject_ref", flat=True))
+    moved = 0
+    for page in key_pages(get_user_model()._base_manager.values_list("pk"), 5000):
+        for (pk,) in page:
+            for reference in ring.fallback_blind_indexes(SUBJECT_BINDING, str(pk)):
+                if reference not in stale:
+                    continue
+                if dry_run:
+                    moved += stale[reference]
+                else:
+                    current = ring.blind_index(SUBJECT_BINDING, str(pk))
+                    moved += ErasureRecord.objects.filter(subject_ref=reference).update(subject_ref=current)
+    return moved
+
+
 def sealed_key_id(stored: str) -> bytes | None:
     """Return the key id of a stored text that is a well-formed envelope, whatever its key, else ``None``.
 

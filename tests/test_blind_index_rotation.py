@@ -253,7 +253,7 @@ def test_command_prints_counts_per_outcome_and_records_a_security_event(capsys):
         assert "testapp.Contact.email: current key: 21, fallback key: 21; re-indexed 21" in out
         assert "testapp.Record.email: no values; re-indexed 0" in out
         event = SecurityEvent.objects.get(kind=SecurityEvent.Kind.KEY_ROTATION)
-        assert event.detail.startswith("21 values moved to the current blind-index key")
+        assert event.detail.startswith("21 values and 0 erasure references moved to the current blind-index key")
         call_command("rotate_keys", "--blind-index", "testapp.Contact")
         assert "current key: 42; re-indexed 0" in capsys.readouterr().out
 
@@ -298,3 +298,27 @@ def test_a_malformed_fallback_stops_the_keyring_without_echoing_it():
         with pytest.raises(Exception, match=r"BLIND_INDEX_KEY_FALLBACKS'\]\[0\] is malformed") as caught:
             crypto.keyring()
     assert "not-a-key-xyz" not in str(caught.value)
+
+
+@pytest.mark.django_db
+def test_erasure_records_move_to_the_new_key_so_replay_still_finds_the_erased(capsys):
+    from django.contrib.auth import get_user_model
+
+    from privacy_kit.rights import erase_subject, replay_erasures
+    from privacy_kit.rights.models import ErasureRecord
+
+    users = get_user_model().objects
+    with override_settings(PRIVACY_KIT=OLD):
+        erased = users.create_user("erased", "erased@example.com", "pw-erased-1")
+        users.create_user("kept", "kept@example.com", "pw-kept-1")
+        erase_subject(erased, reason="asked")
+    with override_settings(PRIVACY_KIT=ROTATING):
+        call_command("rotate_keys", "--blind-index", "--dry-run")
+        assert "privacy_kit.ErasureRecord.subject_ref: would move 1" in capsys.readouterr().out
+        call_command("rotate_keys", "--blind-index")
+        assert "privacy_kit.ErasureRecord.subject_ref: moved 1" in capsys.readouterr().out
+        call_command("rotate_keys", "--blind-index")
+        assert "privacy_kit.ErasureRecord.subject_ref: moved 0" in capsys.readouterr().out
+    with override_settings(PRIVACY_KIT=NEW_ONLY):
+        assert ErasureRecord.objects.get().status == ErasureRecord.Status.DONE
+        assert replay_erasures().replayed == 1

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from privacy_kit import crypto
 from privacy_kit.management.progress import ProgressBar
 from privacy_kit.models import SecurityEvent
-from privacy_kit.rotation import BlindIndexReport, rotate_blind_index, rotate_keys
+from privacy_kit.rotation import BlindIndexReport, rotate_blind_index, rotate_erasure_references, rotate_keys
 from privacy_kit.security.events import record_security_event
 
 
@@ -55,10 +55,12 @@ class Command(BaseCommand):
             if reseal_all or reindex:
                 raise CommandError("--blind-index re-seals what it needs on its own: leave out --all and --reindex.")
             try:
+                # The erasure records first: replay_erasures finds subjects by the current key.
+                references = None if models else rotate_erasure_references(dry_run=dry_run)
                 index_reports = rotate_blind_index(models, dry_run=dry_run, batch_size=batch_size, progress=progress)
             except (LookupError, ValueError, crypto.DecryptionError) as error:
                 raise CommandError(str(error)) from error
-            self._report_blind_index(index_reports, dry_run)
+            self._report_blind_index(index_reports, references, dry_run)
             return
         primary = crypto.keyring().primary_id.hex()
         try:
@@ -93,7 +95,10 @@ class Command(BaseCommand):
             detail = f"{resealed} {scope}, {len(reports)} fields: {labels}"
             record_security_event(SecurityEvent.Kind.KEY_ROTATION, detail=detail)
 
-    def _report_blind_index(self, reports: list[BlindIndexReport], dry_run: bool) -> None:
+    def _report_blind_index(self, reports: list[BlindIndexReport], references: int | None, dry_run: bool) -> None:
+        if references is not None:
+            action = "would move" if dry_run else "moved"
+            self.stdout.write(f"privacy_kit.ErasureRecord.subject_ref: {action} {references}")
         for report in reports:
             counts = ", ".join(f"{outcome}: {count}" for outcome, count in sorted(report.values_by_index.items()))
             line = f"{report.model}.{report.field}: {counts or 'no values'}; "
@@ -108,5 +113,8 @@ class Command(BaseCommand):
             # Counts and model labels only: never a key.
             resealed = sum(report.resealed for report in reports)
             labels = ", ".join(sorted({report.model for report in reports})) or "no model"
-            detail = f"{resealed} values moved to the current blind-index key, {len(reports)} fields: {labels}"
+            detail = (
+                f"{resealed} values and {references or 0} erasure references moved to the current blind-index key, "
+                f"{len(reports)} fields: {labels}"
+            )
             record_security_event(SecurityEvent.Kind.KEY_ROTATION, detail=detail)
