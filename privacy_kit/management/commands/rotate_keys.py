@@ -24,7 +24,7 @@ class Command(BaseCommand):
             "--all",
             action="store_true",
             dest="reseal_all",
-            help="Re-seal every value, e.g. after a new BLIND_INDEX_KEY.",
+            help="Re-seal every value (for a new BLIND_INDEX_KEY, --blind-index re-seals only what moves).",
         )
         parser.add_argument(
             "--reindex",
