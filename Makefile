@@ -77,6 +77,7 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/fields.py
+	$(VENV)/bin/python bench/blind_index.py
 	$(VENV)/bin/python bench/consent.py
 	$(VENV)/bin/python bench/purge.py
 	$(VENV)/bin/python bench/admin.py

@@ -15,7 +15,7 @@ from django.core import checks
 from django.db import models
 
 from . import crypto
-from .conf import DEFAULTS, ENV_BLIND_INDEX_KEY, ENV_ENCRYPTION_KEYS, app_settings
+from .conf import DEFAULTS, ENV_BLIND_INDEX_KEY, ENV_BLIND_INDEX_KEY_FALLBACKS, ENV_ENCRYPTION_KEYS, app_settings
 
 GENERATE_HINT = "Generate a key with 'python manage.py privacy_keys generate'."
 
@@ -43,6 +43,19 @@ E006_HINT = (
 E007 = "privacy_kit.E007"
 E007_MSG = "PRIVACY_KIT['BLIND_INDEX_KEY'] is also an encryption key."
 E007_HINT = f"Use a separate key for blind indexes. {GENERATE_HINT}"
+E056 = "privacy_kit.E056"
+E056_MSG = "PRIVACY_KIT['BLIND_INDEX_KEY_FALLBACKS'][{position}] is malformed: {reason}."
+E056_HINT = (
+    "Each fallback is an earlier BLIND_INDEX_KEY: 32 bytes in url-safe base64, in PRIVACY_KIT or comma-separated "
+    f"in the {ENV_BLIND_INDEX_KEY_FALLBACKS} environment variable."
+)
+W053 = "privacy_kit.W053"
+W053_MSG = "PRIVACY_KIT['BLIND_INDEX_KEY_FALLBACKS'][{position}] is the current BLIND_INDEX_KEY."
+W053_HINT = (
+    "A fallback is the key used before the current one: with only the current key there, "
+    "'rotate_keys --blind-index' has nothing to move. Set BLIND_INDEX_KEY to the new key, "
+    "or remove the fallback once the rotation is done."
+)
 W001 = "privacy_kit.W001"
 W001_MSG = "{setting} is not set: privacy_kit derives it from SECRET_KEY because DEBUG is on."
 W001_HINT = f"Fine for development; set real keys before DEBUG goes off. {GENERATE_HINT}"
@@ -121,6 +134,29 @@ def check_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessa
     else:
         names = ", ".join(f"{field.model._meta.label}.{field.name}" for field in searchable_fields())
         errors.append(checks.Error(E004_MSG.format(fields=f" and {names}" if names else ""), hint=E004_HINT, id=E004))
+    return errors + _check_blind_index_fallbacks()
+
+
+def _check_blind_index_fallbacks() -> list[checks.CheckMessage]:
+    """Check the earlier blind-index keys that lookups still match during a rotation.
+
+    A fallback that is weak (derived from SECRET_KEY, or also an encryption key) is
+    the very reason to rotate: it is not an error, or ``rotate_keys`` could not run.
+    """
+    errors: list[checks.CheckMessage] = []
+    current_text = crypto.configured_blind_index_key()
+    try:
+        current = crypto.decode_key(current_text) if current_text else None
+    except ValueError:
+        current = None  # E005 says so
+    for position, text in enumerate(app_settings.BLIND_INDEX_KEY_FALLBACKS):
+        try:
+            key = crypto.decode_key(text)
+        except ValueError as error:
+            errors.append(checks.Error(E056_MSG.format(position=position, reason=error), hint=E056_HINT, id=E056))
+            continue
+        if key == current:
+            errors.append(checks.Warning(W053_MSG.format(position=position), hint=W053_HINT, id=W053))
     return errors
 
 

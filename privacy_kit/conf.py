@@ -18,6 +18,9 @@ DEFAULTS: dict[str, Any] = {
     "ENCRYPTION_KEYS": [],
     # Url-safe base64 32-byte key for blind indexes of searchable fields.
     "BLIND_INDEX_KEY": None,
+    # Earlier blind-index keys: lookups also match values indexed under them until
+    # ``rotate_keys --blind-index`` has moved every value to BLIND_INDEX_KEY.
+    "BLIND_INDEX_KEY_FALLBACKS": [],
     # The admin needs a one-time password on top of the password.
     "ADMIN_2FA_REQUIRED": True,
     # How long an admin login (and its one-time-password verification) lasts, in hours.
@@ -59,6 +62,16 @@ DEFAULTS: dict[str, Any] = {
 
 ENV_ENCRYPTION_KEYS = "PRIVACY_KIT_ENCRYPTION_KEYS"
 ENV_BLIND_INDEX_KEY = "PRIVACY_KIT_BLIND_INDEX_KEY"
+ENV_BLIND_INDEX_KEY_FALLBACKS = "PRIVACY_KIT_BLIND_INDEX_KEY_FALLBACKS"
+
+
+def _key_list(from_env: str, configured: Any) -> list[str]:
+    """Return a list of keys: comma-separated from the environment if set, else the setting (one key or a list)."""
+    if from_env.strip():
+        return [key.strip() for key in from_env.split(",") if key.strip()]
+    if isinstance(configured, str):
+        configured = [configured]
+    return list(configured or [])
 
 
 class PrivacyKitSettings:
@@ -73,17 +86,15 @@ class PrivacyKitSettings:
 
     @cached_property
     def ENCRYPTION_KEYS(self) -> list[str]:
-        from_env = os.environ.get(ENV_ENCRYPTION_KEYS, "")
-        if from_env.strip():
-            return [key.strip() for key in from_env.split(",") if key.strip()]
-        keys = self._get("ENCRYPTION_KEYS")
-        if isinstance(keys, str):
-            keys = [keys]
-        return list(keys or [])
+        return _key_list(os.environ.get(ENV_ENCRYPTION_KEYS, ""), self._get("ENCRYPTION_KEYS"))
 
     @cached_property
     def BLIND_INDEX_KEY(self) -> str | None:
         return os.environ.get(ENV_BLIND_INDEX_KEY, "").strip() or self._get("BLIND_INDEX_KEY")
+
+    @cached_property
+    def BLIND_INDEX_KEY_FALLBACKS(self) -> list[str]:
+        return _key_list(os.environ.get(ENV_BLIND_INDEX_KEY_FALLBACKS, ""), self._get("BLIND_INDEX_KEY_FALLBACKS"))
 
     @cached_property
     def ADMIN_2FA_REQUIRED(self) -> bool:

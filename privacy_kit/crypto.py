@@ -22,6 +22,7 @@ import binascii
 import hashlib
 import hmac
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -121,7 +122,9 @@ class Binding:
 class Keyring:
     """The configured keys, each ``AESGCM`` built once, and the blind-index key."""
 
-    def __init__(self, encryption_keys: list[bytes], blind_index_key: bytes | None) -> None:
+    def __init__(
+        self, encryption_keys: list[bytes], blind_index_key: bytes | None, blind_index_fallbacks: Sequence[bytes] = ()
+    ) -> None:
         if not encryption_keys:
             raise ImproperlyConfigured(
                 "PRIVACY_KIT['ENCRYPTION_KEYS'] is empty: generate a key with 'python manage.py privacy_keys generate'."
@@ -134,6 +137,9 @@ class Keyring:
         self._ciphers_by_header = {bytes([VERSION]) + identifier: cipher for identifier, cipher in self.ciphers.items()}
         self._blind_index_key = blind_index_key
         self._index_hashes: dict[bytes, tuple[Any, Any]] = {}
+        # Earlier blind-index keys, only for lookups while a rotation moves the indexes.
+        self._fallback_index_keys = list(dict.fromkeys(key for key in blind_index_fallbacks if key != blind_index_key))
+        self._fallback_index_hashes: dict[tuple[int, bytes], tuple[Any, Any]] = {}
 
     def seal(self, plaintext: bytes, associated_data: bytes) -> str:
         """Encrypt ``plaintext`` under the primary key and return the envelope as text."""
@@ -186,10 +192,22 @@ class Keyring:
     def blind_index(self, binding: Binding, normalized: str) -> str:
         """Return the blind index of a normalized plaintext for its column: HMAC-SHA256, 128 bits."""
         hashes = self._index_hashes.get(binding.associated_data) or self._index_hashes_for(binding)
-        inner, outer = hashes[0].copy(), hashes[1].copy()
-        inner.update(normalized.encode())
-        outer.update(inner.digest())
-        return binascii.b2a_base64(outer.digest()[:16], newline=False)[:BLIND_INDEX_CHARS].decode("ascii")
+        return _keyed_index(hashes, normalized)
+
+    @property
+    def blind_index_fallbacks(self) -> int:
+        """How many earlier blind-index keys lookups also match (0 outside a blind-index rotation)."""
+        return len(self._fallback_index_keys)
+
+    def fallback_blind_indexes(self, binding: Binding, normalized: str) -> list[str]:
+        """Return the blind indexes of a normalized plaintext under each fallback key, in their order."""
+        indexes = []
+        for position, key in enumerate(self._fallback_index_keys):
+            hashes = self._fallback_index_hashes.get((position, binding.associated_data))
+            if hashes is None:
+                hashes = self._fallback_index_hashes[position, binding.associated_data] = _column_hashes(key, binding)
+            indexes.append(_keyed_index(hashes, normalized))
+        return indexes
 
     def _index_hashes_for(self, binding: Binding) -> tuple[Any, Any]:
         if self._blind_index_key is None:
@@ -197,16 +215,7 @@ class Keyring:
                 f"{binding.model}.{binding.field} is searchable but PRIVACY_KIT['BLIND_INDEX_KEY'] "
                 "is not set: generate one with 'python manage.py privacy_keys generate'."
             )
-        # One key per column, so equal values in two columns do not link up.
-        column_key = hmac.digest(self._blind_index_key, binding.associated_data, "sha256")
-        # HMAC with its keyed inner and outer SHA-256 states computed once per
-        # column: OpenSSL 3 spends more on setting up an HMAC key than on
-        # hashing a short value, and this path runs for every value written.
-        hashes = (
-            hashlib.sha256(bytes(byte ^ 0x36 for byte in column_key.ljust(64, b"\0"))),
-            hashlib.sha256(bytes(byte ^ 0x5C for byte in column_key.ljust(64, b"\0"))),
-        )
-        self._index_hashes[binding.associated_data] = hashes
+        hashes = self._index_hashes[binding.associated_data] = _column_hashes(self._blind_index_key, binding)
         return hashes
 
 
@@ -232,6 +241,27 @@ def is_subject_envelope(token: str) -> bool:
     except (binascii.Error, ValueError):
         return False
     return raw[:1] == SUBJECT_HEADER and len(raw) >= MIN_SUBJECT_ENVELOPE_BYTES
+
+
+def _column_hashes(blind_index_key: bytes, binding: Binding) -> tuple[Any, Any]:
+    """Return the keyed inner and outer SHA-256 states of a column's blind-index HMAC."""
+    # One key per column, so equal values in two columns do not link up.
+    column_key = hmac.digest(blind_index_key, binding.associated_data, "sha256")
+    # HMAC with its keyed inner and outer SHA-256 states computed once per
+    # column: OpenSSL 3 spends more on setting up an HMAC key than on
+    # hashing a short value, and this path runs for every value written.
+    return (
+        hashlib.sha256(bytes(byte ^ 0x36 for byte in column_key.ljust(64, b"\0"))),
+        hashlib.sha256(bytes(byte ^ 0x5C for byte in column_key.ljust(64, b"\0"))),
+    )
+
+
+def _keyed_index(hashes: tuple[Any, Any], normalized: str) -> str:
+    """Return the blind index (HMAC-SHA256, 128 bits, base64) of a normalized plaintext from a column's states."""
+    inner, outer = hashes[0].copy(), hashes[1].copy()
+    inner.update(normalized.encode())
+    outer.update(inner.digest())
+    return binascii.b2a_base64(outer.digest()[:16], newline=False)[:BLIND_INDEX_CHARS].decode("ascii")
 
 
 def envelope_key_id(token: str) -> bytes | None:
@@ -284,7 +314,15 @@ def _build_keyring() -> Keyring:
             blind_index_key = decode_key(blind_text)
         except ValueError as error:
             raise ImproperlyConfigured(f"PRIVACY_KIT['BLIND_INDEX_KEY'] is malformed: {error}.") from None
-    _keyring = Keyring(encryption_keys, blind_index_key)
+    fallbacks = []
+    for position, text in enumerate(app_settings.BLIND_INDEX_KEY_FALLBACKS):
+        try:
+            fallbacks.append(decode_key(text))
+        except ValueError as error:
+            raise ImproperlyConfigured(
+                f"PRIVACY_KIT['BLIND_INDEX_KEY_FALLBACKS'][{position}] is malformed: {error}."
+            ) from None
+    _keyring = Keyring(encryption_keys, blind_index_key, fallbacks)
     return _keyring
 
 

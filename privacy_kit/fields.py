@@ -300,6 +300,21 @@ class EncryptedField(models.Field):
             return ""  # what the generated column holds for a stored empty string
         return crypto.keyring().blind_index(self.binding, self.normalize(text))
 
+    def blind_indexes(self, value: Any) -> list[str]:
+        """Return the blind indexes a stored value equal to a query value may hold.
+
+        The index under ``BLIND_INDEX_KEY``, then (while a blind-index rotation
+        runs) those under each of ``BLIND_INDEX_KEY_FALLBACKS``.
+        """
+        text = self.value_to_text(self.get_prep_value(value))
+        if not text:
+            return [""]
+        ring, normalized = crypto.keyring(), self.normalize(text)
+        current = ring.blind_index(self.binding, normalized)
+        if not ring.blind_index_fallbacks:
+            return [current]
+        return [current, *ring.fallback_blind_indexes(self.binding, normalized)]
+
     # -- lookups ----------------------------------------------------------
 
     def get_lookup(self, lookup_name: str) -> Any:
@@ -440,15 +455,20 @@ class BlindIndexLookup(Lookup):
                 f"{field.model._meta.label}.{field.name} is encrypted: it can be matched against "
                 "values, not against other columns, expressions or subqueries."
             )
+        # Each value matches under the current key or, during a rotation, a fallback key:
+        # an exact lookup becomes an IN over its few indexes, still answered by the index.
         if self.lookup_name == "in":
-            return [field.blind_index(value) for value in self.rhs if value is not None]
-        return None if self.rhs is None else field.blind_index(self.rhs)
+            return [index for value in self.rhs if value is not None for index in field.blind_indexes(value)]
+        if self.rhs is None:
+            return None
+        indexes = field.blind_indexes(self.rhs)
+        return indexes if len(indexes) > 1 else indexes[0]
 
     def as_sql(self, compiler: Any, connection: Any) -> Any:
         if not isinstance(self.lhs, Col):
             raise FieldError(self.lhs.output_field._lookup_refusal(self.lookup_name))
         column = self.lhs.output_field.blind_index_field.get_col(self.lhs.alias)
-        lookup_class = In if self.lookup_name == "in" else Exact
+        lookup_class = In if isinstance(self.rhs, list) else Exact
         return lookup_class(column, self.rhs).as_sql(compiler, connection)
 
 

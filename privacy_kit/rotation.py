@@ -210,6 +210,118 @@ def rotate_keys(
     return list(reports.values())
 
 
+# What a blind-index rotation finds in each value: the key its index is under.
+INDEX_CURRENT = "current key"
+INDEX_FALLBACK = "fallback key"
+# Under no configured key: a key already removed from the fallbacks, or an older normalization.
+INDEX_UNKNOWN = "no configured key"
+INDEX_NONE = "no index"
+INDEX_UNREADABLE = "cannot decrypt"
+
+
+@dataclass
+class BlindIndexReport:
+    """What a blind-index rotation found in one searchable column, and how many values it re-indexed."""
+
+    model: str
+    field: str
+    values_by_index: Counter = dataclass_field(default_factory=Counter)
+    # Compare-and-swap writes that matched: a value the application changed meanwhile is not counted.
+    resealed: int = 0
+
+    @property
+    def pending(self) -> int:
+        """Values whose index is not under the current key: those a run re-seals (or would, in a dry run)."""
+        return sum(count for outcome, count in self.values_by_index.items() if outcome != INDEX_CURRENT)
+
+
+def rotate_blind_index(
+    labels: Iterable[str] = (),
+    *,
+    dry_run: bool = False,
+    batch_size: int | None = None,
+    progress: Progress | None = None,
+    start: Any = None,
+    end: Any = None,
+) -> list[BlindIndexReport]:
+    """Re-seal every searchable value whose blind index is not under the current ``BLIND_INDEX_KEY``.
+
+    An index is a keyed hash: which key made it shows only by recomputing it from
+    the plaintext, so each value is opened and its index computed under the current
+    key; values that already match are left alone (a second run re-seals none).
+    With ``dry_run``, only count. ``start`` and ``end`` limit the work to
+    ``start <= pk < end``: the chunk of one Celery task.
+    """
+    ring = crypto.keyring()
+    reports: dict[EncryptedField, BlindIndexReport] = {}
+
+    def reindex(field: EncryptedField, key: Any, subject: str | None, stored: str) -> str | None:
+        report = reports[field]
+        index, _ = split_stored(stored)
+        try:
+            text = field.open(stored, subject)
+        except crypto.DecryptionError as error:
+            if dry_run:
+                report.values_by_index[INDEX_UNREADABLE] += 1
+                return None
+            raise ValueError(f"{report.model}.{report.field} (pk {key}): {error}") from None
+        normalized = field.normalize(text)
+        if index and ring.blind_index(field.binding, normalized) == index:
+            report.values_by_index[INDEX_CURRENT] += 1
+            return None
+        if not index:
+            outcome = INDEX_NONE
+        elif index in ring.fallback_blind_indexes(field.binding, normalized):
+            outcome = INDEX_FALLBACK
+        else:
+            outcome = INDEX_UNKNOWN
+        report.values_by_index[outcome] += 1
+        return None if dry_run else field.seal(text, subject)
+
+    for model in models_with_encrypted_fields(labels):
+        fields = [field for field in encrypted_fields(model) if field.searchable]
+        if not fields:
+            continue
+        reports.update((field, BlindIndexReport(model._meta.label, field.name)) for field in fields)
+        scope = Q(pk__gte=start, pk__lt=end) if start is not None else None
+        written = _rewrite_table(model, fields, reindex, batch_size=batch_size, progress=progress, scope=scope)
+        for field in fields:
+            reports[field].resealed = written[field]
+    return list(reports.values())
+
+
+def rotate_erasure_references(*, dry_run: bool = False) -> int:
+    """Move erasure records' subject references from a fallback blind-index key to the current one.
+
+    An ``ErasureRecord`` names its subject by a keyed hash of the user's primary key,
+    which ``replay_erasures`` recomputes under the current key. The users table is
+    read in key order and each reference under a fallback key is replaced; a record
+    whose user row is gone keeps its reference. Return how many records moved (or would).
+    """
+    from django.contrib.auth import get_user_model
+
+    from .batches import key_pages
+    from .rights.erasure import SUBJECT_BINDING
+    from .rights.models import ErasureRecord
+
+    ring = crypto.keyring()
+    if not ring.blind_index_fallbacks:
+        return 0
+    stale = Counter(ErasureRecord.objects.values_list("subject_ref", flat=True))
+    moved = 0
+    for page in key_pages(get_user_model()._base_manager.values_list("pk"), 5000):
+        for (pk,) in page:
+            for reference in ring.fallback_blind_indexes(SUBJECT_BINDING, str(pk)):
+                if reference not in stale:
+                    continue
+                if dry_run:
+                    moved += stale[reference]
+                else:
+                    current = ring.blind_index(SUBJECT_BINDING, str(pk))
+                    moved += ErasureRecord.objects.filter(subject_ref=reference).update(subject_ref=current)
+    return moved
+
+
 def sealed_key_id(stored: str) -> bytes | None:
     """Return the key id of a stored text that is a well-formed envelope, whatever its key, else ``None``.
 

@@ -90,6 +90,10 @@ def purge_visitor_consents() -> int:
 
 
 @shared_task(name="privacy_kit.rotate_keys_chunk", **TASK_OPTIONS)
-def rotate_keys_chunk(label: str, start: int | None = None, end: int | None = None) -> int:
-    """Re-encrypt under the primary key the values of one model (within ``start <= pk < end``); return how many."""
-    return sum(report.resealed for report in rotation.rotate_keys([label], start=start, end=end))
+def rotate_keys_chunk(label: str, start: int | None = None, end: int | None = None, blind_index: bool = False) -> int:
+    """Re-encrypt under the primary key the values of one model (within ``start <= pk < end``); return how many.
+
+    With ``blind_index``, move instead the blind indexes under an older key to ``BLIND_INDEX_KEY``.
+    """
+    rotate = rotation.rotate_blind_index if blind_index else rotation.rotate_keys
+    return sum(report.resealed for report in rotate([label], start=start, end=end))

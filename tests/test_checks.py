@@ -129,6 +129,41 @@ def test_blind_index_key_reused_as_encryption_key_is_an_error():
     ]
 
 
+def test_blind_index_fallbacks_pass_the_checks():
+    messages = privacy_messages(
+        ENCRYPTION_KEYS=[TEST_KEY_PRIMARY],
+        BLIND_INDEX_KEY=crypto.generate_key(),
+        BLIND_INDEX_KEY_FALLBACKS=[TEST_BLIND_INDEX_KEY, TEST_KEY_OLD],
+    )
+    assert messages == []
+
+
+def test_malformed_blind_index_fallback_is_an_error_that_names_its_position_not_the_key():
+    messages = privacy_messages(
+        ENCRYPTION_KEYS=[TEST_KEY_PRIMARY],
+        BLIND_INDEX_KEY=TEST_BLIND_INDEX_KEY,
+        BLIND_INDEX_KEY_FALLBACKS=[TEST_KEY_OLD, "short-and-secret"],
+    )
+    assert ids(messages) == ["privacy_kit.E056"]
+    assert "[1] is malformed" in messages[0].msg and "short-and-secret" not in messages[0].msg
+
+
+def test_malformed_blind_index_fallback_from_the_environment_is_an_error(monkeypatch):
+    monkeypatch.setenv("PRIVACY_KIT_BLIND_INDEX_KEY_FALLBACKS", f"{TEST_KEY_OLD},nope")
+    messages = privacy_messages(ENCRYPTION_KEYS=[TEST_KEY_PRIMARY], BLIND_INDEX_KEY=TEST_BLIND_INDEX_KEY)
+    assert ids(messages) == ["privacy_kit.E056"] and "[1]" in messages[0].msg
+
+
+def test_blind_index_fallback_equal_to_the_current_key_is_a_warning():
+    messages = privacy_messages(
+        ENCRYPTION_KEYS=[TEST_KEY_PRIMARY],
+        BLIND_INDEX_KEY=TEST_BLIND_INDEX_KEY,
+        BLIND_INDEX_KEY_FALLBACKS=[TEST_BLIND_INDEX_KEY],
+    )
+    assert ids(messages) == ["privacy_kit.W053"]
+    assert "rotate_keys --blind-index' has nothing to move" in messages[0].hint
+
+
 def test_unknown_setting_name_is_a_warning():
     messages = privacy_messages(
         ENCRYPTION_KEYS=[TEST_KEY_PRIMARY], BLIND_INDEX_KEY=TEST_BLIND_INDEX_KEY, PURGE_BATCHSIZE=5
