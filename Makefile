@@ -75,13 +75,19 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-bench: $(VENV)/.installed
+# The peer libraries bench/peers.py measures (the bench extra), in the Django 5.2 venv only.
+$(VENV)/.bench-installed: $(VENV)/.installed setup.cfg
+	$(VENV)/bin/pip install --quiet "Django>=5.2,<5.3" -e ".[dev,bench]"
+	touch $@
+
+bench: $(VENV)/.bench-installed
 	$(VENV)/bin/python bench/fields.py
 	$(VENV)/bin/python bench/blind_index.py
 	$(VENV)/bin/python bench/consent.py
 	$(VENV)/bin/python bench/purge.py
 	$(VENV)/bin/python bench/admin.py
 	$(VENV)/bin/python bench/rights.py
+	$(VENV)/bin/python bench/peers.py
 
 clean:
 	rm -rf $(VENV) $(VENV61) .venv-install build dist *.sqlite3 .hypothesis .mypy_cache .ruff_cache

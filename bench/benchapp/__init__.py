@@ -1,1 +1,1 @@
-"""The models that ``bench/fields.py`` measures; installed only by that script."""
+"""The models that the benchmarks measure; installed only by them."""

@@ -74,3 +74,30 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return f"order {self.pk}"
+
+
+class PlainSubjectRow(models.Model):
+    """``SubjectRow`` with plain fields: the baseline of subject keys (the foreign key costs a plain write too)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    name = models.TextField()
+    phone = models.TextField()
+    address = models.TextField()
+
+    def __str__(self) -> str:
+        return f"row {self.pk}"
+
+
+class SubjectRow(models.Model):
+    """``EncryptedRow`` with a subject: registered with ``subject="user"`` by ``PeersBenchConfig`` only.
+
+    Its values are sealed under each user's subject key once the fields use subject keys (``bench/peers.py``).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    name = EncryptedTextField()
+    phone = EncryptedTextField()
+    address = EncryptedTextField()
+
+    def __str__(self) -> str:
+        return f"row {self.pk}"
