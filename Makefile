@@ -87,6 +87,7 @@ bench: $(VENV)/.bench-installed
 	$(VENV)/bin/python bench/purge.py
 	$(VENV)/bin/python bench/admin.py
 	$(VENV)/bin/python bench/rights.py
+	$(VENV)/bin/python bench/keys.py
 	$(VENV)/bin/python bench/peers.py
 
 clean:

@@ -3,11 +3,12 @@ import datetime
 import pytest
 from django.contrib.auth import login
 from django.contrib.sessions.backends.db import SessionStore
+from django.db import connection
 from django.http import HttpResponse
 from django.test import RequestFactory
 from django.utils import timezone
 
-from privacy_kit import consent
+from privacy_kit import consent, crypto
 from privacy_kit.consent import NoPolicyError, UnknownPurposeError, grant, has_consent, withdraw
 from privacy_kit.consent.subjects import subject_of, visitor_id
 from privacy_kit.middleware import ConsentMiddleware, PrivacyContext
@@ -246,7 +247,11 @@ def test_login_carries_the_visitors_consent_and_events_to_the_user(user, policy)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     assert has_consent(user, "personalization")
     event.refresh_from_db()
-    assert event.user == user and event.visitor is None
+    assert event.user == user and event.visitor is None and event.data == {"q": "oud"}
+    # A visitor's event is sealed under the shared keys; the user's is under the user's own key.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT data FROM privacy_kit_behavioralevent WHERE id = %s", [event.pk])
+        assert crypto.is_subject_envelope(cursor.fetchone()[0])
     carried = ConsentRecord.objects.get(user=user)
     assert carried.source == "login" and carried.visitor == visitor
 

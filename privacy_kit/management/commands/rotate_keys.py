@@ -99,7 +99,9 @@ class Command(BaseCommand):
             resealed = sum(report.resealed for report in reports)
             labels = ", ".join(sorted({report.model for report in reports})) or "no model"
             scope = "every value re-sealed" if reseal_all else "values under old keys re-encrypted"
-            detail = f"{resealed} {scope}, {len(reports)} fields: {labels}; {rewrapped} subject keys re-wrapped"
+            detail = f"{resealed} {scope}, {len(reports)} fields: {labels}"
+            if rewrapped:
+                detail += f"; {rewrapped} subject keys re-wrapped"
             record_security_event(SecurityEvent.Kind.KEY_ROTATION, detail=detail)
 
     def _report_blind_index(self, reports: list[BlindIndexReport], references: int | None, dry_run: bool) -> None:

@@ -1,0 +1,256 @@
+"""Subject keys: every value bound to its owner, erasure that reaches backups (SPEC section 8).
+
+Each attack is made by someone with write access to the database and no key: they copy
+a victim's stored values into their own rows, move rows to themselves, swap wrapped
+keys, or keep a backup from before an erasure. Before subject keys every one of these
+decrypted without error.
+"""
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from example_shop.shop.models import Order as ShopOrder
+from privacy_kit import crypto, keys, registry
+from privacy_kit.crypto import DecryptionError, KeyDestroyed
+from privacy_kit.keys import store as key_store
+from privacy_kit.models import SubjectKey
+from privacy_kit.rights import erase_subject, export_subject
+from privacy_kit.rights.erasure import replay_erasures
+from privacy_kit.rotation import rotate_keys
+from tests.testapp.models import Customer, Order, Record
+from tests.two_factor import verify
+
+pytestmark = pytest.mark.django_db
+ENCRYPTED = ["full_name", "phone", "address"]
+
+
+def columns(model, pk, names):
+    """What the database holds, bypassing the ORM."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(names)} FROM {model._meta.db_table} WHERE id = %s", [pk])
+        return cursor.fetchone()
+
+
+def write(model, pk, **values):
+    """Change a row the way an attacker with the database does: straight SQL."""
+    assignments = ", ".join(f"{name} = %s" for name in values)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {model._meta.db_table} SET {assignments} WHERE id = %s", [*values.values(), pk])
+
+
+def restore(model, names, row):
+    """Put a row back as a restore of a backup of the data tables does."""
+    with connection.cursor() as cursor:
+        placeholders = ", ".join(["%s"] * len(names))
+        cursor.execute(f"INSERT INTO {model._meta.db_table} ({', '.join(names)}) VALUES ({placeholders})", row)
+
+
+def order_of(user, name):
+    return Order.objects.create(
+        customer=user, full_name=name, phone="+966 55 000 1111", address="1 Olaya St", total=10,
+        created_at=timezone.now(),
+    )
+
+
+@pytest.fixture
+def victim(django_user_model):
+    return django_user_model.objects.create_user("victim", password="a victim's long password")
+
+
+@pytest.fixture
+def attacker(django_user_model):
+    return django_user_model.objects.create_user("attacker", password="an attacker's long password")
+
+
+def every_read(pk, user):
+    """Each way a shop reads an order, as a callable."""
+    rows = Order.objects.filter(pk=pk)
+    return {
+        "attribute": lambda: Order.objects.get(pk=pk).full_name,
+        "values": lambda: list(rows.values("full_name", "phone")),
+        "values_list": lambda: list(rows.values_list("address", flat=True)),
+        "iterator": lambda: [order.phone for order in rows.iterator()],
+        "export": lambda: export_subject(user),
+    }
+
+
+def test_values_are_stored_under_the_subjects_key():
+    user_orders = Order.objects.create(full_name="Nobody", total=1, created_at=timezone.now())
+    (stored,) = columns(Order, user_orders.pk, ["full_name"])
+    assert not crypto.is_subject_envelope(stored)  # no subject: the shared keys
+
+
+def test_a_value_copied_into_another_customers_row_opens_nowhere(victim, attacker):
+    theirs, mine = order_of(victim, "Victim Name"), order_of(attacker, "Attacker Name")
+    assert all(crypto.is_subject_envelope(value) for value in columns(Order, theirs.pk, ENCRYPTED))
+    write(Order, mine.pk, **dict(zip(ENCRYPTED, columns(Order, theirs.pk, ENCRYPTED), strict=True)))
+    for way, read in every_read(mine.pk, attacker).items():
+        with pytest.raises(DecryptionError, match=r"testapp\.order"):
+            read()
+            pytest.fail(f"{way} opened a copied value")
+    assert Order.objects.get(pk=theirs.pk).full_name == "Victim Name"  # the victim's own row still reads
+
+
+def test_a_row_moved_to_another_customer_by_its_foreign_key_does_not_open(victim, attacker):
+    theirs = order_of(victim, "Victim Name")
+    write(Order, theirs.pk, customer_id=attacker.pk)
+    for read in every_read(theirs.pk, attacker).values():
+        with pytest.raises(DecryptionError):
+            read()
+
+
+def test_swapped_searchable_values_do_not_find_the_wrong_customer(victim, attacker):
+    """Before: swapping two customers' email values made get(email=...) return the wrong customer."""
+    mine = Customer.objects.create(user=attacker, name="Attacker", email="attacker@example.sa")
+    theirs = Customer.objects.create(user=victim, name="Victim", email="victim@example.sa")
+    (mine_stored,), (theirs_stored,) = columns(Customer, mine.pk, ["email"]), columns(Customer, theirs.pk, ["email"])
+    write(Customer, mine.pk, email=theirs_stored)
+    write(Customer, theirs.pk, email=mine_stored)
+    with pytest.raises(DecryptionError):
+        Customer.objects.get(email="victim@example.sa")
+
+
+def test_a_wrapped_key_copied_onto_another_subject_does_not_open(victim, attacker):
+    theirs, mine = order_of(victim, "Victim Name"), order_of(attacker, "Attacker Name")
+    write(Order, mine.pk, **dict(zip(ENCRYPTED, columns(Order, theirs.pk, ENCRYPTED), strict=True)))
+    victim_key = SubjectKey.objects.get(subject=str(victim.pk))
+    SubjectKey.objects.filter(subject=str(attacker.pk)).update(wrapped_key=victim_key.wrapped_key)
+    key_store.reset()
+    with pytest.raises(DecryptionError):
+        Order.objects.get(pk=mine.pk)
+    assert Order.objects.get(pk=theirs.pk).full_name == "Victim Name"
+
+
+def test_the_shops_order_page_and_the_admin_change_view_fail_closed(client, django_user_model):
+    victim = django_user_model.objects.create_user("shop-victim", password="pw")
+    attacker = django_user_model.objects.create_user("shop-attacker", password="pw", is_staff=True, is_superuser=True)
+    contact = {"address": "1 Olaya St", "city": "Riyadh", "phone": "+966550001111", "email": "v@example.sa"}
+    fixed = {"subtotal": 10, "shipping": 0, "total": 10}
+    theirs = ShopOrder.objects.create(user=victim, full_name="Victim Name", **contact, **fixed)
+    mine = ShopOrder.objects.create(user=attacker, full_name="Attacker Name", **contact, **fixed)
+    names = ["full_name", "address", "city", "phone", "email"]
+    write(ShopOrder, mine.pk, **dict(zip(names, columns(ShopOrder, theirs.pk, names), strict=True)))
+    verify(client, attacker)
+    with pytest.raises(DecryptionError):
+        client.get(f"/orders/{mine.pk}/")
+    with pytest.raises(DecryptionError):
+        client.get(f"/admin/shop/order/{mine.pk}/change/")
+    assert client.get(f"/admin/shop/order/{theirs.pk}/change/").status_code == 200
+
+
+def test_a_page_of_rows_of_many_subjects_needs_no_query_for_their_keys(django_user_model):
+    users = [django_user_model.objects.create_user(f"page-{number}") for number in range(40)]
+    for user in users:
+        order_of(user, f"Name {user.pk}")
+    key_store.reset()  # a cold process: no key in memory
+    with CaptureQueriesContext(connection) as queries:
+        names = [order.full_name for order in Order.objects.all()]
+        listed = list(Order.objects.values_list("full_name", "phone"))
+    assert len(names) == len(listed) == 40 and len(queries) == 2  # the two selects, nothing for the keys
+
+
+def test_values_under_the_shared_keys_keep_opening_and_rotate_keys_moves_them_onto_the_subjects_key(victim, attacker):
+    theirs, mine = order_of(victim, "Victim Name"), order_of(attacker, "Attacker Name")
+    field = Order._meta.get_field("full_name")
+    write(Order, theirs.pk, full_name=field.seal("Victim Name"))  # as the version before subject keys wrote it
+    assert Order.objects.get(pk=theirs.pk).full_name == "Victim Name"
+    (report,) = [entry for entry in rotate_keys(["testapp.Order"]) if entry.field == "full_name"]
+    assert report.resealed == 1
+    (moved,) = columns(Order, theirs.pk, ["full_name"])
+    assert crypto.is_subject_envelope(moved)
+    assert rotate_keys(["testapp.Order"], dry_run=True)[0].pending == 0  # nothing left to move
+    write(Order, mine.pk, full_name=moved)
+    with pytest.raises(DecryptionError):
+        Order.objects.get(pk=mine.pk)
+
+
+def test_update_seals_under_the_shared_keys_until_rotate_keys_moves_the_values(victim):
+    """update() cannot tell whose each row is: documented, and rotate_keys finishes the job."""
+    theirs = order_of(victim, "Victim Name")
+    Order.objects.filter(pk=theirs.pk).update(full_name="Changed Name")
+    (stored,) = columns(Order, theirs.pk, ["full_name"])
+    assert not crypto.is_subject_envelope(stored) and Order.objects.get(pk=theirs.pk).full_name == "Changed Name"
+    rotate_keys(["testapp.Order"])
+    (stored,) = columns(Order, theirs.pk, ["full_name"])
+    assert crypto.is_subject_envelope(stored) and Order.objects.get(pk=theirs.pk).full_name == "Changed Name"
+
+
+def test_a_key_made_in_a_rolled_back_savepoint_is_never_used(victim):
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            order_of(victim, "Rolled Back")
+            raise RuntimeError("the checkout failed")
+        assert not SubjectKey.objects.filter(subject=str(victim.pk)).exists()
+        kept = order_of(victim, "Kept Name")
+    key_store.reset()
+    assert SubjectKey.objects.filter(subject=str(victim.pk)).count() == 1
+    assert Order.objects.get(pk=kept.pk).full_name == "Kept Name"
+
+
+def test_erasure_destroys_the_key_so_a_restored_backup_reads_as_erased_and_replay_cleans_it(victim, attacker):
+    theirs, other = order_of(victim, "Victim Name"), order_of(attacker, "Other Customer")
+    names = ["id", "customer_id", *ENCRYPTED, "note", "total", "created_at"]
+    backup = columns(Order, theirs.pk, names)  # a copy of the data tables, without the key table
+    record = erase_subject(victim, reason="asked by the customer")
+    assert record.key_destroyed_at is not None
+    assert not Order.objects.filter(pk=theirs.pk).exists()
+    restore(Order, names, backup)
+    key_store.reset()
+    with pytest.raises(KeyDestroyed, match="destroyed at") as raised:
+        Order.objects.get(pk=theirs.pk)
+    assert raised.value.destroyed_at == record.key_destroyed_at
+    with pytest.raises(KeyDestroyed):
+        list(Order.objects.filter(pk=theirs.pk).values_list("phone"))
+    assert Order.objects.get(pk=other.pk).full_name == "Other Customer"
+    result = replay_erasures()
+    assert result.replayed == 1 and not Order.objects.filter(pk=theirs.pk).exists()
+    assert Order.objects.get(pk=other.pk).full_name == "Other Customer"
+
+
+def test_replay_finds_erased_subjects_by_their_destroyed_key_when_the_ledger_came_back_older(victim):
+    """The ledger lives with the data: a restore from before the erasure brings it back without the record."""
+    theirs = order_of(victim, "Victim Name")
+    names = ["id", "customer_id", *ENCRYPTED, "note", "total", "created_at"]
+    backup = columns(Order, theirs.pk, names)
+    erase_subject(victim, reason="asked by the customer")
+    from privacy_kit.models import ErasureRecord
+
+    ErasureRecord.objects.all().delete()  # the ledger as the old backup had it
+    restore(Order, names, backup)
+    assert replay_erasures().replayed == 1
+    assert not Order.objects.filter(pk=theirs.pk).exists()
+
+
+def test_an_erased_subject_gets_no_new_values(victim):
+    erase_subject(victim, reason="asked by the customer")
+    with pytest.raises(KeyDestroyed):
+        order_of(victim, "After The Erasure")
+
+
+def test_a_subject_path_that_crosses_a_relation_is_refused_by_a_check():
+    from privacy_kit.checks import check_registry
+
+    registry.register(Record, subject="owner__logentry__user", category="personal")
+    errors = [error for error in check_registry() if error.id == "privacy_kit.E055"]
+    assert len(errors) == 1 and "owner__logentry__user" in errors[0].msg
+    assert "foreign key to the user" in errors[0].hint
+
+
+@pytest.mark.django_db(databases=["default", "keys"], transaction=True)
+def test_keys_in_a_database_of_their_own(settings, victim, attacker):
+    settings.PRIVACY_KIT = {**settings.PRIVACY_KIT, "KEY_DATABASE": "keys"}
+    theirs, mine = order_of(victim, "Victim Name"), order_of(attacker, "Attacker Name")
+    assert SubjectKey.objects.using("keys").filter(subject=str(victim.pk)).exists()
+    assert not SubjectKey.objects.using("default").exists()
+    key_store.reset()
+    with CaptureQueriesContext(connection) as queries:
+        assert Order.objects.get(pk=theirs.pk).full_name == "Victim Name"
+    assert "privacy_kit_subjectkey" not in queries[0]["sql"]  # another database cannot be joined
+    write(Order, mine.pk, **dict(zip(ENCRYPTED, columns(Order, theirs.pk, ENCRYPTED), strict=True)))
+    with pytest.raises(DecryptionError):
+        Order.objects.get(pk=mine.pk)
+    erase_subject(victim, reason="asked by the customer")
+    assert SubjectKey.objects.using("keys").get(subject=str(victim.pk)).destroyed_at is not None
+    assert keys.destroyed_subjects() == {str(victim.pk)}
