@@ -254,3 +254,22 @@ def test_keys_in_a_database_of_their_own(settings, victim, attacker):
     erase_subject(victim, reason="asked by the customer")
     assert SubjectKey.objects.using("keys").get(subject=str(victim.pk)).destroyed_at is not None
     assert keys.destroyed_subjects() == {str(victim.pk)}
+
+
+def test_rotate_keys_re_wraps_the_subject_keys_under_the_new_primary_key(settings, victim):
+    import io
+
+    from django.core.management import call_command
+
+    from privacy_kit.crypto import generate_key
+
+    order = order_of(victim, "Victim Name")
+    before = SubjectKey.objects.get(subject=str(victim.pk)).key_id
+    old = settings.PRIVACY_KIT["ENCRYPTION_KEYS"]
+    settings.PRIVACY_KIT = {**settings.PRIVACY_KIT, "ENCRYPTION_KEYS": [generate_key(), *old]}
+    out = io.StringIO()
+    call_command("rotate_keys", stdout=out)
+    assert "subject keys: re-wrapped 1" in out.getvalue()
+    assert SubjectKey.objects.get(subject=str(victim.pk)).key_id != before
+    settings.PRIVACY_KIT = {**settings.PRIVACY_KIT, "ENCRYPTION_KEYS": settings.PRIVACY_KIT["ENCRYPTION_KEYS"][:1]}
+    assert Order.objects.get(pk=order.pk).full_name == "Victim Name"  # opens without the old key
