@@ -25,17 +25,21 @@ from __future__ import annotations
 import binascii
 import datetime
 import json
+import threading
+import time
 import unicodedata
-from functools import cached_property
+from contextlib import ExitStack
+from functools import cached_property, partial
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from django.core import checks
 from django.core.exceptions import FieldError, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import connection, models
+from django.db import DatabaseError, connection, connections, models, transaction
 from django.db.models.expressions import Col
 from django.db.models.fields import AutoFieldMixin
+from django.db.models.functions import Cast
 from django.db.models.lookups import Exact, In, IsNull, Lookup
 
 from . import crypto, registry
@@ -212,13 +216,13 @@ class EncryptedField(models.Field):
         cipher = store.writing_cipher(subject)
         return prefix + crypto.seal_with(cipher, text.encode(), associated_data + b"@" + subject.encode())
 
-    def open(self, stored: str, subject: str | None = None, wrapped: str = "") -> str:
+    def open(self, stored: str, subject: str | None = None, batch: Any = None) -> str:
         """Return the plaintext of a stored value or raise ``DecryptionError``.
 
         ``subject`` is the row's subject as the database reported it (``None`` for a row
-        without one), and ``wrapped`` the subject's wrapped key as the database reported
-        it (empty when it did not). A value sealed under a subject's key opens only with
-        that subject; a value of an erased subject raises ``KeyDestroyed``.
+        without one); ``batch`` loads the keys of the other rows of the same query with
+        its key. A value sealed under a subject's key opens only with that subject; a
+        value of an erased subject raises ``KeyDestroyed``.
         """
         if not stored:
             return ""
@@ -233,7 +237,7 @@ class EncryptedField(models.Field):
         except (binascii.Error, ValueError):
             raw = b""
         if raw[:1] == crypto.SUBJECT_HEADER:
-            plaintext = self._open_subject(raw, associated_data, subject, wrapped)
+            plaintext = self._open_subject(raw, associated_data, subject, batch)
         elif raw:
             plaintext = ring.open_raw(raw, associated_data, self.binding)
         else:
@@ -243,11 +247,11 @@ class EncryptedField(models.Field):
         except UnicodeDecodeError:
             raise DecryptionError(self.binding.model, self.binding.field, None, "the plaintext is not text") from None
 
-    def _open_subject(self, raw: bytes, associated_data: bytes, subject: str | None, wrapped: str) -> bytes:
+    def _open_subject(self, raw: bytes, associated_data: bytes, subject: str | None, batch: Any) -> bytes:
         model, field = self.binding.model, self.binding.field
         if subject is None:
             raise DecryptionError(model, field, crypto.SUBJECT_KEY, "the row has no subject")
-        cipher = store.reading_cipher(subject, wrapped, model, field)
+        cipher = store.reading_cipher(subject, batch, model, field)
         try:
             return crypto.open_with(cipher, raw, associated_data + b"@" + subject.encode())
         except (InvalidTag, ValueError):
@@ -255,17 +259,36 @@ class EncryptedField(models.Field):
                 model, field, crypto.SUBJECT_KEY, "authentication failed: the value was altered or is another row's"
             ) from None
 
-    def from_subject_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
-        """Convert what ``SubjectCol`` selects: the row's subject, its wrapped key, and the stored value."""
+    def from_subject_db_value(self, batch: Any, value: Any, expression: Any, connection: Any) -> Any:
+        """Convert what ``SubjectCol`` selects: the row's subject and the stored value."""
         if value is None:
             return None
-        try:
-            subject, wrapped, stored = value.split("|", 2)
-        except ValueError:
+        subject, separator, stored = value.partition("|")
+        if not separator:
             raise DecryptionError(
                 self.binding.model, self.binding.field, None, "the database did not report the row's subject"
-            ) from None
-        text = self.open(stored, subject or None, wrapped)
+            )
+        # The hot path, inline: a subject envelope whose key is cached. Anything else, and
+        # every failure, goes through open(), which says why.
+        entry = store.cache.ciphers.get(subject) if subject else None
+        if entry is not None and entry[0] > time.monotonic():
+            associated_data = self.binding.associated_data
+            token = stored
+            if stored[BLIND_INDEX_CHARS : BLIND_INDEX_CHARS + 1] == ":":
+                token = stored[BLIND_INDEX_CHARS + 1 :]
+                associated_data += b"#" + stored[:BLIND_INDEX_CHARS].encode("ascii")
+            try:
+                raw = binascii.a2b_base64(token, strict_mode=True)
+                if raw[:1] == crypto.SUBJECT_HEADER:
+                    text = entry[1].decrypt(
+                        raw[1 : 1 + crypto.NONCE_BYTES],
+                        raw[1 + crypto.NONCE_BYTES :],
+                        crypto.SUBJECT_HEADER + associated_data + b"@" + subject.encode(),
+                    ).decode()
+                    return text if self.plaintext_is_value else self.text_to_value(text)
+            except (binascii.Error, ValueError, InvalidTag):
+                pass
+        text = self.open(stored, subject or None, batch)
         return text if self.plaintext_is_value else self.text_to_value(text)
 
     # -- plaintext codec: the value as text, exact and distinct from NULL --
@@ -351,16 +374,17 @@ class SubjectValue:
         self.subject = subject
 
 
-KEY_ALIAS = "privacy_kit_subject_key"
+_compiling = threading.local()
 
 
 class SubjectCol(Col):
-    """The column of an encrypted field, selected with its row's subject and the subject's wrapped key.
+    """The column of an encrypted field, selected with its row's subject.
 
-    For a model with a subject the database returns ``subject|wrapped key|stored value``
-    (the wrapped key only when the keys share the data's database, as hex), so the key
-    that opens the value is chosen by the row and a page of many subjects needs no
-    query for their keys. Anywhere else (a ``WHERE``, an expression) it is a plain column.
+    For a model with a subject the database returns ``subject|stored value``, so the key
+    that opens the value is chosen by the row. The keys of all the subjects of a query's
+    rows are loaded together at the first one not cached (``store.SubjectBatch``): one
+    query, whatever the number of subjects. Anywhere but the select list (a ``WHERE``, an
+    expression) it is a plain column.
     """
 
     def select_format(self, compiler: Any, sql: str, params: Any) -> Any:
@@ -369,25 +393,53 @@ class SubjectCol(Col):
             return super().select_format(compiler, sql, params)
         quote = compiler.quote_name_unless_alias
         owner = f"{quote(self.alias)}.{quote(column.column)}" if self.alias else quote(column.column)
-        subject = f"CAST({owner} AS TEXT)"
-        connection = compiler.connection
-        wrapped = "''"
-        if connection.alias == store.key_database():
-            from .keys.models import SubjectKey
-
-            as_hex = "encode({}, 'hex')" if connection.vendor == "postgresql" else "hex({})"
-            table = connection.ops.quote_name(SubjectKey._meta.db_table)
-            # Only the backend's quoted table name and fixed identifiers enter the SQL text.
-            wrapped = (
-                f"COALESCE((SELECT {as_hex.format(KEY_ALIAS + '.wrapped_key')} FROM {table} {KEY_ALIAS} "  # noqa: S608
-                f"WHERE {KEY_ALIAS}.subject = {subject}), '')"
-            )
-        return f"COALESCE({subject}, '') || '|' || {wrapped} || '|' || {sql}", params
+        query = compiler.query
+        if not query.subquery and self.alias == query.base_table:
+            batch = getattr(_compiling, "batch", None)
+            if batch is None or batch.query is not query:
+                _compiling.batch = QueryBatch(query, compiler.using, column)
+        return f"COALESCE(CAST({owner} AS TEXT), '') || '|' || {sql}", params
 
     def get_db_converters(self, connection: Any) -> list[Any]:
         if registry.subject_column(self.target.model) is None:
             return super().get_db_converters(connection)
-        return [self.target.from_subject_db_value]
+        batch = getattr(_compiling, "batch", None)
+        if batch is None or batch.query.model is not self.target.model:
+            batch = None
+        return [partial(self.target.from_subject_db_value, batch)]
+
+
+class QueryBatch(store.SubjectBatch):
+    """The subjects of the rows a query reads: the same query, selecting their subject ids as text."""
+
+    def __init__(self, query: Any, using: str, column: models.Field) -> None:
+        self.query = query
+        rows = query.model._base_manager.using(using).all()
+        rows.query = query.chain()
+        rows.query.clear_ordering(force=False)
+        subjects = rows.annotate(**{SUBJECT: Cast(column.attname, output_field=models.TextField())}).values(SUBJECT)
+        super().__init__(subjects, using)
+
+    def load(self) -> None:
+        # A query the batch cannot rewrite, or one key that does not open, costs only speed:
+        # each subject's key is then looked up alone (and a bad one fails only its rows).
+        if self.loaded:
+            return
+        try:
+            aliases = {self.using, store.key_database()}
+            if any(connections[alias].in_atomic_block for alias in aliases):
+                # A failed query must not break the shop's transaction: it runs in a savepoint.
+                with ExitStack() as savepoints:
+                    for alias in sorted(aliases):
+                        savepoints.enter_context(transaction.atomic(using=alias))
+                    super().load()
+            else:
+                super().load()
+        except (DatabaseError, FieldError, TypeError, ValueError, DecryptionError):
+            self.loaded = True
+
+
+SUBJECT = "privacy_kit_subject"
 
 
 def split_stored(stored: str) -> tuple[str, str]:

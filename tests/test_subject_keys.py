@@ -140,15 +140,34 @@ def test_the_shops_order_page_and_the_admin_change_view_fail_closed(client, djan
     assert client.get(f"/admin/shop/order/{theirs.pk}/change/").status_code == 200
 
 
-def test_a_page_of_rows_of_many_subjects_needs_no_query_for_their_keys(django_user_model):
+@pytest.mark.django_db(transaction=True)
+def test_a_page_of_rows_of_many_subjects_costs_one_query_for_their_keys(django_user_model):
     users = [django_user_model.objects.create_user(f"page-{number}") for number in range(40)]
     for user in users:
         order_of(user, f"Name {user.pk}")
-    key_store.reset()  # a cold process: no key in memory
+    for read in (
+        lambda: [order.full_name for order in Order.objects.all()],
+        lambda: list(Order.objects.values_list("full_name", "phone")),
+        lambda: [order.phone for order in Order.objects.filter(total=10).order_by("-pk")[5:25]],
+        lambda: list(Order.objects.values("address").iterator()),
+    ):
+        key_store.reset()  # a cold process: no key in memory
+        with CaptureQueriesContext(connection) as queries:
+            assert read()
+        assert len(queries) == 2, [query["sql"] for query in queries]  # the rows, and the keys of all their subjects
+        with CaptureQueriesContext(connection) as queries:
+            read()
+        assert len(queries) == 1  # warm: nothing for the keys
+
+
+def test_inside_a_transaction_a_page_costs_one_query_for_its_keys_too(django_user_model):
+    users = [django_user_model.objects.create_user(f"page-{number}") for number in range(20)]
+    for user in users:
+        order_of(user, f"Name {user.pk}")
+    key_store.reset()
     with CaptureQueriesContext(connection) as queries:
-        names = [order.full_name for order in Order.objects.all()]
-        listed = list(Order.objects.values_list("full_name", "phone"))
-    assert len(names) == len(listed) == 40 and len(queries) == 2  # the two selects, nothing for the keys
+        assert len([order.full_name for order in Order.objects.all()]) == 20
+    assert len(queries) == 4, [query["sql"][:90] for query in queries][5:20]  # the rows, the keys (in a savepoint)
 
 
 def test_values_under_the_shared_keys_keep_opening_and_rotate_keys_moves_them_onto_the_subjects_key(victim, attacker):

@@ -49,7 +49,16 @@ class KeyCache:
 
     def __init__(self) -> None:
         self._entries: OrderedDict[str, tuple[float, bytes | Destroyed]] = OrderedDict()
+        # The same live keys as ciphers, for the fields' hot path: a plain dict read, no lock.
+        self.ciphers: dict[str, tuple[float, AESGCM]] = {}
         self._lock = threading.Lock()
+
+    def cipher(self, subject: str) -> AESGCM | None:
+        """Return the cipher of a cached live key, or None (a miss, expired, or destroyed)."""
+        entry = self.ciphers.get(subject)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -73,27 +82,36 @@ class KeyCache:
         """Remember ``entries`` from now, dropping the oldest beyond the size bound."""
         size = app_settings.SUBJECT_KEY_CACHE_SIZE
         now = time.monotonic()
+        expires = now + app_settings.SUBJECT_KEY_CACHE_SECONDS
         with self._lock:
             for subject, value in entries.items():
                 self._entries.pop(subject, None)
                 self._entries[subject] = (now, value)
+                if isinstance(value, bytes):
+                    self.ciphers[subject] = (expires, AESGCM(value))
+                else:
+                    self.ciphers.pop(subject, None)
             while len(self._entries) > size:
-                self._entries.popitem(last=False)
+                oldest, _ = self._entries.popitem(last=False)
+                self.ciphers.pop(oldest, None)
 
     def evict(self, subject: str) -> None:
         """Forget one subject's entry."""
         with self._lock:
             self._entries.pop(subject, None)
+            self.ciphers.pop(subject, None)
 
     def clear(self) -> None:
         """Forget every entry."""
         with self._lock:
             self._entries.clear()
+            self.ciphers = {}
 
     def after_fork(self) -> None:
         """Start a forked child with no keys and a lock no other thread holds."""
         self._lock = threading.Lock()
         self._entries = OrderedDict()
+        self.ciphers = {}
 
 
 cache = KeyCache()
@@ -111,8 +129,10 @@ def subject_id(value: Any, *, column: Any = None, model: Any = None, instance: A
     ``value`` is the user's primary key, or the value of ``column`` (a foreign key to
     the user) on a row of ``model``.
     """
+    if type(value) is int:
+        return str(value)  # what every backend's CAST of an integer key gives
     from django.contrib.auth import get_user_model
-    from django.db import connections, router
+    from django.db import router
 
     if column is None:
         model = get_user_model()
@@ -340,78 +360,67 @@ def rewrap(batch_size: int | None = None) -> int:
         last_pk = read[-1][0]
 
 
-# -- the fields' path: a subject's AESGCM, built once ---------------------------------------
+# -- the fields' path: a subject's AESGCM -------------------------------------------------
 #
-# Reading, the database reports with each value the row's subject and the wrapped key
-# stored for it (when the keys share the data's database), so a page of rows of many
-# subjects needs no query for their keys: each is unwrapped once per process and kept
-# by (subject, wrapped key). An entry can never serve another subject, and a key
-# destroyed or re-wrapped anywhere changes what the database reports, which misses.
-# Writing always goes through ``keys_for``, whose cache holds only committed keys.
+# Reading, the database reports each value's row subject (``privacy_kit.fields.SubjectCol``).
+# The cipher comes from the cache of committed keys (a plain dict read); on a miss, the
+# keys of every subject of the query's rows are loaded at once (``SubjectBatch``), so a
+# page of rows of many subjects costs one query for their keys, not one per subject.
+# Writing goes through ``keys_for``, whose cache holds only committed keys.
 
 
-class CipherCache:
-    """``AESGCM`` objects by a hashable key, bounded in number and age; plain dict reads, no lock."""
-
-    def __init__(self) -> None:
-        self._entries: dict[Any, tuple[float, AESGCM]] = {}
-
-    def get(self, key: Any) -> AESGCM | None:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] < time.monotonic():
-            return None
-        return entry[1]
-
-    def put(self, key: Any, cipher: AESGCM) -> None:
-        entries = self._entries
-        while len(entries) >= app_settings.SUBJECT_KEY_CACHE_SIZE:
-            try:
-                del entries[next(iter(entries))]
-            except (KeyError, RuntimeError, StopIteration):  # another thread changed it meanwhile
-                break
-        entries[key] = (time.monotonic() + app_settings.SUBJECT_KEY_CACHE_SECONDS, cipher)
-
-    def forget_subject(self, subject: str) -> None:
-        for key in [key for key in list(self._entries) if key[0] == subject]:
-            self._entries.pop(key, None)
-
-    def clear(self) -> None:
-        self._entries = {}
+def reading_cipher(subject: str, batch: SubjectBatch | None, model: str, field: str) -> AESGCM:
+    """Return the cipher that opens a value of ``subject``'s row; raise ``KeyDestroyed`` for an erased one."""
+    cipher = cache.cipher(subject)
+    if cipher is not None:
+        return cipher
+    if batch is not None:
+        batch.load()
+        cipher = cache.cipher(subject)
+        if cipher is not None:
+            return cipher
+    try:
+        # Inside a transaction the batch's keys serve only it (keys_for knows them); or one subject.
+        return _cipher_of(keys_for([subject])[subject])
+    except KeyDestroyed as destroyed:
+        raise KeyDestroyed(destroyed.destroyed_at, model, field) from None
+    except KeyError:
+        raise DecryptionError(model, field, "subject", "the row's subject has no key") from None
 
 
-reading_ciphers = CipherCache()
-os.register_at_fork(after_in_child=reading_ciphers.clear)
+class SubjectBatch:
+    """The subjects of one query's rows, whose keys are loaded together on the first miss.
 
-
-def reading_cipher(subject: str, wrapped_hex: str, model: str, field: str) -> AESGCM:
-    """Return the cipher that opens a value of ``subject``'s row, given the wrapped key the database reported.
-
-    ``wrapped_hex`` is empty when the database reported none (the keys live in another
-    database, the key was destroyed, or there never was one): then ``keys_for`` decides,
-    raising ``KeyDestroyed`` for an erased subject.
+    ``subjects`` is a query of the subjects' ids as text (or a list of them). Loading is
+    one query (the keys of those subjects, the subjects' query inside it when the keys
+    share its database) and one provider call; a destroyed key among them is remembered
+    as such, and only its own rows fail.
     """
-    if not wrapped_hex:
-        # keys_for's cache holds only committed keys; the cipher is kept by the key itself.
-        try:
-            return _cipher_of(keys_for([subject])[subject])
-        except KeyDestroyed as destroyed:
-            raise KeyDestroyed(destroyed.destroyed_at, model, field) from None
-        except KeyError:
-            raise DecryptionError(model, field, None, "sealed under a subject's key; the subject has none") from None
-    cache_key = (subject, wrapped_hex)
-    cipher = reading_ciphers.get(cache_key)
-    if cipher is None:
-        try:
-            wrapped = bytes.fromhex(wrapped_hex)
-        except ValueError:
-            raise DecryptionError(model, field, None, "the subject's wrapped key is not readable") from None
-        (key,) = providers.key_provider().unwrap([wrapped], [context(subject)])
-        cipher = AESGCM(key)
-        reading_ciphers.put(cache_key, cipher)
-    return cipher
+
+    def __init__(self, subjects: Any, using: str) -> None:
+        self.subjects = subjects
+        self.using = using
+        self.loaded = False
+
+    def load(self) -> None:
+        if self.loaded:
+            return
+        self.loaded = True
+        rows = _model().objects.using(key_database())
+        subjects = self.subjects
+        if self.using != key_database() and not isinstance(subjects, list):
+            subjects = list(subjects)  # another database: its subjects first, then their keys
+        stored = list(
+            rows.filter(subject__in=subjects).values_list("subject", "wrapped_key", "destroyed_at")[
+                : app_settings.SUBJECT_KEY_CACHE_SIZE
+            ]
+        )
+        entries: dict[str, bytes | Destroyed] = {s: Destroyed(when) for s, wrapped, when in stored if wrapped is None}
+        entries.update(_unwrap([(s, bytes(wrapped)) for s, wrapped, _ in stored if wrapped is not None]))
+        _remember(entries)
 
 
-_writing_ciphers: dict[bytes, AESGCM] = {}
+_ciphers_by_key: dict[bytes, AESGCM] = {}
 
 
 def writing_cipher(subject: str) -> AESGCM:
@@ -419,25 +428,28 @@ def writing_cipher(subject: str) -> AESGCM:
 
     Raise ``KeyDestroyed`` for an erased subject: nothing is written for them again.
     """
+    cipher = cache.cipher(subject)
+    if cipher is not None:
+        return cipher
     return _cipher_of(keys_for([subject], create=True)[subject])
 
 
 def _cipher_of(key: bytes) -> AESGCM:
     """Return the ``AESGCM`` of a key from ``keys_for``, built once."""
-    cipher = _writing_ciphers.get(key)
+    cipher = _ciphers_by_key.get(key)
     if cipher is None:
-        if len(_writing_ciphers) >= app_settings.SUBJECT_KEY_CACHE_SIZE:
-            _writing_ciphers.clear()
-        cipher = _writing_ciphers[key] = AESGCM(key)
+        if len(_ciphers_by_key) >= app_settings.SUBJECT_KEY_CACHE_SIZE:
+            _ciphers_by_key.clear()
+        cipher = _ciphers_by_key[key] = AESGCM(key)
     return cipher
 
 
 def _forget_ciphers(subject: str) -> None:
-    reading_ciphers.forget_subject(subject)
-    _writing_ciphers.clear()
+    cache.evict(subject)
+    _ciphers_by_key.clear()
 
 
-os.register_at_fork(after_in_child=_writing_ciphers.clear)
+os.register_at_fork(after_in_child=_ciphers_by_key.clear)
 
 
 def reset() -> None:
@@ -445,8 +457,7 @@ def reset() -> None:
     cache.clear()
     for connection in connections.all(initialized_only=True):
         connection.__dict__.pop(PENDING, None)
-    reading_ciphers.clear()
-    _writing_ciphers.clear()
+    _ciphers_by_key.clear()
     providers.reset()
 
 
