@@ -94,7 +94,8 @@ class Registry:
 
     def __init__(self) -> None:
         self._registrations: dict[str, Registration] = {}
-        self._subject_columns: dict[str, models.Field | None] = {}
+        # By model class: Options.label is computed on every read, and this runs for every value saved.
+        self._subject_columns: dict[type[models.Model], models.Field | None] = {}
 
     def register(
         self,
@@ -136,11 +137,10 @@ class Registry:
         the registration's subject path names when the path is that one relation. The
         encrypted values of rows with such a column are sealed under their subject's key.
         """
-        label = model._meta.label
         try:
-            return self._subject_columns[label]
+            return self._subject_columns[model]
         except KeyError:
-            column = self._subject_columns[label] = self._find_subject_column(model)
+            column = self._subject_columns[model] = self._find_subject_column(model)
             return column
 
     def _find_subject_column(self, model: type[models.Model]) -> models.Field | None:

@@ -150,3 +150,30 @@ def test_malformed_configured_key_is_reported_by_position_not_value():
 def test_envelope_key_id_of_plain_text_is_none():
     assert crypto.envelope_key_id("Riyadh, King Fahd Road") is None
     assert crypto.envelope_key_id(binascii.b2a_base64(b"\x02abcdefgh", newline=False).decode()) is None
+
+
+def test_nonces_are_never_repeated_in_a_thread_across_threads_or_after_a_fork():
+    """Nonces come from os.urandom in blocks: a block must never serve twice, nor a forked child."""
+    import os
+    import threading
+
+    mine = [crypto.new_nonce() for _ in range(3 * crypto.NONCES_PER_BLOCK + 10)]  # the fork comes mid-block
+    others: list[bytes] = []
+    thread = threading.Thread(target=lambda: others.extend(crypto.new_nonce() for _ in range(300)))
+    thread.start()
+    thread.join()
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: the same block position as the parent at the fork
+        os.close(reader)
+        os.write(writer, b"".join(crypto.new_nonce() for _ in range(50)))
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    with os.fdopen(reader, "rb") as pipe:
+        data = pipe.read()
+    forked = [data[start : start + crypto.NONCE_BYTES] for start in range(0, len(data), crypto.NONCE_BYTES)]
+    after_fork = [crypto.new_nonce() for _ in range(50)]
+    every = mine + others + forked + after_fork
+    assert len(forked) == 50 and all(len(nonce) == crypto.NONCE_BYTES for nonce in every)
+    assert len(set(every)) == len(every)
