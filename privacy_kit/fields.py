@@ -391,7 +391,8 @@ class SubjectCol(Col):
         column = registry.subject_column(self.target.model)
         if column is None:
             return super().select_format(compiler, sql, params)
-        quote = compiler.quote_name_unless_alias
+        # Django 6.1 names it quote_name; 5.2 has only quote_name_unless_alias.
+        quote = getattr(compiler, "quote_name", None) or compiler.quote_name_unless_alias
         owner = f"{quote(self.alias)}.{quote(column.column)}" if self.alias else quote(column.column)
         query = compiler.query
         if not query.subquery and self.alias == query.base_table:

@@ -87,7 +87,12 @@ def _stored_values(rows: models.QuerySet, fields: list[EncryptedField], batch: Q
 
 
 def _write(model: type[models.Model], field: EncryptedField, rows: list[tuple[Any, str, str]], using: str) -> int:
-    """Replace stored values, each only if it is still the value that was read; return how many matched."""
+    """Replace stored values, each only if it is still the value that was read; return how many matched.
+
+    On PostgreSQL one ``UPDATE ... FROM unnest(...)`` per batch, the rows passed as three
+    arrays (a statement per row costs about 40 µs there); elsewhere one statement per
+    row, through ``executemany``.
+    """
     if not rows:
         return 0
     connection = connections[using]
@@ -96,10 +101,20 @@ def _write(model: type[models.Model], field: EncryptedField, rows: list[tuple[An
     column = quote(field.column)
     # Only identifiers from the model's meta, quoted by the backend, enter the SQL text.
     table = quote(model._meta.db_table)
-    sql = f"UPDATE {table} SET {column} = %s WHERE {quote(pk.column)} = %s AND {column} = %s"  # noqa: S608
-    params = [(new, pk.get_db_prep_value(key, connection), old) for key, old, new in rows]
+    keys = [pk.get_db_prep_value(key, connection) for key, _, _ in rows]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        if connection.vendor == "postgresql":
+            sql = (
+                f"UPDATE {table} AS privacy_kit_row SET {column} = privacy_kit_new.new "  # noqa: S608
+                f"FROM unnest(%s::{pk.db_type(connection)}[], %s::text[], %s::text[]) "
+                "AS privacy_kit_new (pk, old, new) "
+                f"WHERE privacy_kit_row.{quote(pk.column)} = privacy_kit_new.pk "
+                f"AND privacy_kit_row.{column} = privacy_kit_new.old"
+            )
+            cursor.execute(sql, [keys, [old for _, old, _ in rows], [new for _, _, new in rows]])
+            return cursor.rowcount
+        sql = f"UPDATE {table} SET {column} = %s WHERE {quote(pk.column)} = %s AND {column} = %s"  # noqa: S608
+        cursor.executemany(sql, [(new, key, old) for key, (_, old, new) in zip(keys, rows, strict=True)])
         # The backends sum the rows of every statement: the swaps that matched.
         return cursor.rowcount
 
