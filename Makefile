@@ -88,6 +88,7 @@ bench: $(VENV)/.bench-installed
 	$(VENV)/bin/python bench/admin.py
 	$(VENV)/bin/python bench/rights.py
 	$(VENV)/bin/python bench/keys.py
+	$(VENV)/bin/python bench/rotation.py
 	$(VENV)/bin/python bench/peers.py
 
 clean:
