@@ -155,7 +155,9 @@ class EncryptedField(models.Field):
     def pre_save(self, model_instance: models.Model, add: bool) -> Any:
         value = super().pre_save(model_instance, add)
         column = registry.subject_column(type(model_instance))
-        if column is None or value is None or value == "" or hasattr(value, "resolve_expression"):
+        # The empty text is stored as it is, under no key; "" of a JSON field is a value like any other.
+        empty = value == "" and self.plaintext_is_value
+        if column is None or value is None or empty or hasattr(value, "resolve_expression"):
             return value
         owner = getattr(model_instance, column.attname)
         if owner is None:

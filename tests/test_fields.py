@@ -132,6 +132,7 @@ json_values = st.recursive(
 @given(value=json_values.filter(lambda v: v is not None))
 @example(value={})
 @example(value=[])
+@example(value="")
 @example(value={"بحث": ["هاتف", 3, 1.5, True, None]})
 def test_json_round_trips(sealing, value):
     assert round_trip(data=value).data == value
