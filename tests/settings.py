@@ -107,6 +107,8 @@ else:
         "TEST": {"NAME": str(Path(DATABASES["default"]["TEST"]["NAME"]).with_suffix(".keys.sqlite3"))},
     }
 
+DATABASE_ROUTERS = ["tests.routers.KeysDatabaseRouter"]
+
 # Fixed keys for the tests only; never use them anywhere else.
 TEST_KEY_PRIMARY = "0dWgSGNu0Vh6Jg9P7iakxPNaBkCr4ewd3Ho5UQ6nb3w="
 TEST_KEY_OLD = "M0YP9mA2Jsbkr38n-xZ6RQyvpA9m1-g6aBkBQEmQ5jU="
