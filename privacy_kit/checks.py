@@ -286,12 +286,13 @@ STALE_PURGE_DAYS = 2
 
 E055 = "privacy_kit.E055"
 E055_MSG = (
-    "{model} has encrypted fields and the subject {path!r}, which the database cannot report with each row: "
-    "its values could not be sealed under their subject's key."
+    "{model} has encrypted fields and the subject {path!r}, which the database cannot report with the rows "
+    "that hold them: its values could not be sealed under their subject's key."
 )
 E055_HINT = (
-    "Subject keys need the subject in the row itself: give {model} a foreign key to the user (to its primary key) "
-    "and register subject=\"<that field>\", or register subject=None if its rows belong to no account."
+    "Subject keys need the subject in the row itself: give the table that holds the encrypted fields of {model} "
+    "(a parent's, with multi-table inheritance) a foreign key to the user's primary key and register "
+    "subject=\"<that field>\" for that model, or register subject=None if its rows belong to no account."
 )
 
 
@@ -304,8 +305,12 @@ def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     for entry in registrations():
         errors = registration_errors(entry)
         messages += [checks.Error(message, hint=E030_HINT, obj=entry.model, id=E030) for message in errors]
-        encrypted = any(isinstance(field, EncryptedField) for field in entry.model._meta.concrete_fields)
-        if encrypted and entry.subject_path and subject_column(entry.model) is None and not errors:
+        # Each encrypted column is sealed by the subject of its own table's row (a parent's, with inheritance).
+        unbound = any(
+            isinstance(field, EncryptedField) and subject_column(field.model) is None
+            for field in entry.model._meta.concrete_fields
+        )
+        if unbound and entry.subject_path and not errors:
             label = entry.model._meta.label
             messages.append(
                 checks.Error(

@@ -41,6 +41,7 @@ from django.db.models.expressions import Col
 from django.db.models.fields import AutoFieldMixin
 from django.db.models.functions import Cast
 from django.db.models.lookups import Exact, In, IsNull, Lookup
+from django.db.models.signals import post_init, post_save, pre_save
 
 from . import crypto, registry
 from .crypto import BLIND_INDEX_CHARS, Binding, DecryptionError
@@ -80,6 +81,9 @@ class EncryptedField(models.Field):
             index_name = self.name + BLIND_INDEX_SUFFIX
             if not _has_local_field(cls, index_name):
                 cls.add_to_class(index_name, BlindIndexField(source=self.name))
+        receivers = ((post_init, remember_subject), (post_save, remember_subject), (pre_save, check_partial_save))
+        for signal, receiver in receivers:
+            signal.connect(receiver, sender=cls, dispatch_uid=f"privacy_kit.{receiver.__name__}")
 
     @property
     def blind_index_field(self) -> BlindIndexField:
@@ -154,7 +158,8 @@ class EncryptedField(models.Field):
 
     def pre_save(self, model_instance: models.Model, add: bool) -> Any:
         value = super().pre_save(model_instance, add)
-        column = registry.subject_column(type(model_instance))
+        # The model that holds this column: what reading it uses (a parent's, with inheritance).
+        column = registry.subject_column(self.model)
         # The empty text is stored as it is, under no key; "" of a JSON field is a value like any other.
         empty = value == "" and self.plaintext_is_value
         if column is None or value is None or empty or hasattr(value, "resolve_expression"):
@@ -162,7 +167,7 @@ class EncryptedField(models.Field):
         owner = getattr(model_instance, column.attname)
         if owner is None:
             return value  # no subject yet: sealed under the shared keys
-        subject = store.subject_id(owner, column=column, model=type(model_instance), instance=model_instance)
+        subject = store.subject_id(owner, column=column, model=self.model, instance=model_instance)
         return SubjectValue(value, subject)
 
     def get_db_prep_save(self, value: Any, connection: Any) -> Any:
@@ -365,6 +370,64 @@ class EncryptedField(models.Field):
         )
 
 
+# -- save(update_fields=...) and subject keys ---------------------------------------------
+#
+# A partial save must leave every encrypted value under the key of the subject the row
+# names in the database: the values of a row moved to another subject are sealed again
+# with it, and a value is sealed under the subject the row still has.
+
+LOADED_SUBJECT = "_privacy_kit_subjects"
+
+
+_columns_cache: dict[type[models.Model], tuple[int, dict[models.Field, list[EncryptedField]]]] = {}
+
+
+def _subject_columns(model: type[models.Model]) -> dict[models.Field, list[EncryptedField]]:
+    """Return each subject column of the model's tables with the encrypted fields it seals."""
+    version = registry.default_registry.version
+    cached = _columns_cache.get(model)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    columns: dict[models.Field, list[EncryptedField]] = {}
+    for field in model._meta.concrete_fields:
+        if isinstance(field, EncryptedField):
+            column = registry.subject_column(field.model)
+            if column is not None:
+                columns.setdefault(column, []).append(field)
+    _columns_cache[model] = (version, columns)
+    return columns
+
+
+def remember_subject(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
+    """Receive ``post_init`` and ``post_save``: note the subject each row has as loaded or saved."""
+    if kwargs.get("raw"):
+        return
+    columns = _subject_columns(sender)
+    if columns:
+        instance.__dict__[LOADED_SUBJECT] = {column: instance.__dict__.get(column.attname) for column in columns}
+
+
+def check_partial_save(
+    sender: type[models.Model], instance: models.Model, update_fields: Any = None, **kwargs: Any
+) -> None:
+    """Receive ``pre_save``: refuse a partial save that would leave values under another subject's key."""
+    if update_fields is None or kwargs.get("raw"):
+        return
+    loaded = instance.__dict__.get(LOADED_SUBJECT, {})
+    for column, fields in _subject_columns(sender).items():
+        if column not in loaded or loaded[column] == instance.__dict__.get(column.attname):
+            continue  # the subject the database has: every value saved is sealed under it
+        named = {column.name, column.attname} & set(update_fields)
+        missing = [field.name for field in fields if field.name not in update_fields]
+        if (named and missing) or (not named and len(missing) < len(fields)):
+            label = sender._meta.label
+            raise ValueError(
+                f"{label}: the row's subject ({column.name}) changed, and save(update_fields=...) would leave "
+                f"encrypted values sealed under another subject's key. Save {column.name} together with "
+                f"{', '.join(field.name for field in fields)}, or save() the whole row."
+            )
+
+
 class SubjectValue:
     """A value on its way to the database with the subject of its row (from ``pre_save``)."""
 
@@ -391,20 +454,25 @@ class SubjectCol(Col):
 
     def select_format(self, compiler: Any, sql: str, params: Any) -> Any:
         column = registry.subject_column(self.target.model)
-        if column is None:
+        query = compiler.query
+        if column is None or query.subquery:
+            # A subquery's value reaches the outer query without its row: it opens as a
+            # value of no subject, so a subject's value refuses there (fails closed).
             return super().select_format(compiler, sql, params)
         # Django 6.1 names it quote_name; 5.2 has only quote_name_unless_alias.
         quote = getattr(compiler, "quote_name", None) or compiler.quote_name_unless_alias
         owner = f"{quote(self.alias)}.{quote(column.column)}" if self.alias else quote(column.column)
-        query = compiler.query
-        if not query.subquery and self.alias == query.base_table:
+        if self.alias == query.base_table:
             batch = getattr(_compiling, "batch", None)
             if batch is None or batch.query is not query:
                 _compiling.batch = QueryBatch(query, compiler.using, column)
+        # Only this instance's values carry the prefix: a raw() query's columns never do, and
+        # the value itself must never be taken for the subject (see get_db_converters).
+        self.reports_subject = True
         return f"COALESCE(CAST({owner} AS TEXT), '') || '|' || {sql}", params
 
     def get_db_converters(self, connection: Any) -> list[Any]:
-        if registry.subject_column(self.target.model) is None:
+        if not getattr(self, "reports_subject", False) or registry.subject_column(self.target.model) is None:
             return super().get_db_converters(connection)
         batch = getattr(_compiling, "batch", None)
         if batch is None or batch.query.model is not self.target.model:
@@ -417,18 +485,24 @@ class QueryBatch(store.SubjectBatch):
 
     def __init__(self, query: Any, using: str, column: models.Field) -> None:
         self.query = query
-        rows = query.model._base_manager.using(using).all()
-        rows.query = query.chain()
+        self.column = column
+        super().__init__(None, using)
+
+    def _subjects(self) -> Any:
+        rows = self.query.model._base_manager.using(self.using).all()
+        rows.query = self.query.chain()
         rows.query.clear_ordering(force=False)
-        subjects = rows.annotate(**{SUBJECT: Cast(column.attname, output_field=models.TextField())}).values(SUBJECT)
-        super().__init__(subjects, using)
+        text = Cast(self.column.attname, output_field=models.TextField())
+        return rows.annotate(**{SUBJECT: text}).values(SUBJECT)
 
     def load(self) -> None:
-        # A query the batch cannot rewrite, or one key that does not open, costs only speed:
-        # each subject's key is then looked up alone (and a bad one fails only its rows).
+        # A query the batch cannot rewrite (a union, say), or one key that does not open,
+        # costs only speed: each subject's key is then looked up alone (a bad one fails
+        # only its own rows).
         if self.loaded:
             return
         try:
+            self.subjects = self._subjects()
             aliases = {self.using, store.key_database()}
             if any(connections[alias].in_atomic_block for alias in aliases):
                 # A failed query must not break the shop's transaction: it runs in a savepoint.

@@ -96,6 +96,7 @@ class Registry:
         self._registrations: dict[str, Registration] = {}
         # By model class: Options.label is computed on every read, and this runs for every value saved.
         self._subject_columns: dict[type[models.Model], models.Field | None] = {}
+        self.version = 0  # changes with every registration: what caches of the registry compare
 
     def register(
         self,
@@ -124,11 +125,13 @@ class Registry:
         )
         self._registrations[registration.name] = registration
         self._subject_columns.clear()
+        self.version += 1
         return registration
 
     def unregister(self, model: type[models.Model]) -> None:
         self._registrations.pop(model._meta.label, None)
         self._subject_columns.clear()
+        self.version += 1
 
     def subject_column(self, model: type[models.Model]) -> models.Field | None:
         """Return the column of the model's own table that names each row's subject, or None.
@@ -154,6 +157,7 @@ class Registry:
         relation = _field(concrete, path)
         if (
             isinstance(relation, models.ForeignKey)
+            and relation.model is concrete  # in the model's own table, not a parent's
             and relation.related_model is not None
             and relation.related_model._meta.label == settings.AUTH_USER_MODEL
             and relation.target_field.primary_key

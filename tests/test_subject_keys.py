@@ -292,3 +292,64 @@ def test_rotate_keys_re_wraps_the_subject_keys_under_the_new_primary_key(setting
     assert SubjectKey.objects.get(subject=str(victim.pk)).key_id != before
     settings.PRIVACY_KIT = {**settings.PRIVACY_KIT, "ENCRYPTION_KEYS": settings.PRIVACY_KIT["ENCRYPTION_KEYS"][:1]}
     assert Order.objects.get(pk=order.pk).full_name == "Victim Name"  # opens without the old key
+
+
+# -- what a reviewer found (each failed before its fix) -------------------------------------
+
+
+def test_a_raw_query_never_takes_a_crafted_value_for_its_subject(victim, attacker):
+    """raw() selects no subject: a value written as "<victim id>|<victim's ciphertext>" must not choose the key."""
+    theirs, mine = order_of(victim, "Victim Name"), order_of(attacker, "Attacker Name")
+    (stolen,) = columns(Order, theirs.pk, ["full_name"])
+    write(Order, mine.pk, full_name=f"{victim.pk}|{stolen}")
+    with pytest.raises(DecryptionError):
+        Order.objects.get(pk=mine.pk)
+    sql = "SELECT id, customer_id, full_name FROM testapp_order WHERE id = %s"
+    with pytest.raises(DecryptionError):
+        [order.full_name for order in Order.objects.raw(sql, [mine.pk])]
+    with pytest.raises(DecryptionError):  # an honest raw() of a subject's value fails closed too
+        [order.full_name for order in Order.objects.raw(sql, [theirs.pk])]
+
+
+def test_a_partial_save_that_would_leave_values_under_another_subjects_key_is_refused(victim, attacker):
+    order = order_of(victim, "Victim Name")
+    order.customer = attacker
+    with pytest.raises(ValueError, match="customer"):
+        order.save(update_fields=["customer"])
+    order.full_name = "New Name"
+    with pytest.raises(ValueError, match="customer"):
+        order.save(update_fields=["full_name"])
+    order.save(update_fields=["customer", *ENCRYPTED])
+    moved = Order.objects.get(pk=order.pk)
+    assert moved.customer == attacker and moved.full_name == "New Name"
+    moved.phone = "+966 55 999 0000"
+    moved.save(update_fields=["phone"])  # the subject the database has: allowed
+    assert Order.objects.get(pk=order.pk).phone == "+966 55 999 0000"
+
+
+def test_multi_table_inheritance_seals_by_the_table_that_holds_the_value(victim):
+    from privacy_kit.checks import check_registry
+    from tests.testapp.models import PersonSecret, SealedOwned
+
+    registry.register(PersonSecret, subject="owner", category="personal", personal_fields=["secret"])
+    registry.register(SealedOwned, subject="owner", category="personal", personal_fields=["secret"])
+    refused = {error.obj for error in check_registry() if error.id == "privacy_kit.E055"}
+    assert refused == {PersonSecret, SealedOwned}
+    # Nothing written is lost meanwhile: both read back what they wrote.
+    secret = PersonSecret.objects.create(owner=victim, secret="child's")
+    sealed = SealedOwned.objects.create(owner=victim, secret="parent's")
+    assert PersonSecret.objects.get(pk=secret.pk).secret == "child's"
+    assert SealedOwned.objects.get(pk=sealed.pk).secret == "parent's"
+
+
+def test_a_union_and_a_subquery_of_subject_values_read_or_fail_closed(victim, attacker):
+    from django.db.models import OuterRef, Subquery
+
+    theirs, mine = order_of(victim, "Victim Name"), order_of(attacker, "Attacker Name")
+    united = Order.objects.filter(pk=theirs.pk).union(Order.objects.filter(pk=mine.pk))
+    assert sorted(order.full_name for order in united) == ["Attacker Name", "Victim Name"]
+    latest = Order.objects.filter(customer=OuterRef("pk")).values("full_name")[:1]
+    from django.contrib.auth import get_user_model
+
+    with pytest.raises(DecryptionError, match="no subject"):
+        list(get_user_model().objects.annotate(name=Subquery(latest)).values_list("name", flat=True))

@@ -97,3 +97,23 @@ class Customer(models.Model):
     email = EncryptedEmailField(searchable=True)
     phone = encrypt(models.CharField(max_length=30, blank=True))
     created = models.DateTimeField(auto_now_add=True)
+
+
+class Person(models.Model):
+    """Multi-table inheritance, the subject on the parent: PersonSecret's encrypted column is the child's."""
+
+    owner = models.ForeignKey("auth.User", null=True, on_delete=models.CASCADE, related_name="+")
+
+
+class PersonSecret(Person):
+    secret = EncryptedCharField(max_length=100, blank=True)
+
+
+class Sealed(models.Model):
+    """Multi-table inheritance, the encrypted column on the parent and the subject on the child."""
+
+    secret = EncryptedCharField(max_length=100, blank=True)
+
+
+class SealedOwned(Sealed):
+    owner = models.ForeignKey("auth.User", null=True, on_delete=models.CASCADE, related_name="+")
