@@ -18,7 +18,7 @@ def register_personal_data() -> None:
     """
     from privacy_kit import registry
 
-    from .models import Contact, Customer, Member, Order, Record, Supplier
+    from .models import Contact, Customer, Member, Order, PersonSecret, Record, Sealed, SealedOwned, Supplier
 
     record_fields = ["char", "short", "text", "email", "integer", "decimal", "date", "moment", "data", "flag", "code"]
     registry.register(Record, subject=None, category="personal", personal_fields=record_fields)
@@ -27,3 +27,5 @@ def register_personal_data() -> None:
     registry.register(Supplier, subject=None, category="personal", personal_fields=["name"])
     registry.register(Order, subject="customer", category="personal", personal_fields=["full_name", "phone", "address"])
     registry.register(Customer, subject="user", category="personal", personal_fields=["name", "email", "phone"])
+    for model in (PersonSecret, Sealed, SealedOwned):  # inheritance (tests/test_subject_keys.py)
+        registry.register(model, subject=None, category="personal", personal_fields=["secret"])
