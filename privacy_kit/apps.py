@@ -33,6 +33,7 @@ class PrivacyKitConfig(AppConfig):
         checks.register(privacy_checks.check_beat_schedule)
         checks.register(privacy_checks.check_axes_log)
         checks.register(privacy_checks.check_recent_purge, checks.Tags.database)
+        checks.register(privacy_checks.check_shared_values_of_subjects, checks.Tags.database)
         checks.register(privacy_checks.check_consent_banner, checks.Tags.database)
         checks.register(privacy_checks.check_admin_two_factor, checks.Tags.security)
         checks.register(privacy_checks.check_login_limits, checks.Tags.security)

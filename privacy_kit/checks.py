@@ -419,6 +419,66 @@ def check_recent_purge(app_configs: Any = None, databases: Any = None, **kwargs:
     return [checks.Warning(W031_MSG.format(days=STALE_PURGE_DAYS), hint=W031_HINT, id=W031)]
 
 
+W054 = "privacy_kit.W054"
+W054_MSG = (
+    "{count} values of {label} are sealed under the shared keys in rows that have a subject: they open in any "
+    "row and an erasure does not reach their copies in backups."
+)
+W054_HINT = (
+    "Run 'python manage.py rotate_keys {model}' to move them onto their subjects' keys. update() and bulk_update() "
+    "write such values; save() does not."
+)
+# The second base64 character of a shared-key envelope (version 1): its first byte is 0x01.
+SHARED_ENVELOPE_CHARS = list("QRSTUVWXYZabcdef")
+
+
+def check_shared_values_of_subjects(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Warn of values under the shared keys in rows with a subject (``manage.py check --database default``).
+
+    The envelope's version is read from its text, so nothing is decrypted.
+    """
+    from django.apps import apps
+    from django.db import DatabaseError, models
+    from django.db.models import ExpressionWrapper, F
+    from django.db.models.functions import Substr
+
+    from .crypto import BLIND_INDEX_CHARS
+    from .fields import EncryptedField
+    from .registry import subject_column
+
+    if not databases:
+        return []
+    warnings = []
+    for model in apps.get_models():
+        for field in model._meta.local_concrete_fields:
+            column = subject_column(model) if isinstance(field, EncryptedField) else None
+            if column is None:
+                continue
+            # Searchable values start with their blind index and ":".
+            start = BLIND_INDEX_CHARS + 3 if field.searchable else 2  # 1-based: the 2nd character of the envelope
+            text = ExpressionWrapper(F(field.attname), output_field=models.TextField())
+            rows = model._base_manager.filter(**{f"{column.attname}__isnull": False})
+            try:
+                count = rows.annotate(privacy_kit_version=Substr(text, start, 1)).filter(
+                    privacy_kit_version__in=SHARED_ENVELOPE_CHARS
+                ).count()
+            except DatabaseError:
+                return []  # not migrated yet
+            if count:
+                label = f"{model._meta.label}.{field.name}"
+                warnings.append(
+                    checks.Warning(
+                        W054_MSG.format(count=count, label=label),
+                        hint=W054_HINT.format(model=model._meta.label),
+                        obj=model,
+                        id=W054,
+                    )
+                )
+    return warnings
+
+
 W038 = "privacy_kit.W038"
 W038_MSG = (
     "LOGIN_URL is {login_url!r}, which no URL pattern matches: the my-data page sends visitors who are "

@@ -353,3 +353,23 @@ def test_a_union_and_a_subquery_of_subject_values_read_or_fail_closed(victim, at
 
     with pytest.raises(DecryptionError, match="no subject"):
         list(get_user_model().objects.annotate(name=Subquery(latest)).values_list("name", flat=True))
+
+
+def test_a_database_check_counts_shared_key_values_in_rows_with_a_subject_until_rotation(victim):
+    from privacy_kit.checks import check_shared_values_of_subjects
+
+    order = order_of(victim, "Victim Name")
+    profile = Customer.objects.create(user=victim, name="Victim", email="victim@example.sa")
+    assert check_shared_values_of_subjects(databases=["default"]) == []  # save() seals under the subject's key
+    Order.objects.filter(pk=order.pk).update(full_name="Changed Name", phone="+966 55 111 2222")
+    Customer.objects.filter(pk=profile.pk).update(email="changed@example.sa")  # a searchable column
+    found = {warning.msg.split(" are ")[0] for warning in check_shared_values_of_subjects(databases=["default"])}
+    assert found == {
+        "1 values of testapp.Order.full_name",
+        "1 values of testapp.Order.phone",
+        "1 values of testapp.Customer.email",
+    }
+    assert check_shared_values_of_subjects() == []  # only with --database
+    rotate_keys(["testapp.Order", "testapp.Customer"])
+    assert check_shared_values_of_subjects(databases=["default"]) == []
+    assert Customer.objects.get(email="changed@example.sa").pk == profile.pk
