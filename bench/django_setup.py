@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,20 @@ def postgres_admin(statement: str) -> None:
 
     with psycopg.connect(**PG_SERVER, dbname=PG_ADMIN_DATABASE, autocommit=True) as connection:
         connection.execute(statement)
+
+
+@contextmanager
+def fresh_postgres_database(name: str) -> Iterator[None]:
+    """Create the PostgreSQL database ``name`` for a run (dropping one an interrupted run left), drop it after."""
+    postgres_admin(f"DROP DATABASE IF EXISTS {name}")
+    postgres_admin(f"CREATE DATABASE {name}")
+    try:
+        yield
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        postgres_admin(f"DROP DATABASE IF EXISTS {name}")
 
 
 def configure(databases: dict[str, dict[str, Any]], *, privacy_kit: dict[str, Any] | None = None, **extra: Any) -> None:

@@ -47,7 +47,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR), str(BENCH_DIR.parent)]  # benchapp, privacy_kit
 
 import django_setup  # noqa: E402
-from django_setup import default_database, postgres_admin  # noqa: E402
+from django_setup import default_database, fresh_postgres_database  # noqa: E402
 from fields import WRITE_BATCH_SIZE, empty_table, field_times, people  # noqa: E402
 from timing import best_alternating, clock  # noqa: E402
 
@@ -364,17 +364,9 @@ def main() -> None:
         parser.error(f"--rows and --users must be at least {LIST_ROWS:,}")
 
     started = time.perf_counter()
-    postgres_admin(f"DROP DATABASE IF EXISTS {args.postgres_name}")
-    postgres_admin(f"CREATE DATABASE {args.postgres_name}")
-    try:
-        with tempfile.TemporaryDirectory(prefix="privacy_kit_bench_") as tmp:
-            configure(args.postgres_name, Path(tmp))
-            bench(args, Path(tmp))
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        postgres_admin(f"DROP DATABASE IF EXISTS {args.postgres_name}")
+    with fresh_postgres_database(args.postgres_name), tempfile.TemporaryDirectory(prefix="privacy_kit_bench_") as tmp:
+        configure(args.postgres_name, Path(tmp))
+        bench(args, Path(tmp))
     print(f"finished in {time.perf_counter() - started:.0f} s")
 
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import django_setup
-from django_setup import default_database, postgres_admin
+from django_setup import default_database, fresh_postgres_database
 from timing import in_fork, mib
 
 BATCH = 10_000
@@ -99,17 +99,9 @@ def main() -> None:
     parser.add_argument("--postgres-name", default="bench_rotation", help="the database created and dropped")
     args = parser.parse_args()
     started = time.perf_counter()
-    postgres_admin(f"DROP DATABASE IF EXISTS {args.postgres_name}")
-    postgres_admin(f"CREATE DATABASE {args.postgres_name}")
-    try:
-        with tempfile.TemporaryDirectory(prefix="privacy_kit_bench_") as tmp:
-            configure(args.postgres_name, Path(tmp))
-            bench(args)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        postgres_admin(f"DROP DATABASE IF EXISTS {args.postgres_name}")
+    with fresh_postgres_database(args.postgres_name), tempfile.TemporaryDirectory(prefix="privacy_kit_bench_") as tmp:
+        configure(args.postgres_name, Path(tmp))
+        bench(args)
     print(f"finished in {time.perf_counter() - started:.0f} s")
 
 

@@ -190,7 +190,7 @@ class Keyring:
         try:
             raw = binascii.a2b_base64(token, strict_mode=True)
         except (binascii.Error, ValueError):
-            raise self._failure(token, binding) from None
+            raise DecryptionError(binding.model, binding.field, None, "not a privacy_kit envelope") from None
         return self.open_raw(raw, associated_data, binding)
 
     def open_raw(self, raw: bytes, associated_data: bytes, binding: Binding) -> bytes:
@@ -204,14 +204,10 @@ class Keyring:
             )
         except (ValueError, KeyError, InvalidTag):
             pass
-        raise self._failure(binascii.b2a_base64(raw, newline=False).decode("ascii"), binding)
+        raise self._failure(raw, binding)
 
-    def _failure(self, token: str, binding: Binding) -> DecryptionError:
-        """Return the error that says why ``token`` did not open (the slow path, off the hot one)."""
-        try:
-            raw = binascii.a2b_base64(token, strict_mode=True)
-        except (binascii.Error, ValueError):
-            return DecryptionError(binding.model, binding.field, None, "not a privacy_kit envelope")
+    def _failure(self, raw: bytes, binding: Binding) -> DecryptionError:
+        """Return the error that says why an envelope did not open (the slow path, off the hot one)."""
         if raw[:1] == SUBJECT_HEADER:
             return DecryptionError(binding.model, binding.field, None, "sealed under a subject's key")
         if len(raw) < MIN_ENVELOPE_BYTES or raw[0] != VERSION:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import binascii
 import datetime
 import json
-import threading
 import time
 import unicodedata
 from contextlib import ExitStack
@@ -438,7 +437,7 @@ class SubjectValue:
         self.subject = subject
 
 
-_compiling = threading.local()
+BATCH = "_privacy_kit_subject_batch"
 NONCE_END = 1 + crypto.NONCE_BYTES
 
 
@@ -447,7 +446,7 @@ class SubjectCol(Col):
 
     For a model with a subject the database returns ``subject|stored value``, so the key
     that opens the value is chosen by the row. The keys of all the subjects of a query's
-    rows are loaded together at the first one not cached (``store.SubjectBatch``): one
+    rows are loaded together at the first one not cached (``QueryBatch``): one
     query, whatever the number of subjects. Anywhere but the select list (a ``WHERE``, an
     expression) it is a plain column.
     """
@@ -462,38 +461,30 @@ class SubjectCol(Col):
         # Django 6.1 names it quote_name; 5.2 has only quote_name_unless_alias.
         quote = getattr(compiler, "quote_name", None) or compiler.quote_name_unless_alias
         owner = f"{quote(self.alias)}.{quote(column.column)}" if self.alias else quote(column.column)
+        # One batch for the columns of the query's own table (the compiler keeps it); a
+        # joined table's rows look their keys up by subject.
+        batch = None
         if self.alias == query.base_table:
-            batch = getattr(_compiling, "batch", None)
-            if batch is None or batch.query is not query:
-                _compiling.batch = QueryBatch(query, compiler.using, column)
+            batch = compiler.__dict__.setdefault(BATCH, QueryBatch(query, compiler.using, column))
         # Only this instance's values carry the prefix: a raw() query's columns never do, and
         # the value itself must never be taken for the subject (see get_db_converters).
-        self.reports_subject = True
+        self.reports_subject, self.batch = True, batch
         return f"COALESCE(CAST({owner} AS TEXT), '') || '|' || {sql}", params
 
     def get_db_converters(self, connection: Any) -> list[Any]:
         if not getattr(self, "reports_subject", False) or registry.subject_column(self.target.model) is None:
             return super().get_db_converters(connection)
-        batch = getattr(_compiling, "batch", None)
-        if batch is None or batch.query.model is not self.target.model:
-            batch = None
-        return [partial(self.target.from_subject_db_value, batch)]
+        return [partial(self.target.from_subject_db_value, self.batch)]
 
 
-class QueryBatch(store.SubjectBatch):
-    """The subjects of the rows a query reads: the same query, selecting their subject ids as text."""
+class QueryBatch:
+    """The subjects of the rows a query reads, whose keys load together at the first miss."""
 
     def __init__(self, query: Any, using: str, column: models.Field) -> None:
         self.query = query
+        self.using = using
         self.column = column
-        super().__init__(None, using)
-
-    def _subjects(self) -> Any:
-        rows = self.query.model._base_manager.using(self.using).all()
-        rows.query = self.query.chain()
-        rows.query.clear_ordering(force=False)
-        text = Cast(self.column.attname, output_field=models.TextField())
-        return rows.annotate(**{SUBJECT: text}).values(SUBJECT)
+        self.loaded = False
 
     def load(self) -> None:
         # A query the batch cannot rewrite (a union, say), or one key that does not open,
@@ -501,19 +492,21 @@ class QueryBatch(store.SubjectBatch):
         # only its own rows).
         if self.loaded:
             return
+        self.loaded = True
         try:
-            self.subjects = self._subjects()
-            aliases = {self.using, store.key_database()}
-            if any(connections[alias].in_atomic_block for alias in aliases):
-                # A failed query must not break the shop's transaction: it runs in a savepoint.
-                with ExitStack() as savepoints:
-                    for alias in sorted(aliases):
+            rows = self.query.model._base_manager.using(self.using).all()
+            rows.query = self.query.chain()
+            rows.query.clear_ordering(force=False)
+            text = Cast(self.column.attname, output_field=models.TextField())
+            subjects = rows.annotate(**{SUBJECT: text}).values(SUBJECT)
+            with ExitStack() as savepoints:
+                # A failed query must not break the shop's transaction: inside one it runs in a savepoint.
+                for alias in sorted({self.using, store.key_database()}):
+                    if connections[alias].in_atomic_block:
                         savepoints.enter_context(transaction.atomic(using=alias))
-                    super().load()
-            else:
-                super().load()
+                store.preload(subjects, self.using)
         except (DatabaseError, FieldError, TypeError, ValueError, DecryptionError):
-            self.loaded = True
+            pass
 
 
 SUBJECT = "privacy_kit_subject"

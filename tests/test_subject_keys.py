@@ -76,10 +76,11 @@ def every_read(pk, user):
     }
 
 
-def test_values_are_stored_under_the_subjects_key():
-    user_orders = Order.objects.create(full_name="Nobody", total=1, created_at=timezone.now())
-    (stored,) = columns(Order, user_orders.pk, ["full_name"])
-    assert not crypto.is_subject_envelope(stored)  # no subject: the shared keys
+def test_a_row_without_a_subject_is_sealed_under_the_shared_keys():
+    nobodys = Order.objects.create(full_name="Nobody", total=1, created_at=timezone.now())
+    (stored,) = columns(Order, nobodys.pk, ["full_name"])
+    assert stored and not crypto.is_subject_envelope(stored)
+    assert Order.objects.get(pk=nobodys.pk).full_name == "Nobody"
 
 
 def test_a_value_copied_into_another_customers_row_opens_nowhere(victim, attacker):
@@ -373,3 +374,25 @@ def test_a_database_check_counts_shared_key_values_in_rows_with_a_subject_until_
     rotate_keys(["testapp.Order", "testapp.Customer"])
     assert check_shared_values_of_subjects(databases=["default"]) == []
     assert Customer.objects.get(email="changed@example.sa").pk == profile.pk
+
+
+def test_moving_values_onto_subject_keys_stopped_after_a_batch_resumes_and_loses_nothing(django_user_model):
+    users = [django_user_model.objects.create_user(f"rotated-{number}") for number in range(6)]
+    orders = [order_of(users[number % 6], f"Name {number}") for number in range(30)]
+    field = Order._meta.get_field("full_name")
+    for order in orders:  # as the version before subject keys wrote them
+        write(Order, order.pk, full_name=field.seal(order.full_name))
+
+    def stop_after_the_first_batch(label, done, total):
+        raise KeyboardInterrupt("the worker was stopped")
+
+    with pytest.raises(KeyboardInterrupt):
+        rotate_keys(["testapp.Order"], batch_size=10, progress=stop_after_the_first_batch)
+    moved = [crypto.is_subject_envelope(columns(Order, order.pk, ["full_name"])[0]) for order in orders]
+    assert 0 < sum(moved) < len(orders)  # the first batch committed, the rest not yet
+    key_store.reset()
+    assert [order.full_name for order in Order.objects.order_by("pk")] == [f"Name {n}" for n in range(30)]
+    (report,) = [entry for entry in rotate_keys(["testapp.Order"], batch_size=10) if entry.field == "full_name"]
+    assert report.resealed == len(orders) - sum(moved)
+    assert all(crypto.is_subject_envelope(columns(Order, order.pk, ["full_name"])[0]) for order in orders)
+    assert [order.full_name for order in Order.objects.order_by("pk")] == [f"Name {n}" for n in range(30)]

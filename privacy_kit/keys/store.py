@@ -242,16 +242,17 @@ def keys_for(subject_ids: Iterable[Any], *, create: bool = False) -> dict[str, b
 def _load(subjects: list[str]) -> dict[str, bytes | Destroyed]:
     """Read and unwrap the stored keys of ``subjects``: one query and one provider call per chunk."""
     entries: dict[str, bytes | Destroyed] = {}
-    rows = _model().objects.using(key_database())
     for start in range(0, len(subjects), IDS_PER_QUERY):
-        stored = list(
-            rows.filter(subject__in=subjects[start : start + IDS_PER_QUERY]).values_list(
-                "subject", "wrapped_key", "destroyed_at"
-            )
-        )
-        entries.update({subject: Destroyed(when) for subject, wrapped, when in stored if wrapped is None})
-        live = [(subject, bytes(wrapped)) for subject, wrapped, _ in stored if wrapped is not None]
-        entries.update(_unwrap(live))
+        entries.update(_read(subjects[start : start + IDS_PER_QUERY]))
+    return entries
+
+
+def _read(subjects: Any) -> dict[str, bytes | Destroyed]:
+    """Read and unwrap the stored keys of ``subjects`` (a list, or a query of subject ids): one query, one call."""
+    rows = _model().objects.using(key_database()).filter(subject__in=subjects)
+    stored = list(rows.values_list("subject", "wrapped_key", "destroyed_at")[: app_settings.SUBJECT_KEY_CACHE_SIZE])
+    entries: dict[str, bytes | Destroyed] = {s: Destroyed(when) for s, wrapped, when in stored if wrapped is None}
+    entries.update(_unwrap([(s, bytes(wrapped)) for s, wrapped, _ in stored if wrapped is not None]))
     return entries
 
 
@@ -310,7 +311,6 @@ def destroy(subject_id: Any) -> datetime:
     alias = key_database()
     rows = _model().objects.using(alias)
     now = timezone.now()
-    cache.evict(subject)
     _forget_ciphers(subject)
     with transaction.atomic(using=alias):
         rows.filter(subject=subject, destroyed_at__isnull=True).update(wrapped_key=None, destroyed_at=now)
@@ -319,7 +319,6 @@ def destroy(subject_id: Any) -> datetime:
         )
         destroyed_at = rows.values_list("destroyed_at", flat=True).get(subject=subject)
     # A lookup in another thread may have cached the key between the eviction and the commit.
-    transaction.on_commit(partial(cache.evict, subject), using=alias)
     transaction.on_commit(partial(_forget_ciphers, subject), using=alias)
     return destroyed_at
 
@@ -364,13 +363,16 @@ def rewrap(batch_size: int | None = None) -> int:
 #
 # Reading, the database reports each value's row subject (``privacy_kit.fields.SubjectCol``).
 # The cipher comes from the cache of committed keys (a plain dict read); on a miss, the
-# keys of every subject of the query's rows are loaded at once (``SubjectBatch``), so a
+# keys of every subject of the query's rows are loaded at once (``preload``), so a
 # page of rows of many subjects costs one query for their keys, not one per subject.
 # Writing goes through ``keys_for``, whose cache holds only committed keys.
 
 
-def reading_cipher(subject: str, batch: SubjectBatch | None, model: str, field: str) -> AESGCM:
-    """Return the cipher that opens a value of ``subject``'s row; raise ``KeyDestroyed`` for an erased one."""
+def reading_cipher(subject: str, batch: Any, model: str, field: str) -> AESGCM:
+    """Return the cipher that opens a value of ``subject``'s row; raise ``KeyDestroyed`` for an erased one.
+
+    ``batch`` (with a ``load()``) loads, at the first miss, the keys of the other rows read with it.
+    """
     cipher = cache.cipher(subject)
     if cipher is not None:
         return cipher
@@ -388,36 +390,16 @@ def reading_cipher(subject: str, batch: SubjectBatch | None, model: str, field: 
         raise DecryptionError(model, field, "subject", "the row's subject has no key") from None
 
 
-class SubjectBatch:
-    """The subjects of one query's rows, whose keys are loaded together on the first miss.
+def preload(subjects: Any, using: str) -> None:
+    """Load the keys of every subject a query names (a query of their ids as text, on ``using``) at once.
 
-    ``subjects`` is a query of the subjects' ids as text (or a list of them). Loading is
-    one query (the keys of those subjects, the subjects' query inside it when the keys
-    share its database) and one provider call; a destroyed key among them is remembered
-    as such, and only its own rows fail.
+    One query (the subjects' query inside the keys' one when they share a database) and
+    one provider call; a destroyed key among them is remembered as such, and only its
+    own rows fail. Cached as ``keys_for`` caches.
     """
-
-    def __init__(self, subjects: Any, using: str) -> None:
-        self.subjects = subjects
-        self.using = using
-        self.loaded = False
-
-    def load(self) -> None:
-        if self.loaded:
-            return
-        self.loaded = True
-        rows = _model().objects.using(key_database())
-        subjects = self.subjects
-        if self.using != key_database() and not isinstance(subjects, list):
-            subjects = list(subjects)  # another database: its subjects first, then their keys
-        stored = list(
-            rows.filter(subject__in=subjects).values_list("subject", "wrapped_key", "destroyed_at")[
-                : app_settings.SUBJECT_KEY_CACHE_SIZE
-            ]
-        )
-        entries: dict[str, bytes | Destroyed] = {s: Destroyed(when) for s, wrapped, when in stored if wrapped is None}
-        entries.update(_unwrap([(s, bytes(wrapped)) for s, wrapped, _ in stored if wrapped is not None]))
-        _remember(entries)
+    if using != key_database():
+        subjects = list(subjects[: app_settings.SUBJECT_KEY_CACHE_SIZE])  # another database: subjects first
+    _remember(_read(subjects))
 
 
 _ciphers_by_key: dict[bytes, AESGCM] = {}
