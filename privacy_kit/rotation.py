@@ -8,7 +8,9 @@ Both are idempotent: after a crash, run them again and they carry on.
 
 from __future__ import annotations
 
+import base64
 import binascii
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -354,6 +356,31 @@ def sealed_key_id(stored: str) -> bytes | None:
     return identifier if len(raw) >= crypto.MIN_ENVELOPE_BYTES else None
 
 
+_BYTEA_HEX = re.compile(r"\\x(?:[0-9a-fA-F]{2})+")
+FERNET_MIN_BYTES = 1 + 8 + 16 + 16 + 32  # version, timestamp, IV, one AES block, HMAC-SHA256
+
+
+def foreign_ciphertext(stored: Any) -> str | None:
+    """Say what a stored value is when it cannot be a plaintext of a field: bytes, a Fernet token.
+
+    A column that held another library's ciphertext (django-cryptography's binary values,
+    fernet-encrypted-fields' tokens) still holds it after the field is switched: encrypting
+    that text again would keep the ciphertext and lose the value.
+    """
+    if isinstance(stored, (bytes, bytearray, memoryview)):
+        return "binary data (another library's ciphertext, such as django-cryptography's)"
+    if _BYTEA_HEX.fullmatch(stored):
+        return "binary data shown as hex text (a bytea column converted to text)"
+    if stored.startswith("gA"):
+        try:
+            token = base64.urlsafe_b64decode(stored.encode("ascii"))
+        except (binascii.Error, ValueError):
+            return None
+        if token[:1] == b"\x80" and len(token) >= FERNET_MIN_BYTES and (len(token) - FERNET_MIN_BYTES) % 16 == 0:
+            return "a Fernet token (fernet-encrypted-fields, django-cryptography)"
+    return None
+
+
 def encrypt_existing(
     model: type[models.Model],
     field_name: str,
@@ -375,6 +402,13 @@ def encrypt_existing(
     ring = crypto.keyring()
 
     def seal_plaintext(field: EncryptedField, key: Any, subject: str | None, stored: str) -> str | None:
+        foreign = foreign_ciphertext(stored)
+        if foreign:
+            raise ValueError(
+                f"{model._meta.label}.{field.name} (pk {key}): the stored value is {foreign}, not a plaintext. "
+                "Encrypting it would keep that ciphertext and lose the value: decrypt it with the "
+                "library that wrote it first."
+            )
         if crypto.is_subject_envelope(split_stored(stored)[1]):
             return None
         identifier = sealed_key_id(stored)

@@ -206,3 +206,49 @@ def test_search_a_value_indexed_under_the_old_normalization_after_rotate_keys_re
     assert Member.objects.get(name=NFKC_NAME).name == " " + NFC_NAME
     call_command("rotate_keys", "testapp.Member", "--reindex", stdout=(again := StringIO()), verbosity=0)
     assert again.getvalue() == f"testapp.Member.name: {NEW_ID} (primary): 1; re-encrypted 0\n"
+
+
+def fernet_token():
+    """A well-formed Fernet token, as fernet-encrypted-fields stores one (version, time, IV, block, HMAC)."""
+    import base64
+    import os
+    import time
+
+    timestamp = int(time.time()).to_bytes(8, "big")
+    return base64.urlsafe_b64encode(b"\x80" + timestamp + os.urandom(16 + 16 + 32)).decode()
+
+
+def other_library_value(vendor):
+    """What a column holds after its django-cryptography BinaryField is switched to our text field."""
+    token = b"\x80" + bytes(range(72))
+    # SQLite keeps the BLOB as it is in the rebuilt table; PostgreSQL's bytea::text is hex.
+    return token if vendor == "sqlite" else "\\x" + token.hex()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["binary", "fernet"])
+def test_encrypt_existing_refuses_another_librarys_ciphertext_and_writes_nothing(kind):
+    with override_settings(PRIVACY_KIT=NEW_ONLY):
+        contact = Contact.objects.create(email="a@example.com", note="placeholder")
+    foreign = other_library_value(connection.vendor) if kind == "binary" else fernet_token()
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {Contact._meta.db_table} SET note = %s WHERE id = %s", [foreign, contact.pk])
+    before = stored_notes()
+    with override_settings(PRIVACY_KIT=NEW_ONLY), pytest.raises(CommandError) as raised:
+        call_command("encrypt_existing", "testapp.Contact", "note", verbosity=0)
+    reason = "a Fernet token" if kind == "fernet" else "binary data"
+    assert f"testapp.Contact.note (pk {contact.pk}): the stored value is {reason}" in str(raised.value)
+    assert stored_notes() == before
+
+
+@pytest.mark.django_db
+def test_encrypt_existing_still_encrypts_plaintext_that_looks_like_hex_or_base64():
+    with override_settings(PRIVACY_KIT=NEW_ONLY):
+        contact = Contact.objects.create(email="b@example.com", note="placeholder")
+    notes = {"gAAAAAshort": None, "x41": None, "deadbeef": None}
+    for text in notes:
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {Contact._meta.db_table} SET note = %s WHERE id = %s", [text, contact.pk])
+        with override_settings(PRIVACY_KIT=NEW_ONLY):
+            encrypt_existing(Contact, "note")
+            assert Contact.objects.get(pk=contact.pk).note == text
