@@ -41,6 +41,8 @@ from django.db.models.fields import AutoFieldMixin
 from django.db.models.functions import Cast
 from django.db.models.lookups import Exact, In, IsNull, Lookup
 from django.db.models.signals import post_init, post_save, pre_save
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from . import crypto, registry
 from .crypto import BLIND_INDEX_CHARS, Binding, DecryptionError
@@ -62,6 +64,11 @@ class EncryptedField(models.Field):
     def __init__(self, *args: Any, searchable: bool = False, **kwargs: Any) -> None:
         self.searchable = searchable
         super().__init__(*args, **kwargs)
+
+    @property
+    def description(self) -> Any:  # type: ignore[override]
+        # What the plain field says, with its placeholders (admindocs fills them in).
+        return format_lazy(_("Encrypted {}"), super().description)
 
     # -- declaration ------------------------------------------------------
 
@@ -697,8 +704,20 @@ def encrypted_class(plain_class: type[models.Field]) -> type[EncryptedField]:
     return cls
 
 
-def encrypt(field: models.Field, *, searchable: bool = False) -> EncryptedField:
-    """Return an encrypted copy of a plain model field: ``encrypt(models.CharField(max_length=50))``."""
+def encrypt(field: Any, *, searchable: bool = False) -> Any:
+    """Return an encrypted copy of a plain model field: ``encrypt(models.CharField(max_length=50))``.
+
+    Given one of Django's field classes (``encrypt(models.IntegerField)``), return the
+    encrypted class, which takes the plain field's options.
+    """
+    if isinstance(field, type):
+        if not issubclass(field, models.Field):
+            raise TypeError(f"encrypt() takes a model field or a model field class, not {field.__name__}.")
+        if searchable:
+            raise TypeError("encrypt() of a field class takes no options: pass searchable=True to the class.")
+        return encrypted_class(field)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"encrypt() takes a model field or a model field class, not {type(field).__name__}.")
     _, _, args, kwargs = field.deconstruct()
     return encrypted_class(type(field))(*args, searchable=searchable, **kwargs)
 

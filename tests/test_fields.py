@@ -524,3 +524,30 @@ def test_encrypt_refuses_an_encrypted_field():
 def test_deconstruct_keeps_searchable():
     _, path, _, kwargs = EncryptedEmailField(searchable=True).deconstruct()
     assert path == "privacy_kit.fields.EncryptedEmailField" and kwargs["searchable"] is True
+
+
+def test_encrypt_takes_a_django_field_class_and_its_options():
+    cls = encrypt(models.IntegerField)
+    assert cls is EncryptedIntegerField
+    field = cls(null=True, help_text="age")
+    assert field.null and field.help_text == "age"
+
+
+@pytest.mark.parametrize("thing", [int, "IntegerField", 3])
+def test_encrypt_refuses_what_is_not_a_model_field(thing):
+    with pytest.raises(TypeError, match="takes a model field or a model field class"):
+        encrypt(thing)
+
+
+def test_encrypt_refuses_a_field_class_of_its_own_with_the_way_to_do_it():
+    class Shoe(models.IntegerField):
+        pass
+
+    with pytest.raises(TypeError, match=r"class EncryptedMyField\(EncryptedField, MyField\)"):
+        encrypt(Shoe)
+
+
+def test_description_says_encrypted_with_the_plain_fields_placeholders():
+    field = EncryptedCharField(max_length=30)
+    assert str(field.description) % field.__dict__ == "Encrypted String (up to 30)"
+    assert str(encrypt(models.BooleanField()).description).startswith("Encrypted Boolean")
