@@ -356,7 +356,9 @@ def sealed_key_id(stored: str) -> bytes | None:
     return identifier if len(raw) >= crypto.MIN_ENVELOPE_BYTES else None
 
 
-_BYTEA_HEX = re.compile(r"\\x(?:[0-9a-fA-F]{2})+")
+# At least 16 bytes: no authenticated ciphertext is shorter than its tag, and a plaintext
+# that happens to read "\\x41" stays a plaintext.
+_BYTEA_HEX = re.compile(r"\\x(?:[0-9a-fA-F]{2}){16,}")
 FERNET_MIN_BYTES = 1 + 8 + 16 + 16 + 32  # version, timestamp, IV, one AES block, HMAC-SHA256
 
 

@@ -229,10 +229,13 @@ def other_library_value(vendor):
 @pytest.mark.parametrize("kind", ["binary", "fernet"])
 def test_encrypt_existing_refuses_another_librarys_ciphertext_and_writes_nothing(kind):
     with override_settings(PRIVACY_KIT=NEW_ONLY):
+        neighbour = Contact.objects.create(email="n@example.com", note="placeholder")
         contact = Contact.objects.create(email="a@example.com", note="placeholder")
     foreign = other_library_value(connection.vendor) if kind == "binary" else fernet_token()
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {Contact._meta.db_table} SET note = %s WHERE id = %s", [foreign, contact.pk])
+        # A plaintext in the same batch, seen first: it is not written either.
+        cursor.execute(f"UPDATE {Contact._meta.db_table} SET note = 'plain' WHERE id = %s", [neighbour.pk])
     before = stored_notes()
     with override_settings(PRIVACY_KIT=NEW_ONLY), pytest.raises(CommandError) as raised:
         call_command("encrypt_existing", "testapp.Contact", "note", verbosity=0)
@@ -245,7 +248,7 @@ def test_encrypt_existing_refuses_another_librarys_ciphertext_and_writes_nothing
 def test_encrypt_existing_still_encrypts_plaintext_that_looks_like_hex_or_base64():
     with override_settings(PRIVACY_KIT=NEW_ONLY):
         contact = Contact.objects.create(email="b@example.com", note="placeholder")
-    notes = {"gAAAAAshort": None, "x41": None, "deadbeef": None}
+    notes = {"gAAAAAshort": None, "x41": None, "deadbeef": None, "\\x41": None, "\\x" + "ab" * 15: None}
     for text in notes:
         with connection.cursor() as cursor:
             cursor.execute(f"UPDATE {Contact._meta.db_table} SET note = %s WHERE id = %s", [text, contact.pk])

@@ -539,6 +539,12 @@ def test_encrypt_refuses_what_is_not_a_model_field(thing):
         encrypt(thing)
 
 
+def test_encrypt_of_a_field_class_takes_searchable_on_the_class_not_on_encrypt():
+    with pytest.raises(TypeError, match="pass searchable=True to the class"):
+        encrypt(models.EmailField, searchable=True)
+    assert encrypt(models.EmailField)(searchable=True).searchable
+
+
 def test_encrypt_refuses_a_field_class_of_its_own_with_the_way_to_do_it():
     class Shoe(models.IntegerField):
         pass
