@@ -8,9 +8,7 @@ Both are idempotent: after a crash, run them again and they carry on.
 
 from __future__ import annotations
 
-import base64
 import binascii
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -18,11 +16,12 @@ from dataclasses import field as dataclass_field
 from typing import Any
 
 from django.apps import apps
+from django.core.exceptions import ValidationError
 from django.db import connections, models, router, transaction
 from django.db.models import ExpressionWrapper, F, Q, Value
 from django.db.models.functions import Cast
 
-from . import crypto, keys, registry
+from . import crypto, keys, peers, registry
 from .batches import primary_key_batches
 from .conf import app_settings
 from .fields import EncryptedField, split_stored
@@ -66,11 +65,14 @@ def models_with_encrypted_fields(labels: Iterable[str] = ()) -> list[type[models
 SUBJECT = "privacy_kit_subject"
 
 
-def _stored_values(rows: models.QuerySet, fields: list[EncryptedField], batch: Q) -> list[tuple[Any, ...]]:
+def _stored_values(
+    rows: models.QuerySet, fields: list[EncryptedField], batch: Q, *, load_keys: bool = True
+) -> list[tuple[Any, ...]]:
     """Return (pk, subject, stored text...) of the rows in the batch, without decrypting anything.
 
     The subject is the row's subject id as text (``None`` for a model without subject keys
-    or a row without a subject), as the database reports it.
+    or a row without a subject), as the database reports it. With ``load_keys``, the
+    subjects' keys are loaded (and made where missing) for the batch's writes.
     """
     raw: dict[str, Any] = {
         f"stored_{field.attname}": ExpressionWrapper(F(field.attname), output_field=models.TextField())
@@ -83,7 +85,7 @@ def _stored_values(rows: models.QuerySet, fields: list[EncryptedField], batch: Q
     found = list(rows.values_list("pk", SUBJECT, *raw))
     # Every key the batch needs, in one lookup before the batch's writes (and made where missing).
     subjects = {row[1] for row in found if row[1] is not None}
-    if subjects:
+    if subjects and load_keys:
         keys.keys_for(subjects, create=True)
     return found
 
@@ -133,11 +135,13 @@ def _rewrite_table(
     batch_size: int | None,
     progress: Progress | None,
     scope: Q | None = None,
+    load_keys: bool = True,
 ) -> Counter:
     """Walk the table in primary-key batches and store each value for which ``rewrite`` returns a new one.
 
     Return, per field, how many values were written: those still unchanged when
-    their compare-and-swap ran.
+    their compare-and-swap ran. A pass that writes nothing (a dry run) need not
+    ``load_keys``, so it makes no subject key either.
     """
     written: Counter = Counter()
     size = batch_size or app_settings.PURGE_BATCH_SIZE
@@ -146,7 +150,7 @@ def _rewrite_table(
     total, done = scoped.count(), 0
     for batch in primary_key_batches(scoped, size):
         with transaction.atomic(using=using):
-            rows = _stored_values(scoped, fields, batch)
+            rows = _stored_values(scoped, fields, batch, load_keys=load_keys)
             for position, field in enumerate(fields):
                 changes = []
                 for key, subject, *stored in rows:
@@ -221,7 +225,9 @@ def rotate_keys(
         fields = encrypted_fields(model)
         reports.update((field, FieldReport(model._meta.label, field.name)) for field in fields)
         scope = Q(pk__gte=start, pk__lt=end) if start is not None else None
-        written = _rewrite_table(model, fields, reseal, batch_size=batch_size, progress=progress, scope=scope)
+        written = _rewrite_table(
+            model, fields, reseal, batch_size=batch_size, progress=progress, scope=scope, load_keys=not dry_run
+        )
         for field in fields:
             reports[field].resealed = written[field]
     return list(reports.values())
@@ -301,7 +307,9 @@ def rotate_blind_index(
             continue
         reports.update((field, BlindIndexReport(model._meta.label, field.name)) for field in fields)
         scope = Q(pk__gte=start, pk__lt=end) if start is not None else None
-        written = _rewrite_table(model, fields, reindex, batch_size=batch_size, progress=progress, scope=scope)
+        written = _rewrite_table(
+            model, fields, reindex, batch_size=batch_size, progress=progress, scope=scope, load_keys=not dry_run
+        )
         for field in fields:
             reports[field].resealed = written[field]
     return list(reports.values())
@@ -356,33 +364,6 @@ def sealed_key_id(stored: str) -> bytes | None:
     return identifier if len(raw) >= crypto.MIN_ENVELOPE_BYTES else None
 
 
-# At least 16 bytes: no authenticated ciphertext is shorter than its tag, and a plaintext
-# that happens to read "\\x41" stays a plaintext.
-_BYTEA_HEX = re.compile(r"\\x(?:[0-9a-fA-F]{2}){16,}")
-FERNET_MIN_BYTES = 1 + 8 + 16 + 16 + 32  # version, timestamp, IV, one AES block, HMAC-SHA256
-
-
-def foreign_ciphertext(stored: Any) -> str | None:
-    """Say what a stored value is when it cannot be a plaintext of a field: bytes, a Fernet token.
-
-    A column that held another library's ciphertext (django-cryptography's binary values,
-    fernet-encrypted-fields' tokens) still holds it after the field is switched: encrypting
-    that text again would keep the ciphertext and lose the value.
-    """
-    if isinstance(stored, (bytes, bytearray, memoryview)):
-        return "binary data (another library's ciphertext, such as django-cryptography's)"
-    if _BYTEA_HEX.fullmatch(stored):
-        return "binary data shown as hex text (a bytea column converted to text)"
-    if stored.startswith("gA"):
-        try:
-            token = base64.urlsafe_b64decode(stored.encode("ascii"))
-        except (binascii.Error, ValueError):
-            return None
-        if token[:1] == b"\x80" and len(token) >= FERNET_MIN_BYTES and (len(token) - FERNET_MIN_BYTES) % 16 == 0:
-            return "a Fernet token (fernet-encrypted-fields, django-cryptography)"
-    return None
-
-
 def encrypt_existing(
     model: type[models.Model],
     field_name: str,
@@ -404,7 +385,7 @@ def encrypt_existing(
     ring = crypto.keyring()
 
     def seal_plaintext(field: EncryptedField, key: Any, subject: str | None, stored: str) -> str | None:
-        foreign = foreign_ciphertext(stored)
+        foreign = peers.foreign_ciphertext(stored)
         if foreign:
             raise ValueError(
                 f"{model._meta.label}.{field.name} (pk {key}): the stored value is {foreign}, not a plaintext. "
@@ -432,3 +413,116 @@ def encrypt_existing(
     written = _rewrite_table(model, [field], seal_plaintext, batch_size=batch_size, progress=progress)
     report.encrypted = written[field]
     return report
+
+
+# The rows a report names, per outcome: enough to find them, bounded whatever the table size.
+ROWS_NAMED = 20
+
+
+@dataclass
+class ImportReport:
+    """What importing another library's values into one encrypted column found and did."""
+
+    model: str
+    field: str
+    # Compare-and-swap writes that matched: a value the application changed meanwhile is not counted.
+    imported: int = 0
+    # Values a run would import (counted by a dry run).
+    pending: int = 0
+    # Values that are privacy_kit's already: imported by an earlier run, or written since.
+    already: int = 0
+    # Values left as they are, per reason (a MAC that does not verify, a pickle refused, ...).
+    left: Counter = dataclass_field(default_factory=Counter)
+    # The first ROWS_NAMED primary keys of those, with the reason.
+    rows_left: list[tuple[Any, str]] = dataclass_field(default_factory=list)
+
+    def leave(self, key: Any, reason: str) -> None:
+        self.left[reason] += 1
+        if len(self.rows_left) < ROWS_NAMED:
+            self.rows_left.append((key, reason))
+
+    def lines(self, *, dry_run: bool = False) -> list[str]:
+        """Say what was found, then each row left as it is (by primary key, never by value)."""
+        done = f"would import {self.pending}" if dry_run else f"imported {self.imported}"
+        left = sum(self.left.values())
+        lines = [f"{self.model}.{self.field}: {done}; already privacy_kit's {self.already}; left as they are {left}"]
+        lines += [f"  pk {key}: {reason}" for key, reason in self.rows_left]
+        if left > len(self.rows_left):
+            lines.append(f"  and {left - len(self.rows_left)} more")
+        return lines
+
+
+def import_ciphertext(
+    model: type[models.Model],
+    field_names: Iterable[str],
+    *,
+    source: str,
+    dry_run: bool = False,
+    batch_size: int | None = None,
+    progress: Progress | None = None,
+) -> list[ImportReport]:
+    """Re-seal, in place, the values another library (``source``, one of ``peers.SOURCES``) stored.
+
+    Run it after switching the fields to privacy_kit's and migrating the columns to text.
+    Each value is verified with that library's own keys (``privacy_kit.peers``) and sealed
+    as a privacy_kit value, under the subject's key where the model has subject keys. A
+    value that does not verify or does not fit the field is left as it is and reported by
+    its row. Batched, one short transaction per batch, compare-and-swap: safe to stop and
+    run again, values already imported are skipped.
+    """
+    if source not in peers.SOURCES:
+        raise ValueError(f"Unknown source {source!r}: choose one of {', '.join(peers.SOURCES)}.")
+    fields = []
+    for name in field_names:
+        field = model._meta.get_field(name)
+        if not isinstance(field, EncryptedField):
+            raise ValueError(
+                f"{model._meta.label}.{name} is not an encrypted field; switch it to privacy_kit's and migrate first."
+            )
+        fields.append(field)
+    reports = {field: ImportReport(model._meta.label, field.name) for field in fields}
+    if source == peers.DJANGO_CRYPTOGRAPHY:
+        keys: Any = peers.django_cryptography_keys()
+    else:
+        keys = peers.fernet_fields_keys()
+
+    def open_peer(field: EncryptedField, stored: Any) -> Any:
+        if source == peers.DJANGO_CRYPTOGRAPHY:
+            raw = peers.stored_bytes(stored)
+            if raw is None:
+                raise peers.Unreadable("not binary data, so not a django-cryptography value")
+            return peers.open_django_cryptography(raw, keys)
+        if not isinstance(stored, str):
+            raise peers.Unreadable("binary data, so not a fernet-encrypted-fields value")
+        return peers.open_fernet_fields(stored, keys, json_leaves=isinstance(field, models.JSONField))
+
+    def reseal(field: EncryptedField, key: Any, subject: str | None, stored: Any) -> str | None:
+        report = reports[field]
+        if isinstance(stored, str) and _is_ours(stored):
+            report.already += 1
+            return None
+        try:
+            value = field.get_prep_value(field.to_python(open_peer(field, stored)))
+        except (peers.Unreadable, peers.Refused) as error:
+            report.leave(key, str(error))
+            return None
+        except (ValidationError, ValueError, TypeError):
+            report.leave(key, f"its value is not a valid {type(field).__name__.removeprefix('Encrypted')} value")
+            return None
+        if value is None:
+            report.leave(key, "it holds None: set the row's value by hand")
+            return None
+        if dry_run:
+            report.pending += 1
+            return None
+        return field.seal(field.value_to_text(value), subject)
+
+    written = _rewrite_table(model, fields, reseal, batch_size=batch_size, progress=progress, load_keys=not dry_run)
+    for field, report in reports.items():
+        report.imported = written[field]
+    return list(reports.values())
+
+
+def _is_ours(stored: str) -> bool:
+    """Return whether a stored text is a privacy_kit value (under a subject's key or a shared one)."""
+    return crypto.is_subject_envelope(split_stored(stored)[1]) or sealed_key_id(stored) is not None

@@ -28,6 +28,7 @@ class Record(models.Model):
     data = EncryptedJSONField(null=True, blank=True)
     flag = encrypt(models.BooleanField(null=True, blank=True))
     code = encrypt(models.CharField(max_length=20, null=True, blank=True), searchable=True)
+    uid = encrypt(models.UUIDField(null=True, blank=True))
     plain = models.CharField(max_length=50, blank=True, default="")
     # Whose record it is, when a test registers Record with subject="owner" (subject keys).
     owner = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
