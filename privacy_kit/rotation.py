@@ -136,6 +136,7 @@ def _rewrite_table(
     progress: Progress | None,
     scope: Q | None = None,
     load_keys: bool = True,
+    using: str | None = None,
 ) -> Counter:
     """Walk the table in primary-key batches and store each value for which ``rewrite`` returns a new one.
 
@@ -145,8 +146,9 @@ def _rewrite_table(
     """
     written: Counter = Counter()
     size = batch_size or app_settings.PURGE_BATCH_SIZE
-    using = router.db_for_write(model)
-    scoped = model._base_manager.filter(scope) if scope is not None else model._base_manager.all()
+    using = using or router.db_for_write(model)
+    rows = model._base_manager.using(using)
+    scoped = rows.filter(scope) if scope is not None else rows.all()
     total, done = scoped.count(), 0
     for batch in primary_key_batches(scoped, size):
         with transaction.atomic(using=using):
@@ -460,6 +462,7 @@ def import_ciphertext(
     dry_run: bool = False,
     batch_size: int | None = None,
     progress: Progress | None = None,
+    using: str | None = None,
 ) -> list[ImportReport]:
     """Re-seal, in place, the values another library (``source``, one of ``peers.SOURCES``) stored.
 
@@ -517,7 +520,9 @@ def import_ciphertext(
             return None
         return field.seal(field.value_to_text(value), subject)
 
-    written = _rewrite_table(model, fields, reseal, batch_size=batch_size, progress=progress, load_keys=not dry_run)
+    written = _rewrite_table(
+        model, fields, reseal, batch_size=batch_size, progress=progress, load_keys=not dry_run, using=using
+    )
     for field, report in reports.items():
         report.imported = written[field]
     return list(reports.values())
