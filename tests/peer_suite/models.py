@@ -4,13 +4,11 @@
 # Copyright (c) 2016, George Marshall. All rights reserved.
 # BSD 3-Clause License: see LICENSE in this directory.
 # Changed: the import (django_cryptography.fields -> privacy_kit.fields); the pickled-field
-# models and EncryptedTTLIntegerModel dropped (features privacy_kit does not offer);
-# EncryptedFieldSubclass declared as privacy_kit's TypeError for '@encrypt' on a field class
-# of one's own says, 'class EncryptedMyField(EncryptedField, MyField)'.
+# models and EncryptedTTLIntegerModel dropped (features privacy_kit does not offer).
 
 from django.db import models
 
-from privacy_kit.fields import EncryptedField, encrypt
+from privacy_kit.fields import encrypt
 
 
 class EncryptedIntegerModel(models.Model):
@@ -38,5 +36,6 @@ class OtherEncryptedTypesModel(models.Model):
     decimal = encrypt(models.DecimalField(max_digits=5, decimal_places=2))
 
 
-class EncryptedFieldSubclass(EncryptedField, models.IntegerField):
+@encrypt
+class EncryptedFieldSubclass(models.IntegerField):
     pass
