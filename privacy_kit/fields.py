@@ -25,6 +25,7 @@ from __future__ import annotations
 import binascii
 import datetime
 import json
+import sys
 import time
 import unicodedata
 from contextlib import ExitStack
@@ -684,22 +685,55 @@ _classes: dict[type[models.Field], type[EncryptedField]] = {
 }
 
 
+def _is_django_field(cls: type) -> bool:
+    return getattr(models, cls.__name__, None) is cls
+
+
+class DecoratedField:
+    """What ``@encrypt`` adds to a field class of a shop's own: its migrations name it by its module.
+
+    The decorated class keeps the plain class's module and name, as django-cryptography's
+    did, so the name the module binds is the encrypted class. Built without the decorator
+    (``EncryptedX = encrypt(X)``), that name is still the plain class, and a migration
+    would create a plain column: ``deconstruct()`` refuses.
+    """
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()  # type: ignore[misc]
+        cls = type(self)
+        if "<locals>" not in cls.__qualname__:
+            named: Any = sys.modules.get(cls.__module__)
+            for part in cls.__qualname__.split("."):
+                named = getattr(named, part, None)
+            if named is not cls:
+                raise TypeError(
+                    f"encrypt({cls.__qualname__}): a migration names this field {path}, which is the plain "
+                    f"field class. Put @encrypt above 'class {cls.__qualname__}', or define "
+                    f"'class Encrypted{cls.__name__}(EncryptedField, {cls.__name__})'."
+                )
+        return name, path, args, kwargs
+
+
 def encrypted_class(plain_class: type[models.Field]) -> type[EncryptedField]:
-    """Return the encrypted field class for one of Django's built-in field classes."""
+    """Return the encrypted field class of a value field class: Django's, or a subclass of one."""
     if plain_class in _classes:
         return _classes[plain_class]
-    if (
-        getattr(models, plain_class.__name__, None) is not plain_class
-        or issubclass(plain_class, _UNSUPPORTED)
-        or issubclass(plain_class, EncryptedField)
-    ):
+    django_base = next((cls for cls in plain_class.__mro__ if _is_django_field(cls)), models.Field)
+    if issubclass(plain_class, (*_UNSUPPORTED, EncryptedField)) or django_base is models.Field:
         raise TypeError(
             f"encrypt() does not support {plain_class.__name__}: it takes Django's own value fields "
-            "(text, numbers, dates, booleans, JSON, UUID). For a field class of your own, define "
-            "'class EncryptedMyField(EncryptedField, MyField)' in your code."
+            "(text, numbers, dates, booleans, JSON, UUID) and subclasses of them. For another field "
+            "class, define 'class EncryptedMyField(EncryptedField, MyField)' in your code."
         )
-    name = "Encrypted" + plain_class.__name__
-    cls = type(name, (EncryptedField, plain_class), {"__module__": __name__, "__qualname__": name})
+    if django_base is plain_class:
+        name = "Encrypted" + plain_class.__name__
+        cls = type(name, (EncryptedField, plain_class), {"__module__": __name__, "__qualname__": name})
+    else:
+        # A subclass of the shop's own (@encrypt above its class): the codec of the Django
+        # field it extends, its own methods, under its own name.
+        namespace = {"__module__": plain_class.__module__, "__qualname__": plain_class.__qualname__}
+        bases = (DecoratedField, encrypted_class(django_base), plain_class)
+        cls = type(plain_class.__name__, bases, {**namespace, "__doc__": plain_class.__doc__})
     _classes[plain_class] = cls
     return cls
 

@@ -28,6 +28,8 @@ INSTALLED_APPS = [
     "axes",
     "privacy_kit",
     "tests.testapp",
+    # django-cryptography's field tests (tests/peer_suite), under their app label "fields".
+    "tests.peer_suite",
     "example_shop.shop",
 ]
 MIDDLEWARE = [

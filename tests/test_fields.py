@@ -6,6 +6,8 @@ import pytest
 from django.core.exceptions import FieldError, ValidationError
 from django.db import connection, models
 from django.test import override_settings
+from django.test.utils import isolate_apps
+from django.utils.module_loading import import_string
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -545,12 +547,84 @@ def test_encrypt_of_a_field_class_takes_searchable_on_the_class_not_on_encrypt()
     assert encrypt(models.EmailField)(searchable=True).searchable
 
 
-def test_encrypt_refuses_a_field_class_of_its_own_with_the_way_to_do_it():
-    class Shoe(models.IntegerField):
+# A shop's own field classes, decorated as django-cryptography's users do (tests/peer_suite).
+@encrypt
+class ShoeSize(models.IntegerField):
+    description = "Shoe size"
+
+
+@encrypt
+class Moment(models.DateTimeField):
+    pass
+
+
+class PlainShoeSize(models.IntegerField):
+    pass
+
+
+# encrypt() not as a decorator: the module's name PlainShoeSize is still the plain class.
+EncryptedShoeSize = encrypt(PlainShoeSize)
+
+
+def test_encrypt_decorates_a_field_class_of_its_own_which_migrations_name_by_its_module():
+    assert issubclass(ShoeSize, EncryptedIntegerField) and ShoeSize.__mro__[0].__name__ == "ShoeSize"
+    field = ShoeSize(null=True, help_text="EU")
+    _, path, _, kwargs = field.deconstruct()
+    assert path == "tests.test_fields.ShoeSize" and import_string(path) is ShoeSize
+    assert kwargs == {"null": True, "help_text": "EU"}
+    assert type(field.clone()) is ShoeSize
+    assert str(field.description) == "Encrypted Shoe size"
+
+
+def test_a_decorated_field_class_keeps_the_codec_of_the_django_field_it_extends():
+    riyadh = datetime.datetime(2026, 3, 1, 15, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=3)))
+    assert Moment().value_to_text(riyadh) == "2026-03-01T12:00:00+00:00"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_decorated_field_class_of_its_own_stores_ciphertext_and_reads_its_value_back():
+    with isolate_apps("tests.testapp"):
+
+        class Foot(models.Model):
+            size = ShoeSize()
+
+            class Meta:
+                app_label = "testapp"
+
+    with connection.schema_editor() as editor:
+        editor.create_model(Foot)
+    try:
+        foot = Foot.objects.create(size=44)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT size FROM {Foot._meta.db_table}")
+            [(raw,)] = cursor.fetchall()
+        assert "44" not in raw and Foot._meta.get_field("size").open(raw) == "44"
+        assert Foot.objects.get(pk=foot.pk).size == 44
+    finally:
+        with connection.schema_editor() as editor:
+            editor.delete_model(Foot)
+
+
+def test_encrypt_of_a_field_class_of_its_own_not_as_a_decorator_fails_where_a_migration_would_name_it():
+    # A migration would name tests.test_fields.PlainShoeSize, the plain class, and store plaintext.
+    with pytest.raises(TypeError, match=r"@encrypt"):
+        EncryptedShoeSize().deconstruct()
+
+
+def test_encrypt_refuses_a_field_class_built_on_field_itself_with_the_way_to_do_it():
+    class Shoe(models.Field):
         pass
 
     with pytest.raises(TypeError, match=r"class EncryptedMyField\(EncryptedField, MyField\)"):
         encrypt(Shoe)
+
+
+def test_encrypt_refuses_a_field_class_of_its_own_on_a_related_field():
+    class Owner(models.ForeignKey):
+        pass
+
+    with pytest.raises(TypeError, match="does not support Owner"):
+        encrypt(Owner)
 
 
 def test_description_says_encrypted_with_the_plain_fields_placeholders():
