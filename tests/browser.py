@@ -12,6 +12,8 @@ import pytest
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.wait import WebDriverWait
 
+from tests.runs import postgres_only
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "bench" / "screenshots"
@@ -28,9 +30,11 @@ CHROMIUM_FLAGS = [
     "--window-size=1280,900",
 ]
 
-needs_chromium = pytest.mark.skipif(
-    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason="needs Chromium at /usr/bin/chromium and /usr/bin/chromedriver: run `make browser`",
+# A browser flow takes seconds: it runs in the PostgreSQL runs only (tests/runs.py).
+needs_chromium = (
+    postgres_only
+    if CHROMIUM.exists() and CHROMEDRIVER.exists()
+    else pytest.mark.skip(reason="needs Chromium at /usr/bin/chromium and /usr/bin/chromedriver: run `make browser`")
 )
 
 

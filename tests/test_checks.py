@@ -17,6 +17,7 @@ from django.urls import path
 from privacy_kit import crypto
 from privacy_kit.admin import PersonalDataAdmin
 from privacy_kit.fields import EncryptedCharField, EncryptedDecimalField, EncryptedTextField
+from tests.runs import settings_only
 from tests.settings import BASE_DIR, TEST_BLIND_INDEX_KEY, TEST_KEY_OLD, TEST_KEY_PRIMARY
 
 # Django 6.1 checks JSON and generated fields against the database's features: every check run needs it.
@@ -293,6 +294,7 @@ def check_in_subprocess(tmp_path, apps, middleware=(), backends=()):
     )
 
 
+@settings_only
 @pytest.mark.parametrize("with_middleware", [True, False], ids=["middleware-kept", "middleware-removed"])
 @pytest.mark.parametrize(
     "missing",
@@ -310,6 +312,7 @@ def test_checks_without_a_django_otp_app_name_the_line_to_add(tmp_path, missing,
     assert ("privacy_kit.E043" in run.stderr) is not with_middleware
 
 
+@settings_only
 @pytest.mark.parametrize("with_backend", [True, False], ids=["backend-kept", "backend-removed"])
 def test_checks_without_axes_name_the_line_to_add(tmp_path, with_backend):
     run = check_in_subprocess(tmp_path, ["axes"], AXES_MIDDLEWARE, backends=() if with_backend else AXES_BACKENDS)
@@ -320,6 +323,7 @@ def test_checks_without_axes_name_the_line_to_add(tmp_path, with_backend):
     assert ("privacy_kit.E046" in run.stderr) is not with_backend
 
 
+@settings_only
 def test_axes_middleware_without_axes_installed_names_the_line_to_add(tmp_path):
     # Django's own check (auth.E013's) imports every middleware, and axes' cannot load without its
     # app: privacy_kit stops at start-up with the line to add, not with axes' RuntimeError.

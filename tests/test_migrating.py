@@ -16,11 +16,11 @@ import sys
 import textwrap
 from pathlib import Path
 
-import django
 import pytest
 from django.db import connection
 
 from tests.docs import block_for, fenced_blocks
+from tests.runs import once_per_database
 from tests.settings import BASE_DIR
 
 pytest.importorskip("django_cryptography.fields", reason="the dev extra installs it")
@@ -133,14 +133,7 @@ def old_migrations_without_the_peers(path: Path) -> None:
     path.write_text(re.sub(r"^import (django_cryptography|encrypted_fields)\.fields\n", "", text, flags=re.M))
 
 
-# Half a minute of subprocesses: walked once per database, not once per database and Django.
-ONCE_PER_DATABASE = pytest.mark.skipif(
-    (connection.vendor == "sqlite") == (django.VERSION >= (6,)),
-    reason="walked on SQLite under Django 5.2 and on PostgreSQL under Django 6",
-)
-
-
-@ONCE_PER_DATABASE
+@once_per_database  # half a minute of subprocesses
 @pytest.mark.django_db
 def test_the_moves_of_docs_migrating_md_keep_every_value_and_leave_no_peer_behind(tmp_path):
     root = tmp_path
