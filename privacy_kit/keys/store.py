@@ -413,6 +413,11 @@ def writing_cipher(subject: str) -> AESGCM:
     cipher = cache.cipher(subject)
     if cipher is not None:
         return cipher
+    # Read or made by this transaction (a batch of rotate_keys or import_ciphertext): not
+    # cached until it commits, and found here without a second lookup per value.
+    entry = _in_transaction([subject]).get(subject)
+    if isinstance(entry, bytes):
+        return _cipher_of(entry)
     return _cipher_of(keys_for([subject], create=True)[subject])
 
 
