@@ -57,7 +57,7 @@ class ImportCiphertext(Operation):
             return  # a new database: nothing was ever stored by the other library
         model = apps.get_model(app_label, self.model_name)
         reports = import_ciphertext(model, self.fields, source=self.source, batch_size=self.batch_size, using=using)
-        if any(report.left for report in reports):
+        if any(report.left.total for report in reports):
             lines = [line for report in reports for line in report.lines()]
             raise ValueError(
                 "Some values were left as they are; nothing was lost. Add the key that wrote them "

@@ -35,6 +35,34 @@ MISSING_KEY = (
 )
 
 
+# The rows a report names: enough to find them, bounded whatever the table size.
+ROWS_NAMED = 20
+
+
+@dataclass
+class RowsLeft:
+    """Values a pass left as they are: how many per reason, and the first ``ROWS_NAMED`` by primary key."""
+
+    reasons: Counter = dataclass_field(default_factory=Counter)
+    rows: list[tuple[Any, str]] = dataclass_field(default_factory=list)
+
+    def add(self, key: Any, reason: str) -> None:
+        self.reasons[reason] += 1
+        if len(self.rows) < ROWS_NAMED:
+            self.rows.append((key, reason))
+
+    @property
+    def total(self) -> int:
+        return sum(self.reasons.values())
+
+    def lines(self) -> list[str]:
+        """Each row by primary key, never by value, and how many more."""
+        lines = [f"  pk {key}: {reason}" for key, reason in self.rows]
+        if self.total > len(self.rows):
+            lines.append(f"  and {self.total - len(self.rows)} more")
+        return lines
+
+
 @dataclass
 class FieldReport:
     """What a pass over one encrypted column found and did."""
@@ -49,6 +77,8 @@ class FieldReport:
     # Compare-and-swap writes that matched: a value changed meanwhile is not counted.
     resealed: int = 0
     encrypted: int = 0
+    # What encrypt_existing's dry run would refuse, by row.
+    refused: RowsLeft = dataclass_field(default_factory=RowsLeft)
 
 
 def encrypted_fields(model: type[models.Model]) -> list[EncryptedField]:
@@ -370,13 +400,17 @@ def encrypt_existing(
     model: type[models.Model],
     field_name: str,
     *,
+    dry_run: bool = False,
     batch_size: int | None = None,
     progress: Progress | None = None,
 ) -> FieldReport:
     """Encrypt, in place, the values of an encrypted field's column that still hold plaintext.
 
     Run it after changing a plain field to an encrypted one and migrating: the
-    column then holds plaintext that this turns into ciphertext, batch by batch.
+    column then holds plaintext that this turns into ciphertext, batch by batch. A value
+    that is not a plaintext of the field (another library's ciphertext, a privacy_kit
+    value that does not open in this column and row, a value of the wrong type) stops it
+    with the row named; with ``dry_run``, every such row is listed and nothing changes.
     """
     field = model._meta.get_field(field_name)
     if not isinstance(field, EncryptedField):
@@ -385,40 +419,65 @@ def encrypt_existing(
         )
     report = FieldReport(model._meta.label, field.name)
     ring = crypto.keyring()
+    label = f"{report.model}.{report.field}"
+
+    def refuse(key: Any, reason: str, advice: str) -> str | None:
+        """Stop at the row, or in a dry run list it; return that it is left as it is."""
+        if not dry_run:
+            raise ValueError(f"{label} (pk {key}): {reason}. {advice}")
+        report.refused.add(key, reason)
+        return None
 
     def seal_plaintext(field: EncryptedField, key: Any, subject: str | None, stored: str) -> str | None:
         foreign = peers.foreign_ciphertext(stored)
         if foreign:
-            raise ValueError(
-                f"{model._meta.label}.{field.name} (pk {key}): the stored value is {foreign}, not a plaintext. "
-                "Encrypting it would keep that ciphertext and lose the value: decrypt it with the "
-                "library that wrote it first."
+            return refuse(
+                key,
+                f"the stored value is {foreign}, not a plaintext",
+                "Encrypting it would keep that ciphertext and lose the value: decrypt it with the library "
+                "that wrote it first (import_ciphertext reads django-cryptography's and fernet-encrypted-fields').",
             )
-        if crypto.is_subject_envelope(split_stored(stored)[1]):
+        subject_envelope = crypto.is_subject_envelope(split_stored(stored)[1])
+        identifier = None if subject_envelope else sealed_key_id(stored)
+        if identifier is not None and identifier not in ring.ciphers:
+            if not dry_run:
+                raise ValueError(MISSING_KEY.format(label=label, key=key, key_id=identifier.hex()))
+            return refuse(key, f"sealed by key id {identifier.hex()}, which is not configured", "")
+        if subject_envelope or identifier is not None:
+            # Already encrypted, if it is this row's own: a value copied from another column
+            # or row is ciphertext that opens nowhere here, and is named rather than skipped.
+            if subject_envelope and subject is None:
+                return None  # the row lost its subject: nothing can tell
+            try:
+                field.open(stored, subject)
+            except crypto.KeyDestroyed:
+                return None
+            except crypto.DecryptionError:
+                return refuse(
+                    key,
+                    "the stored value is a privacy_kit value that does not open in this column and row "
+                    "(copied from another column or row, or altered)",
+                    "Encrypting it again would lose it: put the row's own value back.",
+                )
             return None
-        identifier = sealed_key_id(stored)
-        if identifier in ring.ciphers:
-            return None
-        if identifier is not None:
-            raise ValueError(
-                MISSING_KEY.format(label=f"{report.model}.{report.field}", key=key, key_id=identifier.hex())
-            )
         try:
             value = field.get_prep_value(field.text_to_value(stored))
         except (crypto.DecryptionError, ValueError, TypeError):
-            raise ValueError(
-                f"{model._meta.label}.{field.name} (pk {key}): the stored plaintext is not a valid "
-                f"{type(field).__name__.removeprefix('Encrypted')} value; fix that row first."
-            ) from None
+            return refuse(
+                key,
+                f"the stored plaintext is not a valid {type(field).__name__.removeprefix('Encrypted')} value",
+                "Fix that row first.",
+            )
+        if dry_run:
+            report.pending += 1
+            return None
         return field.seal(field.value_to_text(value), subject)
 
-    written = _rewrite_table(model, [field], seal_plaintext, batch_size=batch_size, progress=progress)
+    written = _rewrite_table(
+        model, [field], seal_plaintext, batch_size=batch_size, progress=progress, load_keys=not dry_run
+    )
     report.encrypted = written[field]
     return report
-
-
-# The rows a report names, per outcome: enough to find them, bounded whatever the table size.
-ROWS_NAMED = 20
 
 
 @dataclass
@@ -433,25 +492,14 @@ class ImportReport:
     pending: int = 0
     # Values that are privacy_kit's already: imported by an earlier run, or written since.
     already: int = 0
-    # Values left as they are, per reason (a MAC that does not verify, a pickle refused, ...).
-    left: Counter = dataclass_field(default_factory=Counter)
-    # The first ROWS_NAMED primary keys of those, with the reason.
-    rows_left: list[tuple[Any, str]] = dataclass_field(default_factory=list)
-
-    def leave(self, key: Any, reason: str) -> None:
-        self.left[reason] += 1
-        if len(self.rows_left) < ROWS_NAMED:
-            self.rows_left.append((key, reason))
+    # Values left as they are (a MAC that does not verify, a pickle refused, ...).
+    left: RowsLeft = dataclass_field(default_factory=RowsLeft)
 
     def lines(self, *, dry_run: bool = False) -> list[str]:
-        """Say what was found, then each row left as it is (by primary key, never by value)."""
+        """Say what was found, then each row left as it is."""
         done = f"would import {self.pending}" if dry_run else f"imported {self.imported}"
-        left = sum(self.left.values())
-        lines = [f"{self.model}.{self.field}: {done}; already privacy_kit's {self.already}; left as they are {left}"]
-        lines += [f"  pk {key}: {reason}" for key, reason in self.rows_left]
-        if left > len(self.rows_left):
-            lines.append(f"  and {left - len(self.rows_left)} more")
-        return lines
+        head = f"{self.model}.{self.field}: {done}; already privacy_kit's {self.already}; left as they are"
+        return [f"{head} {self.left.total}", *self.left.lines()]
 
 
 def import_ciphertext(
@@ -507,13 +555,13 @@ def import_ciphertext(
         try:
             value = field.get_prep_value(field.to_python(open_peer(field, stored)))
         except (peers.Unreadable, peers.Refused) as error:
-            report.leave(key, str(error))
+            report.left.add(key, str(error))
             return None
         except (ValidationError, ValueError, TypeError):
-            report.leave(key, f"its value is not a valid {type(field).__name__.removeprefix('Encrypted')} value")
+            report.left.add(key, f"its value is not a valid {type(field).__name__.removeprefix('Encrypted')} value")
             return None
         if value is None:
-            report.leave(key, "it holds None: set the row's value by hand")
+            report.left.add(key, "it holds None: set the row's value by hand")
             return None
         if dry_run:
             report.pending += 1

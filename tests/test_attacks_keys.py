@@ -255,3 +255,52 @@ def test_encrypt_existing_still_encrypts_plaintext_that_looks_like_hex_or_base64
         with override_settings(PRIVACY_KIT=NEW_ONLY):
             encrypt_existing(Contact, "note")
             assert Contact.objects.get(pk=contact.pk).note == text
+
+
+@pytest.mark.django_db
+def test_encrypt_existing_refuses_an_envelope_of_another_column_instead_of_taking_it_for_encrypted():
+    """A value copied from another column is ciphertext that does not open here: named, not skipped."""
+    with override_settings(PRIVACY_KIT=NEW_ONLY):
+        contact = Contact.objects.create(email="victim@example.com", note="placeholder")
+        other = Contact.objects.create(email="other@example.com", note="a note of its own")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT email FROM {Contact._meta.db_table} WHERE id = %s", [contact.pk])
+        (email,) = cursor.fetchone()
+        cursor.execute(f"UPDATE {Contact._meta.db_table} SET note = %s WHERE id = %s", [email, contact.pk])
+    before = stored_notes()
+    with override_settings(PRIVACY_KIT=NEW_ONLY), pytest.raises(CommandError) as raised:
+        call_command("encrypt_existing", "testapp.Contact", "note", verbosity=0)
+    assert f"testapp.Contact.note (pk {contact.pk}): the stored value is a privacy_kit value that does not " in str(
+        raised.value
+    )
+    assert stored_notes() == before
+    with override_settings(PRIVACY_KIT=NEW_ONLY):
+        assert Contact.objects.get(pk=other.pk).note == "a note of its own"
+
+
+@pytest.mark.django_db
+def test_encrypt_existing_dry_run_lists_every_refusal_by_row_and_changes_nothing():
+    with override_settings(PRIVACY_KIT=NEW_ONLY):
+        rows = [Contact.objects.create(email=f"{n}@example.com", note="placeholder") for n in range(4)]
+    values = ["a plaintext", fernet_token(), other_library_value(connection.vendor), "another plaintext"]
+    with connection.cursor() as cursor:
+        for row, value in zip(rows, values, strict=True):
+            cursor.execute(f"UPDATE {Contact._meta.db_table} SET note = %s WHERE id = %s", [value, row.pk])
+    before = stored_notes()
+    with override_settings(PRIVACY_KIT=NEW_ONLY):
+        call_command(
+            "encrypt_existing", "testapp.Contact", "note", "--dry-run", stdout=(out := StringIO()), verbosity=0
+        )
+    assert out.getvalue().splitlines() == [
+        "testapp.Contact.note: would encrypt 2 values; would refuse 2",
+        f"  pk {rows[1].pk}: the stored value is a Fernet token (fernet-encrypted-fields, django-cryptography), "
+        "not a plaintext",
+        f"  pk {rows[2].pk}: the stored value is binary data"
+        + (
+            " (another library's ciphertext, such as django-cryptography's)"
+            if connection.vendor == "sqlite"
+            else " shown as hex text (a bytea column converted to text)"
+        )
+        + ", not a plaintext",
+    ]
+    assert stored_notes() == before

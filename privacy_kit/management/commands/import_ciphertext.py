@@ -39,7 +39,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         for report in reports:
             self.stdout.write("\n".join(report.lines(dry_run=dry_run)))
-        left = sum(sum(report.left.values()) for report in reports)
+        left = sum(report.left.total for report in reports)
         if left and not dry_run:
             raise CommandError(
                 f"{left} values were left as they are (rows above): nothing was lost. "
