@@ -295,3 +295,16 @@ def test_rotate_keys_chunk_task_reseals_only_its_primary_key_range():
         for pk, value in stored_column(Contact, "email").items()
     }
     assert [ids[pk] for pk in keys] == [NEW_ID] * 4 + [OLD_ID] * 6
+
+
+@pytest.mark.django_db
+def test_a_dry_run_makes_no_subject_key(django_user_model):
+    from privacy_kit import registry
+    from privacy_kit.keys.models import SubjectKey
+
+    owner = django_user_model.objects.create_user("dry-run-owner")
+    Record.objects.create(owner=owner, char="under the shared keys")
+    registry.register(Record, subject="owner", category="personal")
+    [report] = [r for r in rotate_keys(["testapp.Record"], dry_run=True) if r.field == "char"]
+    assert report.pending == 1
+    assert not SubjectKey.objects.exists()
