@@ -410,3 +410,32 @@ def test_an_import_killed_midway_resumes_and_loses_nothing():
     report = run_import(peers.DJANGO_CRYPTOGRAPHY, "text", batch_size=50)["text"]
     assert report.already >= 250 and report.imported > 0 and report.imported + report.already == total
     assert dict(Record.objects.values_list("pk", "text")) == {pk: f"note {pk}" for pk in pks}
+
+
+@pytest.mark.django_db(transaction=True)  # a schema editor, as migrate has
+def test_the_migration_operation_imports_and_stops_at_a_row_it_cannot_read():
+    from django.apps import apps
+    from django.db.migrations.state import ProjectState
+
+    from privacy_kit.operations import ImportCiphertext
+
+    good, tampered = Record.objects.create(), Record.objects.create()
+    value = peers.stored_bytes(peer_write(peers.DJANGO_CRYPTOGRAPHY, models.TextField(), ARABIC))
+    flipped = value[:-1] + bytes([value[-1] ^ 1])
+    put(good.pk, text=value if connection.vendor == "sqlite" else "\\x" + value.hex())
+    put(tampered.pk, text=flipped if connection.vendor == "sqlite" else "\\x" + flipped.hex())
+    before = stored_row(tampered.pk, ["text"])
+    operation = ImportCiphertext("record", ["text"], source="django-cryptography")
+    state = ProjectState.from_apps(apps)
+
+    with connection.schema_editor() as editor, pytest.raises(ValueError) as raised:
+        operation.database_forwards("testapp", editor, state, state)
+
+    assert f"pk {tampered.pk}: its MAC does not verify" in str(raised.value) and ARABIC not in str(raised.value)
+    assert Record.objects.get(pk=good.pk).text == ARABIC
+    assert stored_row(tampered.pk, ["text"]) == before
+    assert not operation.reversible
+    name, args, kwargs = operation.deconstruct()
+    assert ImportCiphertext(*args, **kwargs).deconstruct() == (name, args, kwargs)
+    with pytest.raises(ValueError, match="Unknown source"):
+        ImportCiphertext("record", ["text"], source="tink")
