@@ -28,6 +28,7 @@ import json
 import sys
 import time
 import unicodedata
+from collections.abc import Iterator
 from contextlib import ExitStack
 from functools import cached_property, partial
 from typing import Any
@@ -41,7 +42,8 @@ from django.db.models.expressions import Col
 from django.db.models.fields import AutoFieldMixin
 from django.db.models.functions import Cast
 from django.db.models.lookups import Exact, In, IsNull, Lookup
-from django.db.models.signals import post_init, post_save, pre_save
+from django.db.models.query_utils import DeferredAttribute
+from django.db.models.signals import class_prepared, post_init, post_save, pre_save
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -54,6 +56,7 @@ BLIND_INDEX_SUFFIX = "_blind_index"
 E010 = "privacy_kit.E010"
 E011 = "privacy_kit.E011"
 E012 = "privacy_kit.E012"
+E013 = "privacy_kit.E013"
 
 
 class EncryptedField(models.Field):
@@ -85,9 +88,12 @@ class EncryptedField(models.Field):
         # What a subject envelope of this column authenticates before the subject (hot path).
         self.subject_data = crypto.SUBJECT_HEADER + self.binding.associated_data
         if self.searchable:
-            index_name = self.name + BLIND_INDEX_SUFFIX
-            if not _has_local_field(cls, index_name):
-                cls.add_to_class(index_name, BlindIndexField(source=self.name))
+            # Its blind-index column is added once the model is built (unless listed, see
+            # add_blind_indexes), or now to a model built already.
+            if cls._meta.apps.all_models[cls._meta.app_label].get(cls._meta.model_name) is cls:
+                add_blind_indexes(cls)
+            else:
+                class_prepared.connect(add_blind_indexes, sender=cls, dispatch_uid="privacy_kit.add_blind_indexes")
         receivers = ((post_init, remember_subject), (post_save, remember_subject), (pre_save, check_partial_save))
         for signal, receiver in receivers:
             signal.connect(receiver, sender=cls, dispatch_uid=f"privacy_kit.{receiver.__name__}")
@@ -102,16 +108,27 @@ class EncryptedField(models.Field):
     def _check_encryption_options(self) -> list[checks.CheckMessage]:
         errors = []
         label = f"{self.model._meta.label}.{self.name}"
-        if self.primary_key or self._unique:
+        if self.primary_key:
             errors.append(
                 checks.Error(
-                    f"{label} is encrypted and cannot be a primary key or unique.",
+                    f"{label} is encrypted and cannot be a primary key.",
                     hint="Every encryption of a value differs, so the database cannot compare them. "
-                    "Keep a separate plain or hashed column for uniqueness.",
+                    "Keep a plain primary key.",
                     obj=self,
                     id=E010,
                 )
             )
+        elif self._unique and not self.searchable:
+            errors.append(
+                checks.Error(
+                    f"{label} is encrypted and not searchable, so it cannot be unique.",
+                    hint="Every encryption of a value differs, so the database cannot compare them. "
+                    "Declare it with searchable=True: the unique index is then on its blind index.",
+                    obj=self,
+                    id=E010,
+                )
+            )
+        errors.extend(self._check_unique_constraints())
         if self.db_index:
             errors.append(
                 checks.Error(
@@ -131,6 +148,28 @@ class EncryptedField(models.Field):
                 )
             )
         return errors
+
+    def _check_unique_constraints(self) -> list[checks.CheckMessage]:
+        # The database would compare ciphertexts, which differ for equal values: such a
+        # constraint never fires, whatever the field.
+        meta = self.model._meta
+        groups = [(f"unique_together {list(names)!r}", names) for names in meta.unique_together]
+        for constraint in meta.constraints:
+            if isinstance(constraint, models.UniqueConstraint):
+                names = [*constraint.fields, *_referenced_names(constraint.expressions)]
+                groups.append((f"the constraint {constraint.name!r}", names))
+        return [
+            checks.Error(
+                f"{meta.label}.{self.name} is encrypted and in {described}: the database would compare "
+                "ciphertexts, which differ for equal values, so it can never refuse a duplicate.",
+                hint="Make the field alone unique with unique=True and searchable=True, or keep the "
+                "constraint on plain columns.",
+                obj=self,
+                id=E013,
+            )
+            for described, names in groups
+            if self.name in names or self.attname in names
+        ]
 
     def supports_blind_index(self) -> bool:
         if isinstance(self, models.DateTimeField):
@@ -527,6 +566,15 @@ def split_stored(stored: str) -> tuple[str, str]:
     return "", stored
 
 
+def _referenced_names(expressions: Any) -> Iterator[str]:
+    """Yield the names of the fields that expressions refer to with ``F()``."""
+    for expression in expressions:
+        if isinstance(expression, models.F):
+            yield expression.name
+        elif hasattr(expression, "get_source_expressions"):
+            yield from _referenced_names(expression.get_source_expressions())
+
+
 def _has_local_field(cls: type[models.Model], name: str) -> bool:
     return any(field.name == name for field in cls._meta.local_fields)
 
@@ -548,8 +596,45 @@ class BlindIndexPrefix(models.Func):
         )
 
 
+def add_blind_indexes(sender: type[models.Model], **kwargs: Any) -> None:
+    """Receive ``class_prepared``: add the blind-index column of each searchable field, unless listed.
+
+    A model that migrations render from their state, or that the schema editor builds to
+    remake a table, lists its blind-index columns as the migrations made them (unique or
+    not): those are kept. What the migrations build for ``unique=True`` is the unique index
+    on the blind index, so there the field itself is not unique: a UNIQUE on the ciphertext,
+    where equal values never match, would be two more indexes of no use.
+    """
+    for field in list(sender._meta.local_fields):
+        if not isinstance(field, EncryptedField) or not field.searchable:
+            continue
+        index_name = field.name + BLIND_INDEX_SUFFIX
+        if _has_local_field(sender, index_name):
+            field._unique = False
+        else:
+            # Equal values have equal blind indexes, never equal ciphertexts: unique=True holds there.
+            sender.add_to_class(index_name, BlindIndexField(source=field.name, unique=field._unique))
+
+
+class BlindIndexDescriptor(DeferredAttribute):
+    """Read a blind-index column: ``None`` on a row not saved yet, whose index the database has not made."""
+
+    def __get__(self, instance: Any, cls: Any = None) -> Any:
+        # Django's unique validation of a unique blind index (from unique=True on its
+        # source) then skips it: the source field's own check, a lookup under every
+        # blind-index key, is the one that finds duplicates.
+        if instance is not None and instance._state.adding and self.field.attname not in instance.__dict__:
+            return None
+        return super().__get__(instance, cls)
+
+
 class BlindIndexField(models.GeneratedField):
-    """The indexed column of a searchable field, generated by the database from the stored value."""
+    """The indexed column of a searchable field, generated by the database from the stored value.
+
+    Unique when its source is declared ``unique=True``.
+    """
+
+    descriptor_class = BlindIndexDescriptor
 
     def __init__(self, source: str, **kwargs: Any) -> None:
         self.source = source
@@ -563,14 +648,7 @@ class BlindIndexField(models.GeneratedField):
 
     def deconstruct(self) -> Any:
         name, path, _, _ = super().deconstruct()
-        return name, path, [], {"source": self.source}
-
-    def contribute_to_class(self, cls: type[models.Model], name: str, **kwargs: Any) -> None:
-        # The searchable field adds this column itself; the copy that a migration
-        # or an abstract parent brings along must not add it a second time.
-        if _has_local_field(cls, name):
-            return
-        super().contribute_to_class(cls, name, **kwargs)
+        return name, path, [], {"source": self.source, **({"unique": True} if self._unique else {})}
 
 
 class BlindIndexLookup(Lookup):

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import ValidationError
-from django.db import connections, models, router, transaction
+from django.db import IntegrityError, connections, models, router, transaction
 from django.db.models import ExpressionWrapper, F, Q, Value
 from django.db.models.functions import Cast
 
@@ -153,6 +153,28 @@ def _write(model: type[models.Model], field: EncryptedField, rows: list[tuple[An
         return cursor.rowcount
 
 
+DUPLICATE = (
+    "{label} is unique, and the rows pk {first} and pk {second} hold the same value: under the current "
+    "blind-index key both get the same index, which the database refuses, so nothing of this batch was "
+    "written. (The unique index cannot compare indexes made under different keys: during a blind-index "
+    "rotation a duplicate saved without validation gets in.) Change or delete one of them and run again."
+)
+
+
+def _duplicate(
+    model: type[models.Model], field: EncryptedField, changes: list[tuple[Any, str, str]], using: str
+) -> list[Any] | None:
+    """Return the primary keys of two rows whose new values of a unique field have one blind index."""
+    holders: dict[str, set[Any]] = {}
+    for key, _, new in changes:
+        holders.setdefault(split_stored(new)[0], set()).add(key)
+    column = field.blind_index_field.attname
+    rows = model._base_manager.using(using).filter(**{f"{column}__in": list(holders)})
+    for key, index in rows.values_list("pk", column):
+        holders[index].add(key)
+    return next((sorted(keys)[:2] for keys in holders.values() if len(keys) > 1), None)
+
+
 # (field, primary key, subject id or None, stored text) -> the new stored text, or None to leave it.
 Rewrite = Callable[[EncryptedField, Any, "str | None", str], "str | None"]
 
@@ -181,17 +203,29 @@ def _rewrite_table(
     scoped = rows.filter(scope) if scope is not None else rows.all()
     total, done = scoped.count(), 0
     for batch in primary_key_batches(scoped, size):
-        with transaction.atomic(using=using):
-            rows = _stored_values(scoped, fields, batch, load_keys=load_keys)
-            for position, field in enumerate(fields):
-                changes = []
-                for key, subject, *stored in rows:
-                    # NULL and the empty string hold nothing to seal.
-                    if stored[position]:
-                        new = rewrite(field, key, subject, stored[position])
-                        if new is not None:
-                            changes.append((key, stored[position], new))
-                written[field] += _write(model, field, changes, using)
+        field: EncryptedField | None = None
+        changes: list[tuple[Any, str, str]] = []
+        try:
+            with transaction.atomic(using=using):
+                rows = _stored_values(scoped, fields, batch, load_keys=load_keys)
+                for position, field in enumerate(fields):
+                    changes = []
+                    for key, subject, *stored in rows:
+                        # NULL and the empty string hold nothing to seal.
+                        if stored[position]:
+                            new = rewrite(field, key, subject, stored[position])
+                            if new is not None:
+                                changes.append((key, stored[position], new))
+                    written[field] += _write(model, field, changes, using)
+        except IntegrityError:
+            if field is None or not (field.unique and field.searchable):
+                raise
+            duplicate = _duplicate(model, field, changes, using)
+            if duplicate is None:
+                raise
+            raise ValueError(
+                DUPLICATE.format(label=f"{model._meta.label}.{field.name}", first=duplicate[0], second=duplicate[1])
+            ) from None
         done += len(rows)
         if progress:
             progress(model._meta.label, done, total)

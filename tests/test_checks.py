@@ -10,13 +10,14 @@ from django.contrib import admin
 from django.contrib.admin import AdminSite
 from django.core import checks
 from django.db import models
+from django.db.models.functions import Lower
 from django.test import override_settings
 from django.test.utils import isolate_apps
 from django.urls import path
 
 from privacy_kit import crypto
 from privacy_kit.admin import PersonalDataAdmin
-from privacy_kit.fields import EncryptedCharField, EncryptedDecimalField, EncryptedTextField
+from privacy_kit.fields import EncryptedCharField, EncryptedDecimalField, EncryptedEmailField, EncryptedTextField
 from tests.runs import settings_only
 from tests.settings import BASE_DIR, TEST_BLIND_INDEX_KEY, TEST_KEY_OLD, TEST_KEY_PRIMARY
 
@@ -194,6 +195,45 @@ def test_field_options_that_cannot_work_on_ciphertext_are_errors():
         ("indexed", "privacy_kit.E011"),
         ("amount", "privacy_kit.E012"),
     }
+
+
+@isolate_apps("tests.testapp")
+def test_unique_on_an_encrypted_field_is_an_error_unless_searchable_and_a_primary_key_always():
+    class Keys(models.Model):
+        code = EncryptedCharField(max_length=10, primary_key=True)
+        name = EncryptedCharField(max_length=10, unique=True)
+        email = EncryptedEmailField(unique=True, searchable=True)
+
+        class Meta:
+            app_label = "testapp"
+
+    messages = {m.obj.name: m for m in Keys.check() if m.id.startswith("privacy_kit.")}
+    assert set(messages) == {"code", "name"} and {m.id for m in messages.values()} == {"privacy_kit.E010"}
+    assert messages["code"].msg == "testapp.Keys.code is encrypted and cannot be a primary key."
+    assert messages["name"].msg == "testapp.Keys.name is encrypted and not searchable, so it cannot be unique."
+    assert "searchable=True" in messages["name"].hint
+
+
+@isolate_apps("tests.testapp")
+def test_unique_together_or_a_unique_constraint_over_an_encrypted_field_is_an_error_naming_it():
+    class Shared(models.Model):
+        shop = models.CharField(max_length=10)
+        email = EncryptedEmailField(searchable=True)
+        name = EncryptedCharField(max_length=10)
+
+        class Meta:
+            app_label = "testapp"
+            unique_together = [("shop", "email")]
+            constraints = [
+                models.UniqueConstraint("shop", Lower("name"), name="one_name_per_shop"),
+                models.UniqueConstraint(fields=["shop"], name="plain_columns_only"),
+            ]
+
+    messages = [m for m in Shared.check() if m.id.startswith("privacy_kit.")]
+    assert sorted((m.obj.name, m.id) for m in messages) == [("email", "privacy_kit.E013"), ("name", "privacy_kit.E013")]
+    by_field = {m.obj.name: m.msg for m in messages}
+    assert by_field["email"].startswith("testapp.Shared.email is encrypted and in unique_together ['shop', 'email']")
+    assert by_field["name"].startswith("testapp.Shared.name is encrypted and in the constraint 'one_name_per_shop'")
 
 
 # The admin behind two-factor authentication and the login limits (E040-E046)

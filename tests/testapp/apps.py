@@ -18,11 +18,23 @@ def register_personal_data() -> None:
     """
     from privacy_kit import registry
 
-    from .models import Contact, Customer, Member, Order, PersonSecret, Record, Sealed, SealedOwned, Supplier
+    from .models import (
+        Contact,
+        Customer,
+        Member,
+        Order,
+        PersonSecret,
+        Record,
+        Sealed,
+        SealedOwned,
+        Subscriber,
+        Supplier,
+    )
 
     record_fields = ["char", "short", "text", "email", "integer", "decimal", "date", "moment", "data", "flag", "code"]
     registry.register(Record, subject=None, category="personal", personal_fields=record_fields)
     registry.register(Contact, subject=None, category="personal", personal_fields=["email", "note"])
+    registry.register(Subscriber, subject=None, category="personal", personal_fields=["email"])
     registry.register(Member, subject=None, category="personal", personal_fields=["name"])
     registry.register(Supplier, subject=None, category="personal", personal_fields=["name"])
     registry.register(Order, subject="customer", category="personal", personal_fields=["full_name", "phone", "address"])

@@ -118,3 +118,11 @@ class Sealed(models.Model):
 
 class SealedOwned(Sealed):
     owner = models.ForeignKey("auth.User", null=True, on_delete=models.CASCADE, related_name="+")
+
+
+class Subscriber(models.Model):
+    """A newsletter subscriber: the email is unique, enforced on its blind index (tests/test_unique.py)."""
+
+    email = EncryptedEmailField(searchable=True, unique=True, null=True, blank=True)
+    # Whose subscription it is, when a test registers Subscriber with subject="owner" (subject keys).
+    owner = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.CASCADE, related_name="+")

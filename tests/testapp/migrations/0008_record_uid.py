@@ -7,7 +7,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('testapp', '0006_inheritance'),
+        ('testapp', '0007_subscriber'),
     ]
 
     operations = [
