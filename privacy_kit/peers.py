@@ -30,6 +30,7 @@ import hmac
 import io
 import json
 import pickle
+import pickletools
 import uuid
 import zoneinfo
 from collections.abc import Sequence
@@ -49,7 +50,6 @@ IV_BYTES = 16
 MAC_BYTES = 32
 # Version, timestamp, IV, one AES block, HMAC-SHA256: the shortest token of either format.
 FERNET_MIN_BYTES = SIGNED_HEADER_BYTES + IV_BYTES + 16 + MAC_BYTES
-
 
 
 class Unreadable(Exception):
@@ -182,7 +182,7 @@ def open_fernet_fields(stored: str, keys: MultiFernet, *, json_leaves: bool = Fa
         return _open_token(stored, keys)
     try:
         document = json.loads(stored)
-    except ValueError:
+    except (ValueError, RecursionError):  # the document is not authenticated: anyone can nest it
         raise Unreadable("not a JSON document of Fernet tokens") from None
     return _open_leaves(document, keys)
 
@@ -198,11 +198,13 @@ def _open_token(token: Any, keys: MultiFernet) -> str:
         raise Refused("its plaintext is not text") from None
 
 
-def _open_leaves(document: Any, keys: MultiFernet) -> Any:
+def _open_leaves(document: Any, keys: MultiFernet, depth: int = 0) -> Any:
+    if isinstance(document, (dict, list)) and depth >= MAX_DEPTH:
+        raise Unreadable(f"a JSON document nested more than {MAX_DEPTH} deep")
     if isinstance(document, dict):
-        return {name: _open_leaves(leaf, keys) for name, leaf in document.items()}
+        return {name: _open_leaves(leaf, keys, depth + 1) for name, leaf in document.items()}
     if isinstance(document, list):
-        return [_open_leaves(leaf, keys) for leaf in document]
+        return [_open_leaves(leaf, keys, depth + 1) for leaf in document]
     return _open_token(document, keys)
 
 
@@ -263,29 +265,69 @@ class _PlainUnpickler(pickle.Unpickler):
         raise Refused("the pickle refers to a persistent object")
 
 
+# What a plain value may cost to walk, per byte of its pickle: a pickle refers to what it has
+# built already (its memo), so a few bytes can stand for a structure without end (a list
+# that holds itself) or of any size (a list of two references to a list of two references
+# to ...). Each string counts its length, each other value one.
+EXPANSION_PER_BYTE = 8
+# Deeper than this, a value is no field's: each layer of a list costs a recursion of its own
+# wherever the value goes next (``json.dumps``, the field's checks).
+MAX_DEPTH = 100
+# The largest Decimal exponent kept: ``int()`` of ``Decimal("1e999999999")`` takes minutes and
+# hundreds of megabytes; Python's int-to-text limit is 4,300 digits.
+MAX_DECIMAL_EXPONENT = 4300
+_MEMO_OPCODES = {"PUT", "BINPUT", "LONG_BINPUT"}
+
+
+def _check_opcodes(data: bytes) -> None:
+    """Refuse a pickle whose opcodes ask for more than its size: a memo slot far out, a length past its end.
+
+    The C unpickler allocates a memo slot's index up front (``LONG_BINPUT`` of 2**28 makes
+    gigabytes of it) and a counted object's length before reading it. ``pickletools`` reads
+    the opcodes without building anything and checks every length against the bytes left.
+    """
+    try:
+        for opcode, argument, _ in pickletools.genops(data):
+            if opcode.name in _MEMO_OPCODES and isinstance(argument, int) and argument > len(data):
+                raise Refused("the pickle asks for a memo slot beyond its size")
+            if opcode.name == "FRAME" and isinstance(argument, int) and argument > len(data):
+                raise Refused("the pickle announces a frame beyond its size")
+    except (ValueError, TypeError):
+        raise Refused("not a readable pickle") from None
+
+
 def plain_unpickle(data: bytes) -> Any:
     """Load a pickle that holds only plain values, or raise ``Refused`` without running anything else.
 
     Plain: str, int, float, bool, None, Decimal, date, time, datetime (with a fixed offset or
-    a named zone), timedelta, UUID, and lists, tuples and dicts of them.
+    a named zone), timedelta, UUID, and lists, tuples and dicts of them, nested at most
+    ``MAX_DEPTH`` deep and of a size in proportion to the pickle's.
     """
+    _check_opcodes(data)
     try:
         value = _PlainUnpickler(io.BytesIO(data)).load()
     except Refused:
         raise
     except Exception:  # a malformed pickle raises anything from its opcodes
         raise Refused("not a readable pickle") from None
-    _check_plain(value)
+    _check_plain(value, budget=EXPANSION_PER_BYTE * len(data))
     return value
 
 
-def _check_plain(value: Any) -> None:
-    if isinstance(value, (list, tuple)):
-        for item in value:
-            _check_plain(item)
-    elif isinstance(value, dict):
-        for name, item in value.items():
-            _check_plain(name)
-            _check_plain(item)
-    elif type(value) not in _PLAIN_TYPES:
-        raise Refused(f"the pickle holds a {type(value).__name__}, which is not a plain value")
+def _check_plain(value: Any, *, budget: int) -> None:
+    """Walk the value without recursion: plain types only, bounded in depth and in size."""
+    pending = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        budget -= 1 + (len(item) if isinstance(item, str) else 0)
+        if budget < 0:
+            raise Refused("the pickle refers to its own values over and over: more than a value of its size holds")
+        if isinstance(item, (list, tuple, dict)):
+            if depth >= MAX_DEPTH:
+                raise Refused(f"the pickle nests lists or dicts more than {MAX_DEPTH} deep")
+            children = [part for pair in item.items() for part in pair] if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+        elif type(item) not in _PLAIN_TYPES:
+            raise Refused(f"the pickle holds a {type(item).__name__}, which is not a plain value")
+        elif type(item) is decimal.Decimal and item.is_finite() and abs(item.adjusted()) > MAX_DECIMAL_EXPONENT:
+            raise Refused(f"the pickle holds a Decimal beyond 10**{MAX_DECIMAL_EXPONENT}, which no field holds")

@@ -120,10 +120,16 @@ def _stored_values(
     return found
 
 
-def _write(model: type[models.Model], field: EncryptedField, rows: list[tuple[Any, str, str]], using: str) -> int:
+def _write(
+    model: type[models.Model], field: EncryptedField, rows: list[tuple[Any, str, str, str | None]], using: str
+) -> int:
     """Replace stored values, each only if it is still the value that was read; return how many matched.
 
-    On PostgreSQL one ``UPDATE ... FROM unnest(...)`` per batch, the rows passed as three
+    Each row is (primary key, old stored text, new stored text, subject as read). In a model
+    with subject keys the row must still have the subject its value was sealed for: a row
+    moved to another subject meanwhile is not written (its value would not open there).
+
+    On PostgreSQL one ``UPDATE ... FROM unnest(...)`` per batch, the rows passed as
     arrays (a statement per row costs about 40 µs there); elsewhere one statement per
     row, through ``executemany``.
     """
@@ -133,22 +139,33 @@ def _write(model: type[models.Model], field: EncryptedField, rows: list[tuple[An
     quote = connection.ops.quote_name
     pk = model._meta.pk
     column = quote(field.column)
+    subject = registry.subject_column(model)
     # Only identifiers from the model's meta, quoted by the backend, enter the SQL text.
     table = quote(model._meta.db_table)
-    keys = [pk.get_db_prep_value(key, connection) for key, _, _ in rows]
+    keys = [pk.get_db_prep_value(row[0], connection) for row in rows]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            same_subject = (
+                f"AND privacy_kit_row.{quote(subject.column)}::text IS NOT DISTINCT FROM privacy_kit_new.subject"
+                if subject is not None
+                else ""
+            )
             sql = (
                 f"UPDATE {table} AS privacy_kit_row SET {column} = privacy_kit_new.new "  # noqa: S608
-                f"FROM unnest(%s::{pk.db_type(connection)}[], %s::text[], %s::text[]) "
-                "AS privacy_kit_new (pk, old, new) "
+                f"FROM unnest(%s::{pk.db_type(connection)}[], %s::text[], %s::text[], %s::text[]) "
+                "AS privacy_kit_new (pk, old, new, subject) "
                 f"WHERE privacy_kit_row.{quote(pk.column)} = privacy_kit_new.pk "
-                f"AND privacy_kit_row.{column} = privacy_kit_new.old"
+                f"AND privacy_kit_row.{column} = privacy_kit_new.old {same_subject}"
             )
-            cursor.execute(sql, [keys, [old for _, old, _ in rows], [new for _, _, new in rows]])
+            cursor.execute(sql, [keys, *([row[position] for row in rows] for position in (1, 2, 3))])
             return cursor.rowcount
         sql = f"UPDATE {table} SET {column} = %s WHERE {quote(pk.column)} = %s AND {column} = %s"  # noqa: S608
-        cursor.executemany(sql, [(new, key, old) for key, (_, old, new) in zip(keys, rows, strict=True)])
+        params = [[new, key, old] for key, (_, old, new, _) in zip(keys, rows, strict=True)]
+        if subject is not None:
+            owner = quote(subject.column)
+            sql += f" AND (CAST({owner} AS text) = %s OR ({owner} IS NULL AND %s IS NULL))"
+            params = [[*param, row[3], row[3]] for param, row in zip(params, rows, strict=True)]
+        cursor.executemany(sql, params)
         # The backends sum the rows of every statement: the swaps that matched.
         return cursor.rowcount
 
@@ -162,11 +179,11 @@ DUPLICATE = (
 
 
 def _duplicate(
-    model: type[models.Model], field: EncryptedField, changes: list[tuple[Any, str, str]], using: str
+    model: type[models.Model], field: EncryptedField, changes: list[tuple[Any, str, str, str | None]], using: str
 ) -> list[Any] | None:
     """Return the primary keys of two rows whose new values of a unique field have one blind index."""
     holders: dict[str, set[Any]] = {}
-    for key, _, new in changes:
+    for key, _, new, _ in changes:
         holders.setdefault(split_stored(new)[0], set()).add(key)
     column = field.blind_index_field.attname
     rows = model._base_manager.using(using).filter(**{f"{column}__in": list(holders)})
@@ -204,7 +221,7 @@ def _rewrite_table(
     total, done = scoped.count(), 0
     for batch in primary_key_batches(scoped, size):
         field: EncryptedField | None = None
-        changes: list[tuple[Any, str, str]] = []
+        changes: list[tuple[Any, str, str, str | None]] = []
         try:
             with transaction.atomic(using=using):
                 rows = _stored_values(scoped, fields, batch, load_keys=load_keys)
@@ -215,7 +232,7 @@ def _rewrite_table(
                         if stored[position]:
                             new = rewrite(field, key, subject, stored[position])
                             if new is not None:
-                                changes.append((key, stored[position], new))
+                                changes.append((key, stored[position], new, subject))
                     written[field] += _write(model, field, changes, using)
         except IntegrityError:
             if field is None or not (field.unique and field.searchable):
@@ -495,8 +512,9 @@ def encrypt_existing(
                 )
             return None
         try:
-            value = field.get_prep_value(field.text_to_value(stored))
-        except (crypto.DecryptionError, ValueError, TypeError):
+            text = field.value_to_text(field.get_prep_value(field.text_to_value(stored)))
+        except (crypto.DecryptionError, ValueError, TypeError, ArithmeticError, RecursionError):
+            # RecursionError: JSON nested too deep to read; ArithmeticError: a datetime UTC puts past 9999.
             return refuse(
                 key,
                 f"the stored plaintext is not a valid {type(field).__name__.removeprefix('Encrypted')} value",
@@ -505,7 +523,7 @@ def encrypt_existing(
         if dry_run:
             report.pending += 1
             return None
-        return field.seal(field.value_to_text(value), subject)
+        return field.seal(text, subject)
 
     written = _rewrite_table(
         model, [field], seal_plaintext, batch_size=batch_size, progress=progress, load_keys=not dry_run
@@ -588,19 +606,21 @@ def import_ciphertext(
             return None
         try:
             value = field.get_prep_value(field.to_python(open_peer(field, stored)))
+            text = None if value is None else field.value_to_text(value)
         except (peers.Unreadable, peers.Refused) as error:
             report.left.add(key, str(error))
             return None
-        except (ValidationError, ValueError, TypeError):
+        except (ValidationError, ValueError, TypeError, ArithmeticError, RecursionError):
+            # ArithmeticError: infinity as an integer, an aware datetime in year 9999 that UTC puts past it.
             report.left.add(key, f"its value is not a valid {type(field).__name__.removeprefix('Encrypted')} value")
             return None
-        if value is None:
+        if text is None:
             report.left.add(key, "it holds None: set the row's value by hand")
             return None
         if dry_run:
             report.pending += 1
             return None
-        return field.seal(field.value_to_text(value), subject)
+        return field.seal(text, subject)
 
     written = _rewrite_table(
         model, fields, reseal, batch_size=batch_size, progress=progress, load_keys=not dry_run, using=using
