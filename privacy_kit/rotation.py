@@ -9,6 +9,7 @@ Both are idempotent: after a crash, run them again and they carry on.
 from __future__ import annotations
 
 import binascii
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, models, router, transaction
-from django.db.models import ExpressionWrapper, F, Q, Value
+from django.db.models import Count, ExpressionWrapper, F, Q, Value
 from django.db.models.functions import Cast
 
 from . import crypto, keys, peers, registry
@@ -599,10 +600,15 @@ def import_ciphertext(
             raise peers.Unreadable("binary data, so not a fernet-encrypted-fields value")
         return peers.open_fernet_fields(stored, keys, json_leaves=isinstance(field, models.JSONField))
 
+    copies = {field: _copied_across_subjects(model, field, using) for field in fields}
+
     def reseal(field: EncryptedField, key: Any, subject: str | None, stored: Any) -> str | None:
         report = reports[field]
         if isinstance(stored, str) and _is_ours(stored):
             report.already += 1
+            return None
+        if copies[field] and _digest(stored) in copies[field]:
+            report.left.add(key, COPIED)
             return None
         try:
             value = field.get_prep_value(field.to_python(open_peer(field, stored)))
@@ -628,6 +634,35 @@ def import_ciphertext(
     for field, report in reports.items():
         report.imported = written[field]
     return list(reports.values())
+
+
+COPIED = "the same ciphertext is in rows of other subjects: a copy, and which row it belongs to cannot be told"
+
+
+def _digest(stored: Any) -> bytes:
+    return hashlib.sha256(stored.encode() if isinstance(stored, str) else bytes(stored)).digest()
+
+
+def _copied_across_subjects(model: type[models.Model], field: EncryptedField, using: str | None) -> set[bytes]:
+    """Return the digests of the stored values that rows of more than one subject hold.
+
+    The other libraries bind a value to nothing but its key, and draw a random IV per value:
+    the same ciphertext in two subjects' rows was copied, and importing it would seal the
+    copy under its new row's subject. One grouped query, before the walk.
+    """
+    column = registry.subject_column(model)
+    if column is None:
+        return set()
+    stored = ExpressionWrapper(F(field.attname), output_field=models.TextField())
+    rows = model._base_manager.using(using or router.db_for_write(model)).filter(**{f"{field.attname}__isnull": False})
+    shared = (
+        rows.annotate(privacy_kit_stored=stored)
+        .values("privacy_kit_stored")
+        .annotate(owners=Count(column.attname, distinct=True))
+        .filter(owners__gt=1)
+        .values_list("privacy_kit_stored", flat=True)
+    )
+    return {_digest(value) for value in shared.iterator()}
 
 
 def _is_ours(stored: str) -> bool:

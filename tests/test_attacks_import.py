@@ -219,3 +219,39 @@ def test_encrypt_existing_names_a_plaintext_no_field_holds_instead_of_crashing(n
     assert plaintext[:20] not in str(raised.value)
     assert stored_row(odd.pk, [name]) == [plaintext]
     assert getattr(Record.objects.get(pk=honest.pk), name) is not None
+
+
+@pytest.mark.django_db
+def test_a_value_copied_into_another_subjects_row_before_the_import_is_left_in_both_rows(django_user_model):
+    """Neither library binds a value to its row: a copy across subjects would be laundered by the import.
+
+    Both libraries draw a random IV per value, so the same ciphertext in rows of two subjects is a
+    copy; which row is the original cannot be told, so both are left, named, for a person to decide.
+    """
+    from django.db import models as django_models
+
+    from privacy_kit import peers, registry
+    from tests.test_import_ciphertext import peer_write, put, run_import, stored_row
+    from tests.testapp.models import Record
+
+    registry.register(Record, subject="owner", category="personal")
+    victim, attacker = (django_user_model.objects.create_user(name) for name in ("victim", "attacker"))
+    theirs, copy, own_copy = (
+        Record.objects.create(owner=victim),
+        Record.objects.create(owner=attacker),
+        Record.objects.create(owner=victim),
+    )
+    value = peer_write(peers.DJANGO_CRYPTOGRAPHY, django_models.TextField(), "the victim's address")
+    for record in (theirs, copy):
+        put(record.pk, text=value)
+    mine = Record.objects.create(owner=victim)
+    put(mine.pk, text=(other := peer_write(peers.DJANGO_CRYPTOGRAPHY, django_models.TextField(), "a note")))
+    put(own_copy.pk, text=other)  # a copy within one subject's rows binds nothing wrong
+
+    report = run_import(peers.DJANGO_CRYPTOGRAPHY, "text")["text"]
+
+    reason = "the same ciphertext is in rows of other subjects: a copy, and which row it belongs to cannot be told"
+    assert dict(report.left.rows) == {theirs.pk: reason, copy.pk: reason}
+    assert report.imported == 2
+    assert stored_row(copy.pk, ["text"]) == stored_row(theirs.pk, ["text"])  # both left as they were
+    assert Record.objects.get(pk=own_copy.pk).text == Record.objects.get(pk=mine.pk).text == "a note"
