@@ -70,6 +70,7 @@ class PrivacyKitConfig(AppConfig):
     def register_personal_data(self) -> None:
         from . import registry
         from .models import BehavioralEvent
+        from .retention.records import register_own_records
 
         registry.register(
             BehavioralEvent,
@@ -78,3 +79,5 @@ class PrivacyKitConfig(AppConfig):
             personal_fields=["data"],
             retention=registry.Retention(basis="age", date_field="created_at", after_days="behavioral"),
         )
+        # The access log, security events, purge runs, breaches and django-axes's logins expire too.
+        register_own_records()

@@ -704,10 +704,13 @@ def check_personal_data_admins(app_configs: Any = None, **kwargs: Any) -> list[c
         return []
     from . import registry
     from .admin.personal_data import PersonalDataAdmin
+    from .retention.records import own_record_labels
 
     warnings = []
     for site in _checked_admin_sites():
         for model, model_admin in site._registry.items():
+            if model._meta.label in own_record_labels:
+                continue  # privacy_kit's own logs and records: their pages are read only, or for superusers
             try:
                 personal = registry.get(model._meta.label).personal_fields
             except LookupError:
