@@ -107,13 +107,17 @@ class Retention:
     after_days: int | str
     action: str = DELETE
     keep_fields: Iterable[str] = ()
-    #: Relations whose rows keep a row past its period while they point at it (or it at them):
-    #: a security event linked to a breach stays as long as the breach record.
-    held_by: Iterable[str] = ()
+    #: Relations that keep a row past its period while a row of theirs is linked to it:
+    #: a security event escalated into a breach stays as long as the breach record.
+    keep_while_linked: Iterable[str] = ()
+    #: Paths from a row to users whose active legal hold keeps the row, besides the
+    #: registration's subject: the access log rows about a held customer.
+    legal_hold_paths: Iterable[str] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "keep_fields", tuple(self.keep_fields))
-        object.__setattr__(self, "held_by", tuple(self.held_by))
+        object.__setattr__(self, "keep_while_linked", tuple(self.keep_while_linked))
+        object.__setattr__(self, "legal_hold_paths", tuple(self.legal_hold_paths))
 
     @property
     def days(self) -> int:
@@ -145,6 +149,12 @@ class Registration:
     def subject_path(self) -> str | None:
         """The ORM path from a row to its user, or None when the subject is a callable."""
         return self.subject if isinstance(self.subject, str) else None
+
+    @property
+    def legal_hold_paths(self) -> tuple[str, ...]:
+        """Return the paths from a row to the users whose active legal hold keeps it: the subject's, and others."""
+        extra = self.retention.legal_hold_paths if self.retention else ()
+        return tuple(dict.fromkeys([*([self.subject_path] if self.subject_path else []), *extra]))
 
 
 class Registry:
@@ -351,10 +361,16 @@ def registration_errors(registration: Registration) -> list[str]:
     for name in retention.keep_fields:
         if _field(model, name) is None:
             errors.append(f"{label}: keep_fields names {name!r}, which does not exist.")
-    for name in retention.held_by:
+    for name in retention.keep_while_linked:
         relation = _field(model, name)
         if relation is None or not relation.is_relation:
-            errors.append(f"{label}: held_by names {name!r}, which is not a relation of the model.")
+            errors.append(f"{label}: keep_while_linked names {name!r}, which is not a relation of the model.")
+    for path in retention.legal_hold_paths:
+        target = _path_target(model, path)
+        if target is None or target._meta.label != settings.AUTH_USER_MODEL:
+            errors.append(
+                f"{label}: legal_hold_paths names {path!r}, which does not lead to {settings.AUTH_USER_MODEL}."
+            )
     if retention.basis == RELATIONSHIP and registration.subject_path is None:
         errors.append(f"{label}: the relationship basis needs a subject path to the user.")
     if isinstance(retention.after_days, str) and retention.after_days not in app_settings.RETENTION:

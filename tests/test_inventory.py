@@ -84,6 +84,7 @@ def test_behavioral_events_are_listed_with_their_named_period():
             "action": "delete",
             "kept": False,
             "legal_holds_honored": True,
+            "legal_hold_paths": ["user"],
             "access": {
                 "in_admin": True,
                 "superusers_only": False,

@@ -223,3 +223,49 @@ def test_the_guard_still_refuses_after_a_purge(staff, layla):
     with pytest.raises(LedgerError):
         recent.delete()
     assert AccessLog.objects.filter(pk=recent.pk).exists()
+
+
+# -- legal holds, and records linked to a breach ------------------------------------------
+
+
+def test_a_legal_hold_keeps_the_access_log_and_events_about_the_held_subject(staff, layla, django_user_model):
+    from privacy_kit.models import LegalHold
+
+    omar = django_user_model.objects.create_user("omar", password="pw-omar-1")
+    held_access, other_access = access(staff, layla, 800), access(staff, omar, 800)
+    held_event, other_event = event(layla, 800), event(omar, 800)
+    hold = LegalHold.objects.create(subject=layla, reason="litigation")
+    assert purge_policy("privacy_kit.AccessLog", now=NOW).deleted == 1
+    assert purge_policy("privacy_kit.SecurityEvent", now=NOW).deleted == 1
+    assert list(AccessLog.objects.all()) == [held_access] and list(SecurityEvent.objects.all()) == [held_event]
+    assert other_access.pk != held_access.pk and other_event.pk != held_event.pk
+    hold.release()
+    assert purge_policy("privacy_kit.AccessLog", now=NOW).deleted == 1
+    assert purge_policy("privacy_kit.SecurityEvent", now=NOW).deleted == 1
+
+
+def test_the_inventory_says_legal_holds_reach_the_access_log():
+    from privacy_kit.rights.inventory import as_markdown, inventory
+
+    [ip] = [e for e in inventory() if e["model"] == "privacy_kit.AccessLog" and e["field"] == "ip"]
+    assert ip["legal_holds_honored"] is True
+    section = as_markdown().split("## privacy_kit.AccessLog ")[1].split("\n## ")[0]
+    assert "- Subject: none (evidence about people: no export or erasure); legal holds of `subject` honored" in section
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ({"keep_while_linked": ["ip"]}, "keep_while_linked names 'ip', which is not a relation of the model"),
+        ({"keep_while_linked": ["nothing"]}, "keep_while_linked names 'nothing', which is not a relation"),
+        (
+            {"legal_hold_paths": ["model_label"]},
+            "legal_hold_paths names 'model_label', which does not lead to auth.User",
+        ),
+    ],
+)
+def test_malformed_retention_options_are_check_errors(option, message):
+    retention = registry.Retention(basis="age", date_field="created_at", after_days=30, **option)
+    registry.register(AccessLog, subject=None, category="security", retention=retention)
+    [error] = [m for m in privacy_checks() if m.id == "privacy_kit.E030"]
+    assert message in error.msg

@@ -156,9 +156,9 @@ def expired(registration: registry.Registration, now: datetime.datetime | None =
     else:
         since = now - datetime.timedelta(days=retention.days)
         rows = rows.filter(**{f"{registration.subject_path}__in": inactive_users(since).values("pk")})
-    if registration.subject_path:
-        rows = rows.exclude(**{f"{registration.subject_path}__in": held_subjects()})
-    for relation in retention.held_by:
+    for path in registration.legal_hold_paths:
+        rows = rows.exclude(**{f"{path}__in": held_subjects()})
+    for relation in retention.keep_while_linked:
         # Kept while a row of that relation points at it: an event escalated into a breach lives as long as the breach.
         rows = rows.filter(**{f"{relation}__isnull": True})
     if retention.action == registry.ANONYMIZE:
@@ -334,7 +334,7 @@ def purge_policy(
             for batch in primary_key_batches(scope, batch_size or app_settings.PURGE_BATCH_SIZE):
                 with transaction.atomic(using=using):
                     _relax_commit(using)
-                    if registration.subject_path:
+                    if registration.legal_hold_paths:
                         # expired() reads the holds in the batch's own statements, after this lock.
                         lock_holds(using, exclusive=False)
                     due = expired(registration, now).filter(batch)

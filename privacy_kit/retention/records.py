@@ -9,8 +9,11 @@ with the same engine, batches and ``PurgeRun`` log as everything else.
 They are registered with ``subject=None``: they are evidence about people, not
 the people's own data, so a customer's export and erasure do not go through the
 registry to them (erasure clears the addresses of the subject's security events and
-deletes their axes rows itself). The append-only ledgers among them are deleted
-only by the purge, through ``AppendOnlyQuerySet.delete_expired()``.
+deletes their axes rows itself). A legal hold on a customer still keeps the access
+log rows and security events about them (``legal_hold_paths``), and an event
+escalated into a breach stays as long as the breach (``keep_while_linked``). The
+append-only ledgers among them are deleted only by the purge, through
+``AppendOnlyQuerySet.delete_expired()``.
 
 Records of breaches, and of data-subject requests, are kept for five years after
 they close (PDPL Implementing Regulation Art. 33): ``keep_after_closing(Model)``
@@ -59,7 +62,8 @@ def register_own_record(
     period: str,
     category: str,
     personal_fields: Iterable[str] = (),
-    held_by: Iterable[str] = (),
+    keep_while_linked: Iterable[str] = (),
+    legal_hold_paths: Iterable[str] = (),
     purposes: Iterable[str] = (),
 ) -> registry.Registration:
     """Register one of privacy_kit's own records: deleted ``period`` days after its ``date_field``."""
@@ -70,7 +74,12 @@ def register_own_record(
         personal_fields=personal_fields,
         purposes=purposes,
         retention=registry.Retention(
-            basis=registry.AGE, date_field=date_field, after_days=period, action=registry.DELETE, held_by=held_by
+            basis=registry.AGE,
+            date_field=date_field,
+            after_days=period,
+            action=registry.DELETE,
+            keep_while_linked=keep_while_linked,
+            legal_hold_paths=legal_hold_paths,
         ),
     )
     own_record_labels.add(registration.name)
@@ -105,6 +114,7 @@ def register_own_records() -> None:
         period=ACCESS_LOG,
         category=SECURITY,
         personal_fields=["actor", "subject", "ip"],
+        legal_hold_paths=["subject"],
         purposes=[SECURITY],
     )
     # An event escalated into a breach is kept as long as the breach record.
@@ -114,7 +124,8 @@ def register_own_records() -> None:
         period=SECURITY_EVENTS,
         category=SECURITY,
         personal_fields=["user", "ip"],
-        held_by=["breaches"],
+        keep_while_linked=["breaches"],
+        legal_hold_paths=["user"],
         purposes=[SECURITY],
     )
     register_own_record(PurgeRun, date_field="started_at", period=PURGE_RUNS, category=RECORDS, purposes=["retention"])

@@ -198,8 +198,9 @@ def _registered_entries(registration: registry.Registration) -> list[dict[str, A
         field_policy = {
             **policy,
             "kept": field.name in kept,
-            # Purges and erasures find a held subject's rows through the subject path.
-            "legal_holds_honored": registration.subject_path is not None,
+            # Purges and erasures find a held subject's rows through the subject path (and other paths to users).
+            "legal_holds_honored": bool(registration.legal_hold_paths),
+            "legal_hold_paths": list(registration.legal_hold_paths),
         }
         entries.append(_field_entry(model, field, registered=True, personal=is_personal, policy=field_policy))
     return entries
@@ -237,6 +238,7 @@ def _unregistered_entries(model: type[models.Model]) -> list[dict[str, Any]]:
         **_retention_details(None),
         "kept": False,
         "legal_holds_honored": False,
+        "legal_hold_paths": [],
     }
     return [
         _field_entry(model, field, registered=False, personal=True, policy=policy) for field in encrypted_fields(model)
@@ -350,6 +352,9 @@ def _measures_text(fields: list[dict[str, Any]]) -> str:
 
 def _subject_text(entry: dict[str, Any]) -> str:
     subject = entry["subject"]
+    if subject is None and entry["legal_hold_paths"]:
+        paths = ", ".join(f"`{path}`" for path in entry["legal_hold_paths"])
+        return f"none (evidence about people: no export or erasure); legal holds of {paths} honored"
     if subject is None:
         return "none (the rows belong to no user; legal holds do not apply)"
     if subject == CALLABLE_SUBJECT:
