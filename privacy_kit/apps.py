@@ -29,6 +29,7 @@ class PrivacyKitConfig(AppConfig):
         checks.register(privacy_checks.check_base_template, checks.Tags.templates)
         checks.register(privacy_checks.check_login_url, checks.Tags.urls)
         checks.register(privacy_checks.check_registry)
+        checks.register(privacy_checks.check_own_record_periods)
         checks.register(privacy_checks.check_unregistered_encrypted_models, checks.Tags.models)
         checks.register(privacy_checks.check_beat_schedule)
         checks.register(privacy_checks.check_axes_log)

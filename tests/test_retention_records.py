@@ -269,3 +269,32 @@ def test_malformed_retention_options_are_check_errors(option, message):
     registry.register(AccessLog, subject=None, category="security", retention=retention)
     [error] = [m for m in privacy_checks() if m.id == "privacy_kit.E030"]
     assert message in error.msg
+
+
+# -- checks of the periods ------------------------------------------------------------------
+
+
+def own_period_messages():
+    return [m for m in checks.run_checks() if m.id in ("privacy_kit.W060", "privacy_kit.W061")]
+
+
+def test_records_of_breaches_kept_less_than_five_years_is_a_warning(settings):
+    with override_settings(PRIVACY_KIT={**settings.PRIVACY_KIT, "RETENTION": {"closed_records": 365}}):
+        [warning] = own_period_messages()
+    assert warning.id == "privacy_kit.W060"
+    assert "365 days" in warning.msg and "five years" in warning.msg
+    assert "1827" in warning.hint
+
+
+@pytest.mark.parametrize("cooloff", [None, 24 * 60, datetime.timedelta(days=31)])
+def test_axes_attempts_kept_less_than_a_lockout_lasts_is_a_warning(settings, cooloff):
+    settings.AXES_COOLOFF_TIME = cooloff
+    [warning] = own_period_messages()
+    assert warning.id == "privacy_kit.W061"
+    assert "30 days" in warning.msg
+
+
+@pytest.mark.parametrize("cooloff", [1, 0.5, datetime.timedelta(days=29)])
+def test_axes_attempts_kept_longer_than_a_lockout_raise_nothing(settings, cooloff):
+    settings.AXES_COOLOFF_TIME = cooloff
+    assert own_period_messages() == []

@@ -38,8 +38,9 @@ AXES_LOGS = "axes_logs"
 CLOSED_RECORDS = "closed_records"
 #: The names in ``PRIVACY_KIT["RETENTION"]`` of the periods of privacy_kit's own records.
 OWN_RECORD_PERIODS = (ACCESS_LOG, SECURITY_EVENTS, PURGE_RUNS, AXES_ATTEMPTS, AXES_LOGS, CLOSED_RECORDS)
-#: The shortest period PDPL IR Art. 33 allows for records of processing: five years, in days.
-CLOSED_RECORDS_MINIMUM_DAYS = 5 * 365 + 1
+#: The shortest period PDPL IR Art. 33 allows for records of processing: five years, in days
+#: (five years can hold two 29 Februaries), the default of ``closed_records``.
+CLOSED_RECORDS_MINIMUM_DAYS = 5 * 365 + 2
 
 SECURITY = "security"
 RECORDS = "records"
