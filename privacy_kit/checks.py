@@ -846,15 +846,19 @@ W061_MSG = (
 W061_HINT = "Set AXES_COOLOFF_TIME (hours) below that period, or make the period longer than a lockout."
 
 
-def _cooloff(value: Any) -> datetime.timedelta | bool | None:
-    """Return AXES_COOLOFF_TIME as a span, None for lockouts that never end, False when it cannot be read here."""
+#: What ``_lockout_length`` returns for an ``AXES_COOLOFF_TIME`` that axes computes per request.
+UNKNOWN_LOCKOUT = "unknown"
+
+
+def _lockout_length(value: Any) -> datetime.timedelta | str | None:
+    """Return AXES_COOLOFF_TIME as a span, None for lockouts that never end, UNKNOWN_LOCKOUT when computed later."""
     if value is None:
         return None
     if isinstance(value, datetime.timedelta):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return datetime.timedelta(hours=value)
-    return False  # a callable or a dotted path: axes computes it per request
+    return UNKNOWN_LOCKOUT  # a callable or a dotted path: axes computes it per request
 
 
 def check_own_record_periods(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -874,8 +878,10 @@ def check_own_record_periods(app_configs: Any = None, **kwargs: Any) -> list[che
             )
         )
     if apps.is_installed("axes"):
-        lockout = _cooloff(getattr(settings, "AXES_COOLOFF_TIME", None))
-        if lockout is None or (lockout is not False and lockout >= datetime.timedelta(days=attempts)):
+        lockout = _lockout_length(getattr(settings, "AXES_COOLOFF_TIME", None))
+        if lockout is None or (
+            isinstance(lockout, datetime.timedelta) and lockout >= datetime.timedelta(days=attempts)
+        ):
             text = "until a superuser unlocks it (AXES_COOLOFF_TIME is None)" if lockout is None else str(lockout)
             messages.append(checks.Warning(W061_MSG.format(days=attempts, lockout=text), hint=W061_HINT, id=W061))
     return messages
