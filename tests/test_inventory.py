@@ -406,3 +406,18 @@ def test_markdown_without_two_factor_says_so(settings):
         output = run_command()
     order = output[output.index("## shop.Order (order)") :].split("\n## ")[0]
     assert "without two-factor authentication" in order
+
+
+def test_the_registration_in_docs_inventory_md_runs_as_written():
+    from pathlib import Path
+
+    from tests.docs import fenced_blocks
+
+    blocks = fenced_blocks(
+        Path(__file__).resolve().parent.parent / "docs" / "inventory.md",
+        "The PDPL Art. 31 record: recipients, transfers, measures",
+    )
+    exec(blocks[0], {"Order": Order})  # the docs' own example, with the test app's orders
+    full_name = entries_of("testapp.Order")["full_name"]
+    assert full_name["recipients"] == ["SMSA Express (courier)", "Payments Europe Ltd (card payments)"]
+    assert [transfer["country"] for transfer in full_name["transfers"]] == ["IE", "AE"]
