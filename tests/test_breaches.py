@@ -396,3 +396,14 @@ def test_an_event_escalated_into_a_breach_is_kept_with_the_breach(layla):
     assert purge_policy("privacy_kit.Breach", now=NOW).deleted == 1
     assert purge_policy("privacy_kit.SecurityEvent", now=NOW).deleted == 1
     assert not SecurityEvent.objects.exists()
+
+
+def test_a_model_no_longer_registered_is_named_in_the_notice_not_a_crash(layla):
+    register_orders()
+    order(layla, 3)
+    entry = full_breach(affected_models=["testapp.Order", "shop.Gone"])  # saved without clean(), as code may
+    found = subjects_concerned(entry)
+    assert (found.unknown, found.subject_ids) == (("shop.Gone",), (layla.pk,))
+    notice = breach_notice(entry)
+    assert notice["subjects"]["unknown_models"] == ["shop.Gone"]
+    assert "shop.Gone is not in the personal-data registry any more" in render_notice(notice, "md")

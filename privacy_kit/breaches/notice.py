@@ -130,6 +130,7 @@ def breach_notice(breach: Breach, *, language: str = "en", now: datetime.datetim
                 "records": subjects.records,
                 "by_model": [model.as_dict() for model in subjects.models],
                 "unlisted_models": list(subjects.unlisted),
+                "unknown_models": list(subjects.unknown),
                 "ids": list(subjects.subject_ids),
             },
         }
@@ -203,6 +204,11 @@ def _subjects_lines(subjects: dict[str, Any]) -> list[str]:
         lines += [
             _("The registry cannot list the subjects of %(labels)s (a function names them): list them by hand.")
             % {"labels": ", ".join(subjects["unlisted_models"])},
+            "",
+        ]
+    for label in subjects["unknown_models"]:
+        lines += [
+            _("%(label)s is not in the personal-data registry any more: its rows are not counted.") % {"label": label},
             "",
         ]
     ids = ", ".join(str(pk) for pk in subjects["ids"]) or _("none")

@@ -53,6 +53,8 @@ class SubjectsConcerned:
 
     models: tuple[AffectedModel, ...] = ()
     subject_ids: tuple[Any, ...] = field(default=())
+    #: The labels the breach names that no breach can name now (a model unregistered since): not counted.
+    unknown: tuple[str, ...] = ()
 
     @property
     def records(self) -> int:
@@ -109,7 +111,10 @@ def subjects_concerned(breach: Breach) -> SubjectsConcerned:
     user_model = get_user_model()
     affected: list[AffectedModel] = []
     subject_ids: set[Any] = set()
+    unknown = unknown_models(breach.affected_models)
     for label in breach.affected_models:
+        if label in unknown:
+            continue
         path: str | None
         callable_subject = False
         if label in (settings.AUTH_USER_MODEL, user_model._meta.label):
@@ -150,4 +155,4 @@ def subjects_concerned(breach: Breach) -> SubjectsConcerned:
             )
         )
     ordered = tuple(sorted(subject_ids, key=lambda pk: (not isinstance(pk, int), pk)))
-    return SubjectsConcerned(models=tuple(affected), subject_ids=ordered)
+    return SubjectsConcerned(models=tuple(affected), subject_ids=ordered, unknown=tuple(unknown))
