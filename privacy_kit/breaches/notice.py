@@ -17,7 +17,7 @@ from typing import Any
 from django.apps import apps
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from .models import Breach
 from .subjects import SubjectsConcerned, subjects_concerned
@@ -51,6 +51,11 @@ ITEMS = (
 )
 
 
+def _joined(parts: list[str]) -> str:
+    """Join names with the list separator of the active language (a comma, in Arabic "،")."""
+    return pgettext("list separator", ", ").join(parts)
+
+
 def _iso(value: datetime.datetime | None) -> str | None:
     return timezone.localtime(value).isoformat(timespec="minutes") if value is not None else None
 
@@ -65,7 +70,7 @@ def _categories(breach: Breach, subjects: SubjectsConcerned) -> str | None:
     for model in subjects.models:
         meta = apps.get_model(model.label)._meta
         names = [str(meta.get_field(name).verbose_name) for name in model.personal_fields]
-        fields = ", ".join(names) or _("no personal field declared")
+        fields = _joined(names) or _("no personal field declared")
         lines.append(
             _("%(name)s (%(label)s), %(category)s: %(fields)s")
             % {"name": model.verbose_name, "label": model.label, "category": model.category, "fields": fields}
@@ -74,8 +79,8 @@ def _categories(breach: Breach, subjects: SubjectsConcerned) -> str | None:
 
 
 def _values(breach: Breach, subjects: SubjectsConcerned) -> dict[str, Any]:
-    contact = ", ".join(
-        part for part in (breach.contact_name, breach.contact_email, breach.contact_phone) if part.strip()
+    contact = _joined(
+        [part for part in (breach.contact_name, breach.contact_email, breach.contact_phone) if part.strip()]
     )
     return {
         "reference": breach.pk,
@@ -153,6 +158,10 @@ def _moment_text(value: str) -> str:
 
 
 def _value_text(key: str, value: Any) -> str:
+    if value is None and key in ("notified_authority_at", "subjects_notified_at"):
+        return _("Not yet.")
+    if value is None and key == "delay_reason":
+        return _("None given.")
     if value is None:
         return _("Not known yet; it will follow.")
     if key in MOMENTS:
@@ -203,7 +212,7 @@ def _subjects_lines(subjects: dict[str, Any]) -> list[str]:
     if subjects["unlisted_models"]:
         lines += [
             _("The registry cannot list the subjects of %(labels)s (a function names them): list them by hand.")
-            % {"labels": ", ".join(subjects["unlisted_models"])},
+            % {"labels": _joined(subjects["unlisted_models"])},
             "",
         ]
     for label in subjects["unknown_models"]:
@@ -211,6 +220,6 @@ def _subjects_lines(subjects: dict[str, Any]) -> list[str]:
             _("%(label)s is not in the personal-data registry any more: its rows are not counted.") % {"label": label},
             "",
         ]
-    ids = ", ".join(str(pk) for pk in subjects["ids"]) or _("none")
+    ids = _joined([str(pk) for pk in subjects["ids"]]) or _("none")
     lines += [_("Their accounts, by id (to find how to reach each one): %(ids)s") % {"ids": ids}, ""]
     return lines
