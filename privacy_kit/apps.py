@@ -29,6 +29,7 @@ class PrivacyKitConfig(AppConfig):
         checks.register(privacy_checks.check_base_template, checks.Tags.templates)
         checks.register(privacy_checks.check_login_url, checks.Tags.urls)
         checks.register(privacy_checks.check_registry)
+        checks.register(privacy_checks.check_own_record_periods)
         checks.register(privacy_checks.check_unregistered_encrypted_models, checks.Tags.models)
         checks.register(privacy_checks.check_beat_schedule)
         checks.register(privacy_checks.check_axes_log)
@@ -70,6 +71,7 @@ class PrivacyKitConfig(AppConfig):
     def register_personal_data(self) -> None:
         from . import registry
         from .models import BehavioralEvent
+        from .retention.records import register_own_records
 
         registry.register(
             BehavioralEvent,
@@ -78,3 +80,5 @@ class PrivacyKitConfig(AppConfig):
             personal_fields=["data"],
             retention=registry.Retention(basis="age", date_field="created_at", after_days="behavioral"),
         )
+        # The access log, security events, purge runs, breaches and django-axes's logins expire too.
+        register_own_records()

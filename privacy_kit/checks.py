@@ -6,6 +6,7 @@ Every id is listed in docs/checks.md. Messages never contain a key.
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 from typing import Any
 
@@ -704,10 +705,13 @@ def check_personal_data_admins(app_configs: Any = None, **kwargs: Any) -> list[c
         return []
     from . import registry
     from .admin.personal_data import PersonalDataAdmin
+    from .retention.records import own_record_labels
 
     warnings = []
     for site in _checked_admin_sites():
         for model, model_admin in site._registry.items():
+            if model._meta.label in own_record_labels:
+                continue  # privacy_kit's own logs and records: their pages are read only, or for superusers
             try:
                 personal = registry.get(model._meta.label).personal_fields
             except LookupError:
@@ -826,3 +830,58 @@ def check_key_provider(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
                 )
             )
     return errors
+
+
+W060 = "privacy_kit.W060"
+W060_MSG = (
+    "PRIVACY_KIT['RETENTION']['closed_records'] is {days} days: records of breaches (and requests) would go "
+    "before the five years after they close that PDPL IR Art. 33 asks for."
+)
+W060_HINT = "Set it to at least {minimum} days, or leave it out for the default."
+W061 = "privacy_kit.W061"
+W061_MSG = (
+    "PRIVACY_KIT['RETENTION']['axes_attempts'] is {days} days but a django-axes lockout lasts {lockout}: "
+    "the purge of old attempts would end lockouts early."
+)
+W061_HINT = "Set AXES_COOLOFF_TIME (hours) below that period, or make the period longer than a lockout."
+
+
+#: What ``_lockout_length`` returns for an ``AXES_COOLOFF_TIME`` that axes computes per request.
+UNKNOWN_LOCKOUT = "unknown"
+
+
+def _lockout_length(value: Any) -> datetime.timedelta | str | None:
+    """Return AXES_COOLOFF_TIME as a span, None for lockouts that never end, UNKNOWN_LOCKOUT when computed later."""
+    if value is None:
+        return None
+    if isinstance(value, datetime.timedelta):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.timedelta(hours=value)
+    return UNKNOWN_LOCKOUT  # a callable or a dotted path: axes computes it per request
+
+
+def check_own_record_periods(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Check the periods of privacy_kit's own records against the law and against django-axes's lockouts."""
+    from .retention.records import AXES_ATTEMPTS, CLOSED_RECORDS, CLOSED_RECORDS_MINIMUM_DAYS
+
+    messages: list[checks.CheckMessage] = []
+    periods = app_settings.RETENTION
+    try:
+        closed, attempts = int(periods[CLOSED_RECORDS]), int(periods[AXES_ATTEMPTS])
+    except (TypeError, ValueError):
+        return messages  # not a number of days: the registry check (E030) reports the period
+    if closed < CLOSED_RECORDS_MINIMUM_DAYS:
+        messages.append(
+            checks.Warning(
+                W060_MSG.format(days=closed), hint=W060_HINT.format(minimum=CLOSED_RECORDS_MINIMUM_DAYS), id=W060
+            )
+        )
+    if apps.is_installed("axes"):
+        lockout = _lockout_length(getattr(settings, "AXES_COOLOFF_TIME", None))
+        if lockout is None or (
+            isinstance(lockout, datetime.timedelta) and lockout >= datetime.timedelta(days=attempts)
+        ):
+            text = "until a superuser unlocks it (AXES_COOLOFF_TIME is None)" if lockout is None else str(lockout)
+            messages.append(checks.Warning(W061_MSG.format(days=attempts, lockout=text), hint=W061_HINT, id=W061))
+    return messages

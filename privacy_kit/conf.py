@@ -26,7 +26,21 @@ DEFAULTS: dict[str, Any] = {
     # How long an admin login (and its one-time-password verification) lasts, in hours.
     "ADMIN_SESSION_HOURS": 8,
     # Retention periods per category, in days; a shop's dict adds to and overrides these.
-    "RETENTION": {"behavioral": 365, "personal": 730},
+    # The last six are privacy_kit's own records (see privacy_kit.retention.records).
+    "RETENTION": {
+        "behavioral": 365,
+        "personal": 730,
+        # Who opened whose record in the admin, and security events: a year of them to investigate with.
+        "access_log": 365,
+        "security_events": 365,
+        # Purge runs hold counts only; a year of them shows the purges ran.
+        "purge_runs": 365,
+        # django-axes's failed logins (attempts and failure logs) and its log of logins and logouts.
+        "axes_attempts": 30,
+        "axes_logs": 90,
+        # Records of breaches (and requests) from the day they close: five years (PDPL IR Art. 33).
+        "closed_records": 5 * 365 + 2,
+    },
     # Rows (or primary-key span) per batch in purges and key rotation.
     "PURGE_BATCH_SIZE": 10_000,
     # The signed cookie that carries an anonymous visitor's consent id.

@@ -26,8 +26,12 @@ class AppendOnlyQuerySet(models.QuerySet):
         return super().update(**values)
 
     def delete_expired(self) -> int:
-        """Delete these rows, past their retention period: the one deletion of evidence, made by its purge."""
-        return models.QuerySet.delete(self.order_by())[0]
+        """Delete these rows, past their retention period: the one deletion of evidence, made by its purge.
+
+        Only the primary keys are loaded when Django must load the rows (for what
+        cascades from them): deleting evidence never reads, or decrypts, its values.
+        """
+        return models.QuerySet.delete(self.order_by().only("pk"))[1].get(self.model._meta.label, 0)
 
     def delete(self) -> Any:
         raise LedgerError(f"{self.model._meta.verbose_name_plural} are append-only and are never deleted.")

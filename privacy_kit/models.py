@@ -1,5 +1,6 @@
 """All models of privacy_kit, importable from here."""
 
+from .breaches.models import Breach
 from .consent.models import ConsentRecord, PolicyVersion, Purpose
 from .keys.models import SubjectKey
 from .ledger import LedgerError
@@ -11,6 +12,7 @@ from .tracking.models import BehavioralEvent
 __all__ = [
     "AccessLog",
     "BehavioralEvent",
+    "Breach",
     "ConsentRecord",
     "ErasureRecord",
     "LedgerError",

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 
 from .conf import app_settings
@@ -38,6 +38,58 @@ DELETE = "delete"
 ANONYMIZE = "anonymize"
 BASES = (RELATIONSHIP, AGE)
 ACTIONS = (DELETE, ANONYMIZE)
+
+#: The Kingdom of Saudi Arabia: data kept for recipients here is no transfer.
+KINGDOM = "SA"
+#: The safeguards under which the PDPL's Transfer Regulation lets personal data leave the Kingdom:
+#: a destination the authority has found adequate (Art. 2), the appropriate safeguards of Art. 5,
+#: and the cases it exempts (Art. 6, such as a contract with the subject that needs the transfer).
+SAFEGUARDS = {
+    "adequacy": "an adequacy decision for the destination",
+    "standard_contractual_clauses": "standard contractual clauses",
+    "binding_common_rules": "binding common rules",
+    "certification": "a certification of the recipient",
+    "code_of_conduct": "a binding code of conduct",
+    "exemption": "a case the Transfer Regulation exempts",
+}
+#: ISO 3166-1 alpha-2 country codes (the same 249 as the time-zone database's iso3166.tab).
+COUNTRIES = frozenset(
+    """
+    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW
+    BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI
+    FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN
+    IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME
+    MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF
+    PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV
+    SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE
+    YT ZA ZM ZW
+    """.split()
+)
+# Codes often written for these countries that ISO 3166-1 does not use.
+_COMMON_MISTAKES = {"UK": "the United Kingdom is 'GB'", "EL": "Greece is 'GR'", "KSA": "the Kingdom is 'SA'"}
+
+
+class RegistrationError(ImproperlyConfigured):
+    """A ``register()`` call was refused: its message names the model and what to fix. Nothing was registered."""
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Personal data of the model sent outside the Kingdom: where to, under which safeguard, and to whom.
+
+    ``country`` is the ISO 3166-1 alpha-2 code of the destination (``"IE"``,
+    ``"US"``); ``safeguard`` is a key of ``SAFEGUARDS``; ``recipient`` names who
+    receives the data there (a processor, a courier's head office...).
+    """
+
+    country: str
+    safeguard: str
+    recipient: str = ""
+
+    def __post_init__(self) -> None:
+        # "ie" is Ireland's code in lower case; "Ireland" stays as written, for the error to quote.
+        if isinstance(self.country, str) and len(self.country.strip()) == 2:
+            object.__setattr__(self, "country", self.country.strip().upper())
 
 
 @dataclass(frozen=True)
@@ -55,9 +107,17 @@ class Retention:
     after_days: int | str
     action: str = DELETE
     keep_fields: Iterable[str] = ()
+    #: Relations that keep a row past its period while a row of theirs is linked to it:
+    #: a security event escalated into a breach stays as long as the breach record.
+    keep_while_linked: Iterable[str] = ()
+    #: Paths from a row to users whose active legal hold keeps the row, besides the
+    #: registration's subject: the access log rows about a held customer.
+    legal_hold_paths: Iterable[str] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "keep_fields", tuple(self.keep_fields))
+        object.__setattr__(self, "keep_while_linked", tuple(self.keep_while_linked))
+        object.__setattr__(self, "legal_hold_paths", tuple(self.legal_hold_paths))
 
     @property
     def days(self) -> int:
@@ -77,6 +137,8 @@ class Registration:
     personal_fields: tuple[str, ...] = ()
     retention: Retention | None = None
     purposes: tuple[str, ...] = field(default=())
+    recipients: tuple[str, ...] = ()
+    transfers: tuple[Transfer, ...] = ()
 
     @property
     def name(self) -> str:
@@ -87,6 +149,12 @@ class Registration:
     def subject_path(self) -> str | None:
         """The ORM path from a row to its user, or None when the subject is a callable."""
         return self.subject if isinstance(self.subject, str) else None
+
+    @property
+    def legal_hold_paths(self) -> tuple[str, ...]:
+        """Return the paths from a row to the users whose active legal hold keeps it: the subject's, and others."""
+        extra = self.retention.legal_hold_paths if self.retention else ()
+        return tuple(dict.fromkeys([*([self.subject_path] if self.subject_path else []), *extra]))
 
 
 class Registry:
@@ -107,6 +175,8 @@ class Registry:
         personal_fields: Iterable[str] = (),
         retention: Retention | None = None,
         purposes: Iterable[str] = (),
+        recipients: Iterable[str] = (),
+        transfers: Iterable[Transfer] = (),
     ) -> Registration:
         """Describe a model's personal data; registering a model again replaces its entry.
 
@@ -114,7 +184,13 @@ class Registry:
         (``"customer"``, ``"order__customer"``), a callable that takes a row and returns
         its user or None, or None for rows that belong to no customer account (retention
         by age only; export and erasure leave them out).
+
+        ``recipients`` names who else receives the data (a courier, a payment
+        processor); ``transfers`` lists each ``Transfer`` of it outside the Kingdom.
+        Both go into the records of processing (``manage.py privacy_inventory``).
+        A malformed one raises ``RegistrationError`` and registers nothing.
         """
+        label = model._meta.label
         registration = Registration(
             model=model,
             subject=subject,
@@ -122,6 +198,8 @@ class Registry:
             personal_fields=tuple(personal_fields),
             retention=retention,
             purposes=tuple(purposes),
+            recipients=_checked_recipients(label, recipients),
+            transfers=_checked_transfers(label, transfers),
         )
         self._registrations[registration.name] = registration
         self._subject_columns.clear()
@@ -185,6 +263,57 @@ subject_column = default_registry.subject_column
 get = default_registry.get
 
 
+def _listed(label: str, option: str, values: Any, what: str) -> list[Any]:
+    if isinstance(values, (str, bytes, Transfer)) or not isinstance(values, Iterable):
+        given = "a string" if isinstance(values, str) else repr(values)
+        raise RegistrationError(
+            f"{label}: {option} must be a list of {what}, not {given}: "
+            f"write {option}=[...] (a string would be read letter by letter)."
+        )
+    return list(values)
+
+
+def _checked_recipients(label: str, recipients: Any) -> tuple[str, ...]:
+    """Return the recipients as a tuple of names; raise ``RegistrationError`` naming the first bad one."""
+    names = _listed(label, "recipients", recipients, "names")
+    for index, name in enumerate(names):
+        if not isinstance(name, str):
+            raise RegistrationError(f"{label}: recipients[{index}] must be a name (a string), not {name!r}.")
+        if not name.strip():
+            raise RegistrationError(f"{label}: recipients[{index}] is empty; name who receives the data.")
+    return tuple(name.strip() for name in names)
+
+
+def _checked_transfers(label: str, transfers: Any) -> tuple[Transfer, ...]:
+    """Return the transfers as a tuple; raise ``RegistrationError`` naming the first bad one and what to write."""
+    checked = _listed(label, "transfers", transfers, "registry.Transfer(country=..., safeguard=...)")
+    known = ", ".join(SAFEGUARDS)
+    for index, transfer in enumerate(checked):
+        where = f"{label}: transfers[{index}]"
+        if not isinstance(transfer, Transfer):
+            raise RegistrationError(
+                f"{where} must be a registry.Transfer(country=..., safeguard=..., recipient=...), not {transfer!r}."
+            )
+        country = transfer.country
+        if country == KINGDOM:
+            raise RegistrationError(
+                f"{where}: {KINGDOM} is the Kingdom itself, not a transfer outside it; "
+                "name a recipient there in recipients=[...] instead."
+            )
+        if not isinstance(country, str) or country not in COUNTRIES:
+            mistake = _COMMON_MISTAKES.get(country) if isinstance(country, str) else None
+            raise RegistrationError(
+                f"{where} names the country {country!r}, which is not an ISO 3166-1 alpha-2 code"
+                + (f" ({mistake})" if mistake else " such as 'IE' or 'US'")
+                + "."
+            )
+        if transfer.safeguard not in SAFEGUARDS:
+            raise RegistrationError(f"{where} has the safeguard {transfer.safeguard!r}, which is not one of {known}.")
+        if not isinstance(transfer.recipient, str):
+            raise RegistrationError(f"{where}: recipient must be a name (a string), not {transfer.recipient!r}.")
+    return tuple(checked)
+
+
 def _field(model: type[models.Model], name: str) -> models.Field | None:
     try:
         return model._meta.get_field(name)  # type: ignore[return-value]
@@ -232,6 +361,16 @@ def registration_errors(registration: Registration) -> list[str]:
     for name in retention.keep_fields:
         if _field(model, name) is None:
             errors.append(f"{label}: keep_fields names {name!r}, which does not exist.")
+    for name in retention.keep_while_linked:
+        relation = _field(model, name)
+        if relation is None or not relation.is_relation:
+            errors.append(f"{label}: keep_while_linked names {name!r}, which is not a relation of the model.")
+    for path in retention.legal_hold_paths:
+        target = _path_target(model, path)
+        if target is None or target._meta.label != settings.AUTH_USER_MODEL:
+            errors.append(
+                f"{label}: legal_hold_paths names {path!r}, which does not lead to {settings.AUTH_USER_MODEL}."
+            )
     if retention.basis == RELATIONSHIP and registration.subject_path is None:
         errors.append(f"{label}: the relationship basis needs a subject path to the user.")
     if isinstance(retention.after_days, str) and retention.after_days not in app_settings.RETENTION:

@@ -31,6 +31,8 @@ def _registry_restored():
             personal_fields=entry.personal_fields,
             retention=entry.retention,
             purposes=entry.purposes,
+            recipients=entry.recipients,
+            transfers=entry.transfers,
         )
 
 

@@ -24,7 +24,16 @@ from privacy_kit import tracking
 from privacy_kit.admin import devices
 from privacy_kit.admin.sites import PrivacyAdminSite
 from privacy_kit.consent import grant
-from privacy_kit.models import AccessLog, ErasureRecord, LegalHold, PolicyVersion, PurgeRun, Purpose, SecurityEvent
+from privacy_kit.models import (
+    AccessLog,
+    Breach,
+    ErasureRecord,
+    LegalHold,
+    PolicyVersion,
+    PurgeRun,
+    Purpose,
+    SecurityEvent,
+)
 from tests.two_factor import verify
 
 pytestmark = pytest.mark.django_db
@@ -98,6 +107,7 @@ def one_of_everything(staff):
     AccessLog.objects.create(actor=staff, model_label="shop.Customer", object_id=str(customer.pk), fields=["name"])
     SecurityEvent.objects.create(kind=SecurityEvent.Kind.FAILED_LOGIN)
     ErasureRecord.objects.create(subject_ref="x" * 22, reason="asked")
+    Breach.objects.create(title="Orders exported", nature="A support account exported orders.")
     Group.objects.create(name="support")
     colleague = type(staff).objects.create_user("colleague", password=PASSWORD, is_staff=True)
     TOTPDevice.objects.create(user=colleague, name="phone", confirmed=True)

@@ -70,10 +70,13 @@ def test_behavioral_events_are_listed_with_their_named_period():
             "field_verbose_name": "data",
             "personal": True,
             "encrypted": True,
+            "keyed_per_subject": True,
             "searchable": False,
             "category": "behavioral",
             "subject": "user",
             "purposes": [],
+            "recipients": [],
+            "transfers": [],
             "retention_basis": "age",
             "retention_date_field": "created_at",
             "retention_days": 365,
@@ -81,6 +84,15 @@ def test_behavioral_events_are_listed_with_their_named_period():
             "action": "delete",
             "kept": False,
             "legal_holds_honored": True,
+            "legal_hold_paths": ["user"],
+            "access": {
+                "in_admin": True,
+                "superusers_only": False,
+                "permissions": ["privacy_kit.change_behavioralevent", "privacy_kit.view_behavioralevent"],
+                "two_factor": True,
+                "masked": True,
+                "openings_logged": True,
+            },
         }
     }
 
@@ -189,8 +201,8 @@ def test_markdown_has_a_section_per_model_and_a_table_of_fields(order_policy):
     assert "- Category: personal" in order
     assert "- Subject: `customer`; legal holds honored" in order
     assert "- Purposes: orders, accounting" in order
-    assert "| `full_name` | full name | yes | yes | no | no |" in order
-    assert "| `total` | total | no | no | no | yes |" in order
+    assert "| `full_name` | full name | yes | yes | yes | no | no |" in order
+    assert "| `total` | total | no | no | no | no | yes |" in order
     assert "| `email` |" not in order
 
 
@@ -232,7 +244,7 @@ def test_markdown_lists_unregistered_models_apart():
     unregistered = output[output.index("## Not registered") :]
     assert "privacy_kit.W032" in unregistered
     assert "### testapp.Contact (contact)" in unregistered
-    assert "| `email` | email | yes | yes | yes | no |" in unregistered
+    assert "| `email` | email | yes | yes | no | yes | no |" in unregistered
     assert "\n## testapp.Contact" not in output
 
 
@@ -299,3 +311,113 @@ def test_the_warning_is_gone_once_the_model_is_registered():
 def test_the_models_of_privacy_kit_and_the_test_app_with_encrypted_fields_are_registered():
     apps_warned = {message.obj._meta.app_label for message in unregistered_warnings()}
     assert not apps_warned & {"privacy_kit", "testapp"}
+
+
+# -- PDPL Art. 31: recipients, transfers outside the Kingdom, measures ------------------
+
+COURIER = "SMSA Express (courier)"
+PROCESSOR = "Payments Europe Ltd"
+
+
+@pytest.fixture
+def order_recipients():
+    registry.register(
+        Order,
+        subject="customer",
+        category="personal",
+        personal_fields=[*ORDER_PERSONAL_FIELDS, "customer"],
+        recipients=[COURIER],
+        transfers=[
+            registry.Transfer(country="IE", safeguard="standard_contractual_clauses", recipient=PROCESSOR),
+            registry.Transfer(country="AE", safeguard="adequacy"),
+        ],
+    )
+
+
+def test_json_lists_the_recipients_and_the_transfers_of_each_field(order_recipients):
+    [full_name] = [
+        e
+        for e in json.loads(run_command("--format", "json"))
+        if e["field"] == "full_name" and e["model"] == "testapp.Order"
+    ]
+    assert full_name["recipients"] == [COURIER]
+    assert full_name["transfers"] == [
+        {"country": "IE", "safeguard": "standard_contractual_clauses", "recipient": PROCESSOR},
+        {"country": "AE", "safeguard": "adequacy", "recipient": ""},
+    ]
+
+
+def test_markdown_lists_the_recipients_and_the_transfers_outside_the_kingdom(order_recipients):
+    output = run_command("--format", "md")
+    order = output[output.index("## testapp.Order (order)") :]
+    order = order[: order.index("\n## ")]
+    assert f"- Recipients: {COURIER}" in order
+    assert (
+        f"- Transfers outside the Kingdom: IE, to {PROCESSOR}, under standard contractual clauses; "
+        "AE, under an adequacy decision for the destination" in order
+    )
+
+
+def test_markdown_says_when_no_recipient_and_no_transfer_is_declared():
+    output = run_command()
+    events = output[output.index("## privacy_kit.BehavioralEvent") :]
+    events = events[: events.index("\n## ")]
+    assert "- Recipients: none declared" in events
+    assert "- Transfers outside the Kingdom: none declared" in events
+
+
+def test_fields_sealed_under_their_subjects_key_are_marked(order_recipients):
+    entries = entries_of("testapp.Order")
+    assert entries["full_name"]["keyed_per_subject"] is True  # Order has a foreign key to its customer
+    assert entries["customer"]["keyed_per_subject"] is False  # not encrypted
+    registry.register(Contact, subject=None, category="personal", personal_fields=["email"])
+    assert entries_of("testapp.Contact")["email"]["keyed_per_subject"] is False  # no subject: shared keys
+
+
+def test_who_can_see_the_data_in_the_admin_is_listed():
+    shop_order = entries_of("shop.Order")["full_name"]["access"]
+    assert shop_order == {
+        "in_admin": True,
+        "superusers_only": False,
+        "permissions": ["shop.change_order", "shop.view_order"],
+        "two_factor": True,
+        "masked": True,
+        "openings_logged": True,
+    }
+    security = entries_of("privacy_kit.SecurityEvent")["ip"]["access"]
+    assert (security["in_admin"], security["superusers_only"], security["masked"]) == (True, True, False)
+
+
+def test_markdown_says_who_can_see_the_data_and_how_it_is_protected():
+    output = run_command()
+    order = output[output.index("## shop.Order (order)") :]
+    order = order[: order.index("\n## ")]
+    assert (
+        "- Measures: encrypted fields sealed under each subject's own key (destroyed at erasure); in the admin to "
+        "superusers and staff holding shop.change_order or shop.view_order, after two-factor authentication; "
+        "masked in lists, each opening logged" in order
+    )
+    security = output[output.index("## privacy_kit.SecurityEvent") :]
+    assert "in the admin to superusers only, after two-factor authentication; read only" in security.split("\n## ")[0]
+
+
+def test_markdown_without_two_factor_says_so(settings):
+    with override_settings(PRIVACY_KIT={**settings.PRIVACY_KIT, "ADMIN_2FA_REQUIRED": False}):
+        output = run_command()
+    order = output[output.index("## shop.Order (order)") :].split("\n## ")[0]
+    assert "without two-factor authentication" in order
+
+
+def test_the_registration_in_docs_inventory_md_runs_as_written():
+    from pathlib import Path
+
+    from tests.docs import fenced_blocks
+
+    blocks = fenced_blocks(
+        Path(__file__).resolve().parent.parent / "docs" / "inventory.md",
+        "The PDPL Art. 31 record: recipients, transfers, measures",
+    )
+    exec(blocks[0], {"Order": Order})  # the docs' own example, with the test app's orders
+    full_name = entries_of("testapp.Order")["full_name"]
+    assert full_name["recipients"] == ["SMSA Express (courier)", "Payments Europe Ltd (card payments)"]
+    assert [transfer["country"] for transfer in full_name["transfers"]] == ["IE", "AE"]

@@ -157,3 +157,69 @@ def test_a_callable_subject_keeps_the_admin_actions_and_none_hides_them():
     assert model_admin.has_subject()
     registry.register(Order, subject=None, category="personal")
     assert not model_admin.has_subject()
+
+
+# -- recipients and transfers outside the Kingdom ------------------------------------
+
+
+def register_order_recipients(**options):
+    return registry.register(Order, subject="customer", category="personal", personal_fields=["full_name"], **options)
+
+
+def test_recipients_and_transfers_are_kept_on_the_registration():
+    transfer = registry.Transfer(country="ie", safeguard="standard_contractual_clauses", recipient="Payments Ltd")
+    entry = register_order_recipients(recipients=["SMSA Express (courier)"], transfers=[transfer])
+    assert entry.recipients == ("SMSA Express (courier)",)
+    assert entry.transfers == (
+        registry.Transfer(country="IE", safeguard="standard_contractual_clauses", recipient="Payments Ltd"),
+    )
+    assert privacy_checks() == []
+
+
+def test_a_registration_without_recipients_has_none():
+    entry = register_order_recipients()
+    assert (entry.recipients, entry.transfers) == ((), ())
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"recipients": "courier"}, "recipients must be a list of names, not a string"),
+        ({"recipients": ["courier", ""]}, "recipients[1] is empty"),
+        ({"recipients": [42]}, "recipients[0] must be a name (a string), not 42"),
+        ({"transfers": registry.Transfer(country="IE", safeguard="adequacy")}, "transfers must be a list"),
+        ({"transfers": [{"country": "IE", "safeguard": "adequacy"}]}, "transfers[0] must be a registry.Transfer"),
+        ({"transfers": [registry.Transfer(country="UK", safeguard="adequacy")]}, "'UK', which is not an ISO 3166-1"),
+        ({"transfers": [registry.Transfer(country="Ireland", safeguard="adequacy")]}, "'Ireland', which is not"),
+        ({"transfers": [registry.Transfer(country="SA", safeguard="adequacy")]}, "SA is the Kingdom itself"),
+        ({"transfers": [registry.Transfer(country="IE", safeguard="contract")]}, "the safeguard 'contract'"),
+        ({"transfers": [registry.Transfer(country="IE", safeguard="")]}, "the safeguard ''"),
+    ],
+)
+def test_bad_recipients_and_transfers_are_refused_at_registration(options, message):
+    before = registry.get("testapp.Order") if "testapp.Order" in {e.name for e in registry.registrations()} else None
+    with pytest.raises(registry.RegistrationError) as raised:
+        register_order_recipients(**options)
+    assert message in str(raised.value)
+    assert str(raised.value).startswith("testapp.Order: ")
+    # Nothing was registered: the earlier entry, if any, stays.
+    after = registry.get("testapp.Order") if "testapp.Order" in {e.name for e in registry.registrations()} else None
+    assert after is before
+
+
+def test_a_refused_safeguard_lists_the_known_ones():
+    with pytest.raises(
+        registry.RegistrationError, match="adequacy, standard_contractual_clauses, binding_common_rules"
+    ):
+        register_order_recipients(transfers=[registry.Transfer(country="IE", safeguard="contract")])
+
+
+def test_uk_is_refused_with_the_code_of_the_united_kingdom():
+    with pytest.raises(registry.RegistrationError, match="the United Kingdom is 'GB'"):
+        register_order_recipients(transfers=[registry.Transfer(country="UK", safeguard="adequacy")])
+
+
+def test_a_registration_error_is_improperly_configured():
+    from django.core.exceptions import ImproperlyConfigured
+
+    assert issubclass(registry.RegistrationError, ImproperlyConfigured)

@@ -30,6 +30,8 @@ registry.register(
     category="personal",
     purposes=[NECESSARY],
     personal_fields=["user", "full_name", "address", "city", "phone", "email"],
+    # Who else gets the delivery details; a shop that sends data abroad lists it in transfers=[...].
+    recipients=["the courier that delivers the order"],
     retention=registry.Retention(
         basis="relationship",
         date_field="created_at",

@@ -27,6 +27,7 @@ MODEL_ADMIN_MODULES = {
     "AccessLogAdmin": "security",
     "SecurityEventAdmin": "security",
     "ErasureRecordAdmin": "rights",
+    "BreachAdmin": "breaches",
     "AccessAttemptAdmin": "lockouts",  # django-axes's, with an unlock action
     "UserAdmin": "users",  # django.contrib.auth's, with email and names masked
 }

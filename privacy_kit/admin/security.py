@@ -1,4 +1,7 @@
-"""Admin pages of the access log and security events: read only, for superusers only."""
+"""Admin pages of the access log and security events: read only, for superusers only.
+
+Security events can be escalated into a breach (``EscalatesToBreach``, privacy_kit.admin.breaches).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from ..models import AccessLog, SecurityEvent
+from .breaches import EscalatesToBreach
 from .options import ReadOnlyAdmin
 from .sites import site
 
@@ -31,7 +35,7 @@ class AccessLogAdmin(SuperuserOnlyReadOnlyAdmin):
 
 
 @admin.register(SecurityEvent, site=site)
-class SecurityEventAdmin(SuperuserOnlyReadOnlyAdmin):
+class SecurityEventAdmin(EscalatesToBreach, SuperuserOnlyReadOnlyAdmin):
     list_display = ["created_at", "kind", "user", "ip", "detail"]
     list_filter = ["kind"]
     date_hierarchy = "created_at"

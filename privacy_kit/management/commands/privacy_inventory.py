@@ -11,7 +11,8 @@ FORMATS = ("md", "json")
 class Command(BaseCommand):
     help = (
         "Print the records of processing generated from the personal-data registry and the field "
-        "declarations: per model and field, category, encryption, subject, purposes, retention and action."
+        "declarations (PDPL Art. 31): per model and field, category, subject, purposes, recipients, transfers "
+        "outside the Kingdom, retention and action, and the measures (encryption, subject keys, admin access)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
