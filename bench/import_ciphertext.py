@@ -19,7 +19,6 @@ Needs the peers: ``pip install -e ".[dev]"`` (the dev extra has them).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import django_setup
 from django_setup import default_database, fresh_postgres_database
-from rotation import BATCH, raw_rewrite
+from rotation import BATCH, create_subject_rows, raw_rewrite
 from timing import in_fork, mib
 
 SOURCES = ("django-cryptography", "fernet-encrypted-fields")
@@ -140,18 +139,7 @@ def main() -> None:
 
 
 def bench(args: argparse.Namespace) -> None:
-    from benchapp.models import SubjectRow
-    from django.core.management import call_command
-    from django.db import connection
-
-    call_command("migrate", interactive=False, verbosity=0)
-    with connection.schema_editor() as editor:
-        editor.create_model(SubjectRow)
-    print(
-        f"PostgreSQL, {os.cpu_count()} cores, load {' '.join(f'{load:.1f}' for load in os.getloadavg())}; "
-        f"rows of 3 text columns over {args.users:,} users; batches of {BATCH:,}",
-        flush=True,
-    )
+    create_subject_rows(args.users, "3 text columns")
     print(
         f"{'source':<24} {'rows':>9} | {'raw SQL rewrite':>15} | {'peer reads all':>14} | "
         f"{'import_ciphertext':>17} {'x raw':>6} {'values/s':>9} | peak RSS"

@@ -105,7 +105,8 @@ def main() -> None:
     print(f"finished in {time.perf_counter() - started:.0f} s")
 
 
-def bench(args: argparse.Namespace) -> None:
+def create_subject_rows(users: int, what: str) -> None:
+    """Migrate, create the SubjectRow table and say what the run measures on which machine."""
     from benchapp.models import SubjectRow
     from django.core.management import call_command
     from django.db import connection
@@ -115,9 +116,13 @@ def bench(args: argparse.Namespace) -> None:
         editor.create_model(SubjectRow)
     print(
         f"PostgreSQL, {os.cpu_count()} cores, load {' '.join(f'{load:.1f}' for load in os.getloadavg())}; "
-        f"rows of 3 encrypted text fields over {args.users:,} users; batches of {BATCH:,}",
+        f"rows of {what} over {users:,} users; batches of {BATCH:,}",
         flush=True,
     )
+
+
+def bench(args: argparse.Namespace) -> None:
+    create_subject_rows(args.users, "3 encrypted text fields")
     heading = f"{'rows':>9} | {'raw SQL rewrite':>15} | {'rotate_keys onto subject keys':>29} {'x':>6} {'µs/val':>7}"
     print(f"{heading} | peak RSS")
     for rows in (args.rows // 10, args.rows):

@@ -23,6 +23,7 @@ from django.db import connection, models
 
 from privacy_kit import crypto, peers, registry
 from privacy_kit.keys.models import SubjectKey
+from tests.commands import switched_column
 from tests.test_import_ciphertext import ARABIC, peer_write, put, run_import, stored_row
 from tests.testapp.models import Record
 
@@ -33,7 +34,7 @@ pytest.importorskip("encrypted_fields.fields", reason="the dev extra installs it
 def sealed_pickle(raw: bytes):
     """Pickle bytes sealed by django-cryptography under the shop's keys, as the migrated column holds them."""
     token = bytes(django_cryptography.encrypt(models.CharField(max_length=50))._fernet.encrypt(raw))
-    return token if connection.vendor == "sqlite" else "\\x" + token.hex()
+    return switched_column(token)
 
 
 def laughs(levels):

@@ -13,6 +13,7 @@ from django.test import override_settings
 
 from privacy_kit import crypto
 from privacy_kit.rotation import encrypt_existing, rotate_keys
+from tests.commands import switched_column
 from tests.settings import TEST_BLIND_INDEX_KEY, TEST_KEY_OLD, TEST_KEY_PRIMARY
 from tests.testapp.models import Contact, Member
 
@@ -220,9 +221,8 @@ def fernet_token():
 
 def other_library_value(vendor):
     """What a column holds after its django-cryptography BinaryField is switched to our text field."""
-    token = b"\x80" + bytes(range(72))
     # SQLite keeps the BLOB as it is in the rebuilt table; PostgreSQL's bytea::text is hex.
-    return token if vendor == "sqlite" else "\\x" + token.hex()
+    return switched_column(b"\x80" + bytes(range(72)))
 
 
 @pytest.mark.django_db

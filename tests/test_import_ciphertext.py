@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import signal
-import subprocess
-import sys
 import uuid
 from decimal import Decimal
 from io import StringIO
@@ -27,7 +24,7 @@ from django.test import override_settings
 from privacy_kit import crypto, peers, registry
 from privacy_kit.keys.models import SubjectKey
 from privacy_kit.rotation import import_ciphertext
-from tests.settings import BASE_DIR
+from tests.commands import kill_after_progress, switched_column
 from tests.testapp.models import Record
 
 django_cryptography = pytest.importorskip("django_cryptography.fields", reason="the dev extra installs it")
@@ -81,7 +78,7 @@ def peer_write(source, plain, value):
     stored = getattr(stored, "obj", stored)  # psycopg wraps it in a Binary
     if isinstance(stored, memoryview | bytes):
         stored = bytes(stored)
-        return stored if connection.vendor == "sqlite" else "\\x" + stored.hex()
+        return switched_column(stored)
     return stored
 
 
@@ -197,7 +194,7 @@ def test_a_pickle_that_would_run_code_is_refused_by_row_and_never_run(tmp_path):
     payload = bytes(field._dump(RunsCode(marker)))  # sealed by the peer under the shop's keys
     honest, evil = Record.objects.create(), Record.objects.create()
     put(honest.pk, char=peer_write(peers.DJANGO_CRYPTOGRAPHY, models.CharField(max_length=50), "honest"))
-    put(evil.pk, char=payload if connection.vendor == "sqlite" else "\\x" + payload.hex())
+    put(evil.pk, char=switched_column(payload))
     before = stored_row(evil.pk, ["char"])
 
     with (
@@ -318,7 +315,7 @@ def test_a_tampered_value_another_sources_value_and_a_plaintext_are_left_and_nam
     raw = peers.stored_bytes(value)
     flipped = raw[:40] + bytes([raw[40] ^ 1]) + raw[41:]
     put(good.pk, char=value)
-    put(tampered.pk, char=flipped if connection.vendor == "sqlite" else "\\x" + flipped.hex())
+    put(tampered.pk, char=switched_column(flipped))
     put(fernet.pk, char=peer_write(peers.FERNET_FIELDS, models.CharField(max_length=50), "kept"))
     put(plain.pk, char="a plaintext")
 
@@ -371,41 +368,12 @@ def test_an_import_killed_midway_resumes_and_loses_nothing():
             stored = peers.stored_bytes(peer_write(peers.DJANGO_CRYPTOGRAPHY, models.TextField(), f"note {pk}"))
             cursor.execute(
                 "UPDATE testapp_record SET text = %s WHERE id = %s",
-                [stored if connection.vendor == "sqlite" else "\\x" + stored.hex(), pk],
+                [switched_column(stored), pk],
             )
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "PRIVACY_KIT_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
-    }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-u",
-            "-m",
-            "django",
-            "import_ciphertext",
-            "--from",
-            "django-cryptography",
-            "testapp.Record",
-            "text",
-            "--batch-size",
-            "50",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
+    kill_after_progress(
+        "import_ciphertext", "--from", "django-cryptography", "testapp.Record", "text", "--batch-size", "50",
+        label="testapp.Record",
     )
-    progress_lines = 0
-    for line in worker.stdout:
-        progress_lines += line.startswith("testapp.Record [")
-        if progress_lines == 5:
-            worker.send_signal(signal.SIGKILL)
-            break
-    worker.wait(timeout=60)
-    worker.stdout.close()
-    assert worker.returncode == -signal.SIGKILL
 
     report = run_import(peers.DJANGO_CRYPTOGRAPHY, "text", batch_size=50)["text"]
     assert report.already >= 250 and report.imported > 0 and report.imported + report.already == total
@@ -422,8 +390,8 @@ def test_the_migration_operation_imports_and_stops_at_a_row_it_cannot_read():
     good, tampered = Record.objects.create(), Record.objects.create()
     value = peers.stored_bytes(peer_write(peers.DJANGO_CRYPTOGRAPHY, models.TextField(), ARABIC))
     flipped = value[:-1] + bytes([value[-1] ^ 1])
-    put(good.pk, text=value if connection.vendor == "sqlite" else "\\x" + value.hex())
-    put(tampered.pk, text=flipped if connection.vendor == "sqlite" else "\\x" + flipped.hex())
+    put(good.pk, text=switched_column(value))
+    put(tampered.pk, text=switched_column(flipped))
     before = stored_row(tampered.pk, ["text"])
     operation = ImportCiphertext("record", ["text"], source="django-cryptography")
     state = ProjectState.from_apps(apps)

@@ -1,7 +1,3 @@
-import os
-import signal
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -15,6 +11,7 @@ from example_shop.shop.models import Customer
 from privacy_kit import crypto
 from privacy_kit.fields import split_stored
 from privacy_kit.rotation import encrypt_existing, rotate_keys
+from tests.commands import kill_after_progress
 from tests.settings import TEST_BLIND_INDEX_KEY, TEST_KEY_OLD, TEST_KEY_PRIMARY
 from tests.testapp.models import Contact, Record
 
@@ -174,28 +171,14 @@ def test_rotation_killed_midway_resumes_and_completes():
     total = 3000
     make_contacts(total)
     originals = {pk: f"user{i}@example.com" for i, pk in enumerate(sorted(stored_column(Contact, "id")))}
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "PRIVACY_KIT_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
-        "PRIVACY_KIT_ENCRYPTION_KEYS": f"{TEST_KEY_PRIMARY},{TEST_KEY_OLD}",
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "-u", "-m", "django", "rotate_keys", "testapp.Contact", "--batch-size", "50"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
+    kill_after_progress(
+        "rotate_keys",
+        "testapp.Contact",
+        "--batch-size",
+        "50",
+        label="testapp.Contact",
+        PRIVACY_KIT_ENCRYPTION_KEYS=f"{TEST_KEY_PRIMARY},{TEST_KEY_OLD}",
     )
-    progress_lines = 0
-    for line in worker.stdout:
-        progress_lines += line.startswith("testapp.Contact [")
-        if progress_lines == 5:
-            worker.send_signal(signal.SIGKILL)
-            break
-    worker.wait(timeout=60)
-    worker.stdout.close()
-    assert worker.returncode == -signal.SIGKILL
 
     with override_settings(PRIVACY_KIT=ROTATING):
         interrupted = key_ids(Contact, "email")
