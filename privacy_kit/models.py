@@ -2,6 +2,7 @@
 
 from .breaches.models import Breach
 from .consent.models import ConsentRecord, PolicyVersion, Purpose
+from .deadlines.models import DeadlineAlert
 from .keys.models import SubjectKey
 from .ledger import LedgerError
 from .retention.models import LegalHold, PurgeRun
@@ -14,6 +15,7 @@ __all__ = [
     "BehavioralEvent",
     "Breach",
     "ConsentRecord",
+    "DeadlineAlert",
     "ErasureRecord",
     "LedgerError",
     "LegalHold",
