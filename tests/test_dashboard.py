@@ -264,3 +264,92 @@ def test_the_index_costs_the_same_queries_with_one_row_of_each_kind_and_with_man
 
     assert few == many
     assert SubjectKey.objects.count() == 300 and Breach.objects.count() == 301
+
+
+# -- in Chromium, in English and in Arabic (PostgreSQL runs) ------------------------------
+
+
+@pytest.fixture
+def officer_with_phone(officer):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return officer, TOTPDevice.objects.create(user=officer, name="phone", confirmed=True)
+
+
+def browse_dashboard(driver, live_server, officer_with_phone, language: str) -> None:
+    from django.conf import settings
+    from django_otp.oath import totp
+    from selenium.webdriver.common.by import By
+
+    from tests.browser import click_and_wait
+
+    officer, phone = officer_with_phone
+    driver.get(f"{live_server.url}/admin/login/?next=/admin/")
+    driver.add_cookie({"name": settings.LANGUAGE_COOKIE_NAME, "value": language})
+    driver.get(f"{live_server.url}/admin/login/?next=/admin/")
+    driver.find_element(By.NAME, "username").send_keys(officer.username)
+    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+    driver.find_element(By.NAME, "otp_token").send_keys(f"{totp(phone.bin_key):06d}")
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "#login-form input[type=submit]"))
+
+
+def dashboard_rows() -> tuple[Breach, Breach]:
+    now = timezone.now()
+    late = breach(now - 75 * HOUR)
+    soon = breach(now - 70 * HOUR)
+    PurgeRun.objects.create(policy="shop.Order", status="failed", error="lock timeout", started_at=now - HOUR)
+    for _ in range(2):
+        SecurityEvent.objects.create(kind=SecurityEvent.Kind.LOCKOUT)
+    return late, soon
+
+
+def _needs_chromium(test):
+    from tests.browser import needs_chromium
+
+    return needs_chromium(pytest.mark.django_db(transaction=True)(test))
+
+
+@_needs_chromium
+def test_the_dashboard_in_chromium_in_english(browser, live_server, officer_with_phone):
+    from selenium.webdriver.common.by import By
+
+    from tests.browser import screenshot
+
+    late, soon = dashboard_rows()
+    browse_dashboard(browser, live_server, officer_with_phone, "en")
+
+    dashboard = browser.find_element(By.ID, "privacy-dashboard")
+    assert dashboard.is_displayed()
+    text = dashboard.text
+    assert "Privacy dashboard" in text
+    breaches = browser.find_element(By.ID, "privacy-dashboard-breaches").text
+    assert f"breach #{late.pk}" in breaches and "overdue by 3 hours" in breaches
+    assert f"breach #{soon.pk}" in breaches and "2 hours left" in breaches
+    assert "lock timeout" in browser.find_element(By.ID, "privacy-dashboard-purges").text
+    assert "lockout" in browser.find_element(By.ID, "privacy-dashboard-security-events").text
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("dir") != "rtl"
+    screenshot(browser, "admin-privacy-dashboard-en.png")
+
+
+@_needs_chromium
+def test_the_dashboard_in_chromium_in_arabic_is_right_to_left(browser, live_server, officer_with_phone):
+    from selenium.webdriver.common.by import By
+
+    from tests.browser import screenshot
+
+    late, soon = dashboard_rows()
+    browse_dashboard(browser, live_server, officer_with_phone, "ar")
+
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("dir") == "rtl"
+    dashboard = browser.find_element(By.ID, "privacy-dashboard")
+    assert dashboard.is_displayed()
+    assert "لوحة الخصوصية" in dashboard.text
+    breaches = browser.find_element(By.ID, "privacy-dashboard-breaches").text
+    assert f"#{late.pk}" in breaches and "متأخر 3 ساعات" in breaches
+    assert f"#{soon.pk}" in breaches and "بقي 2 ساعتان" in breaches
+    assert "قفل الدخول" in browser.find_element(By.ID, "privacy-dashboard-security-events").text
+    # Right to left: the table's first column is on the right.
+    title = browser.find_element(By.CSS_SELECTOR, "#privacy-dashboard-breaches th[scope=col]")
+    due = browser.find_elements(By.CSS_SELECTOR, "#privacy-dashboard-breaches th[scope=col]")[1]
+    assert title.location["x"] > due.location["x"]
+    screenshot(browser, "admin-privacy-dashboard-ar.png")
