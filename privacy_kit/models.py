@@ -4,6 +4,7 @@ from .breaches.models import Breach
 from .consent.models import ConsentRecord, PolicyVersion, Purpose
 from .keys.models import SubjectKey
 from .ledger import LedgerError
+from .requests.models import DataRequest
 from .retention.models import LegalHold, PurgeRun
 from .rights.models import ErasureRecord
 from .security.models import AccessLog, SecurityEvent
@@ -14,6 +15,7 @@ __all__ = [
     "BehavioralEvent",
     "Breach",
     "ConsentRecord",
+    "DataRequest",
     "ErasureRecord",
     "LedgerError",
     "LegalHold",
