@@ -60,6 +60,8 @@ DEFAULTS: dict[str, Any] = {
     "BULK_ACCESS_THRESHOLD": 50,
     # Downloads of their own data a customer may make in an hour.
     "EXPORTS_PER_HOUR": 5,
+    # A request of the same kind by the same subject within this many days of another is flagged as a repeat.
+    "REQUEST_REPEAT_DAYS": 30,
     # The template that privacy_kit's pages (preferences, policy, my data...) extend: the shop's own base.
     "BASE_TEMPLATE": "privacy_kit/base.html",
     # The class (dotted path) that wraps and unwraps subject keys with a key-encryption key.
@@ -158,6 +160,10 @@ class PrivacyKitSettings:
     @cached_property
     def EXPORTS_PER_HOUR(self) -> int:
         return int(self._get("EXPORTS_PER_HOUR"))
+
+    @cached_property
+    def REQUEST_REPEAT_DAYS(self) -> int:
+        return int(self._get("REQUEST_REPEAT_DAYS"))
 
     @cached_property
     def BASE_TEMPLATE(self) -> str:

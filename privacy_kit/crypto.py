@@ -171,7 +171,7 @@ class Keyring:
         self._primary = self.ciphers[self.primary_id]
         self._header = bytes([VERSION]) + self.primary_id
         # Keyed by the whole header, so one slice both picks the key and checks the version.
-        self._ciphers_by_header = {bytes([VERSION]) + identifier: cipher for identifier, cipher in self.ciphers.items()}
+        self.ciphers_by_header = {bytes([VERSION]) + identifier: cipher for identifier, cipher in self.ciphers.items()}
         self._blind_index_key = blind_index_key
         self._index_hashes: dict[bytes, tuple[Any, Any]] = {}
         # Earlier blind-index keys, only for lookups while a rotation moves the indexes.
@@ -180,7 +180,14 @@ class Keyring:
 
     def seal(self, plaintext: bytes, associated_data: bytes) -> str:
         """Encrypt ``plaintext`` under the primary key and return the envelope as text."""
-        nonce = new_nonce()
+        # new_nonce(), inline: this runs for every value written.
+        nonces = _nonces
+        position, block = nonces.position, nonces.block
+        if position >= len(block):
+            block = nonces.block = os.urandom(NONCE_BYTES * NONCES_PER_BLOCK)
+            position = 0
+        nonces.position = position + NONCE_BYTES
+        nonce = block[position : position + NONCE_BYTES]
         header = self._header
         sealed = self._primary.encrypt(nonce, plaintext, header + associated_data)
         return binascii.b2a_base64(header + nonce + sealed, newline=False).decode("ascii")
@@ -197,7 +204,7 @@ class Keyring:
         """Decrypt the bytes of an envelope made by ``seal()`` or raise ``DecryptionError``."""
         try:
             header = raw[:HEADER_BYTES]
-            return self._ciphers_by_header[header].decrypt(
+            return self.ciphers_by_header[header].decrypt(
                 raw[HEADER_BYTES : HEADER_BYTES + NONCE_BYTES],
                 raw[HEADER_BYTES + NONCE_BYTES :],
                 header + associated_data,

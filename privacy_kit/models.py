@@ -5,6 +5,7 @@ from .consent.models import ConsentRecord, PolicyVersion, Purpose
 from .deadlines.models import DeadlineAlert
 from .keys.models import SubjectKey
 from .ledger import LedgerError
+from .requests.models import DataRequest
 from .retention.models import LegalHold, PurgeRun
 from .rights.models import ErasureRecord
 from .security.models import AccessLog, SecurityEvent
@@ -15,6 +16,7 @@ __all__ = [
     "BehavioralEvent",
     "Breach",
     "ConsentRecord",
+    "DataRequest",
     "DeadlineAlert",
     "ErasureRecord",
     "LedgerError",

@@ -73,9 +73,11 @@ def downloaded(folder, suffix, timeout=10):
     """Wait for the browser to finish a download ending in ``suffix`` into ``folder`` and return its text."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        # Chromium writes to a .crdownload file and renames it when the download is complete.
-        done = sorted(path for path in folder.iterdir() if path.suffix == suffix)
-        if done:
+        # Chromium writes to a .crdownload file and renames it when the download is complete; some
+        # versions show the final name, still empty, before the bytes arrive.
+        files = list(folder.iterdir())
+        done = sorted(path for path in files if path.suffix == suffix and path.stat().st_size)
+        if done and not any(path.suffix == ".crdownload" for path in files):
             return done[0].read_text(encoding="utf-8")
         time.sleep(0.1)
     raise AssertionError(f"no {suffix} download in {timeout} s: {sorted(folder.iterdir())}")

@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from privacy_kit import keys
 from privacy_kit.admin.dashboard import ROWS, dashboard_context
 from privacy_kit.deadlines.clock import has_requests
-from privacy_kit.models import Breach, PurgeRun, SecurityEvent, SubjectKey
+from privacy_kit.models import Breach, DataRequest, PurgeRun, SecurityEvent, SubjectKey
 from tests.settings import TEST_KEY_OLD, TEST_KEY_PRIMARY
 from tests.two_factor import verify
 
@@ -65,6 +66,17 @@ def load(size: int) -> None:
     kinds = list(SecurityEvent.Kind)
     SecurityEvent.objects.bulk_create(SecurityEvent(kind=kinds[number % len(kinds)]) for number in range(size))
     keys.keys_for(range(1, size + 1), create=True)
+    user = get_user_model().objects.get_or_create(username="requester")[0]
+    DataRequest.objects.bulk_create(
+        DataRequest(
+            subject=user,
+            kind=DataRequest.Kind.ACCESS,
+            channel=DataRequest.Channel.MAIL,
+            received_at=now - number * HOUR,
+            due_at=now - number * HOUR + datetime.timedelta(days=30),
+        )
+        for number in range(size)
+    )
 
 
 def dashboard_html(response) -> str:
@@ -151,6 +163,34 @@ def test_breaches_are_listed_by_their_clocks_soonest_first(verified_admin_client
     assert f'data-breach="{late.pk}"' in html and "overdue by 3 hours" in html
     assert "2 hours left" in html
     assert f'data-breach="{closed.pk}"' not in html
+
+
+def test_open_requests_are_listed_by_due_date_with_the_days_left(verified_admin_client, django_user_model):
+    from privacy_kit.requests import extend, open_request, refuse
+
+    layla = django_user_model.objects.create_user("layla", email="layla@example.sa")
+    now = timezone.now()
+
+    def request_of(kind, days_ago):
+        received = now - datetime.timedelta(days=days_ago)
+        return open_request(layla, kind=kind, channel=DataRequest.Channel.MAIL, received_at=received)
+
+    late = request_of(DataRequest.Kind.ERASURE, 32)
+    soon = request_of(DataRequest.Kind.ACCESS, 27)
+    extended = request_of(DataRequest.Kind.COPY, 28)
+    extend(extended, until=extended.due_at + datetime.timedelta(days=20), reason="archive")
+    refuse(request_of(DataRequest.Kind.OBJECTION, 29), reason=DataRequest.RefusalReason.values[0])
+
+    rows = dashboard_context(now)["requests"].rows
+
+    assert [(row.record.pk, row.overdue, row.time_left) for row in rows] == [
+        (late.pk, True, "2 days"),
+        (soon.pk, False, "3 days"),
+        (extended.pk, False, "22 days"),
+    ]
+    html = dashboard_html(verified_admin_client.get(INDEX))
+    assert f'data-request="{late.pk}"' in html and "overdue by 2 days" in html and "3 days left" in html
+    assert "layla" not in html
 
 
 def test_a_long_list_stops_at_its_rows_and_says_how_many_more(verified_admin_client):
@@ -263,7 +303,7 @@ def test_the_index_costs_the_same_queries_with_one_row_of_each_kind_and_with_man
     many = index_queries(client, django_assert_max_num_queries, limit)
 
     assert few == many
-    assert SubjectKey.objects.count() == 300 and Breach.objects.count() == 301
+    assert SubjectKey.objects.count() == 300 and Breach.objects.count() == DataRequest.objects.count() == 301
 
 
 # -- in Chromium, in English and in Arabic (PostgreSQL runs) ------------------------------
@@ -300,6 +340,11 @@ def dashboard_rows() -> tuple[Breach, Breach]:
     PurgeRun.objects.create(policy="shop.Order", status="failed", error="lock timeout", started_at=now - HOUR)
     for _ in range(2):
         SecurityEvent.objects.create(kind=SecurityEvent.Kind.LOCKOUT)
+    from privacy_kit.requests import open_request
+
+    customer = get_user_model().objects.create_user("layla", email="layla@example.sa")
+    received = now - datetime.timedelta(days=25)
+    open_request(customer, kind=DataRequest.Kind.ERASURE, channel=DataRequest.Channel.MAIL, received_at=received)
     return late, soon
 
 
@@ -326,6 +371,8 @@ def test_the_dashboard_in_chromium_in_english(browser, live_server, officer_with
     assert f"breach #{late.pk}" in breaches and "overdue by 3 hours" in breaches
     assert f"breach #{soon.pk}" in breaches and "2 hours left" in breaches
     assert "lock timeout" in browser.find_element(By.ID, "privacy-dashboard-purges").text
+    requests = browser.find_element(By.ID, "privacy-dashboard-requests").text
+    assert "erasure" in requests and "5 days left" in requests and "layla" not in requests
     assert "lockout" in browser.find_element(By.ID, "privacy-dashboard-security-events").text
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("dir") != "rtl"
     screenshot(browser, "admin-privacy-dashboard-en.png")
@@ -347,6 +394,7 @@ def test_the_dashboard_in_chromium_in_arabic_is_right_to_left(browser, live_serv
     breaches = browser.find_element(By.ID, "privacy-dashboard-breaches").text
     assert f"#{late.pk}" in breaches and "متأخر 3 ساعات" in breaches
     assert f"#{soon.pk}" in breaches and "بقي 2 ساعتان" in breaches
+    assert "5 أيام" in browser.find_element(By.ID, "privacy-dashboard-requests").text
     assert "قفل الدخول" in browser.find_element(By.ID, "privacy-dashboard-security-events").text
     # Right to left: the table's first column is on the right.
     title = browser.find_element(By.CSS_SELECTOR, "#privacy-dashboard-breaches th[scope=col]")

@@ -361,5 +361,86 @@ def test_the_default_beat_schedule_raises_no_w039(settings):
     assert not [message for message in run_checks() if message.id == "privacy_kit.W039"]
 
 
-def test_the_breach_clock_is_listed():
-    assert "breach" in [clock.name for clock in clocks()]
+# -- data-subject requests: 7 days, 1 day, overdue; an extension re-arms ----------------
+
+DAY = datetime.timedelta(days=1)
+
+
+@pytest.fixture
+def layla(django_user_model):
+    return django_user_model.objects.create_user("layla", email="layla@example.sa", password="pw-layla-1")
+
+
+def request_of(subject, received_at):
+    from privacy_kit.models import DataRequest
+    from privacy_kit.requests import open_request
+
+    return open_request(
+        subject, kind=DataRequest.Kind.ERASURE, channel=DataRequest.Channel.MAIL, received_at=received_at
+    )
+
+
+def admin_mail():
+    return [message for message in mail.outbox if message.to == [ADMIN]]
+
+
+@pytest.mark.django_db
+def test_a_request_gets_each_threshold_once_as_its_30_days_run_out(layla):
+    received = timezone.now()
+    record = request_of(layla, received)
+
+    assert sent(received + 22 * DAY) == []  # 8 days left
+    assert sent(received + 23 * DAY) == [(record.pk, "7d")]
+    assert sent(received + 24 * DAY) == []
+    assert sent(received + 29 * DAY) == [(record.pk, "1d")]
+    assert sent(received + 29 * DAY + HOUR) == []
+    assert sent(received + 30 * DAY) == [(record.pk, "overdue")]
+    assert sent(received + 40 * DAY) == []
+    assert len(admin_mail()) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_extension_re_arms_the_alerts_of_a_request(layla):
+    from privacy_kit.requests import extend
+
+    received = timezone.now() - 23 * DAY
+    record = request_of(layla, received)
+    assert sent(timezone.now()) == [(record.pk, "7d")]
+
+    extend(record, until=record.due_at + 20 * DAY, reason="The order history is in the archive.")
+
+    assert sent(timezone.now()) == []  # 27 days left now
+    assert sent(timezone.now() + 20 * DAY) == [(record.pk, "7d")]
+    assert sent(timezone.now() + 27 * DAY) == [(record.pk, "overdue")]
+    assert sorted(DeadlineAlert.objects.filter(clock="request").values_list("threshold", flat=True)) == [
+        "7d",
+        "7d",
+        "overdue",
+    ]
+
+
+@pytest.mark.django_db
+def test_a_request_answered_or_refused_gets_no_alert(layla):
+    from privacy_kit.requests import refuse
+
+    record = request_of(layla, timezone.now() - 29 * DAY)
+    refuse(record, reason=record.RefusalReason.values[0])
+
+    assert sent(timezone.now() + 10 * DAY) == []
+
+
+@pytest.mark.django_db
+def test_the_mail_about_a_request_says_its_number_kind_and_days_left_and_nothing_of_its_subject(layla):
+    received = timezone.now()
+    record = request_of(layla, received)
+    send_deadline_alerts(now=received + 23 * DAY + HOUR)
+
+    [message] = admin_mail()
+    assert message.subject.endswith(f"Due in 7 days: Request #{record.pk} (erasure)")
+    assert "7 days left." in message.body and "30 days" in message.body
+    for personal in ["layla", "example.sa"]:
+        assert personal not in message.subject and personal not in message.body
+
+
+def test_the_request_clock_is_listed_first():
+    assert [clock.name for clock in clocks()] == ["request", "breach"]

@@ -43,14 +43,6 @@ class SentAlert:
         }
 
 
-def describe(record: Any) -> str:
-    """Return how an alert names a record: its kind and number, nothing about the person."""
-    kind = getattr(record, "get_kind_display", None)
-    if callable(kind):
-        return f"{kind()} #{record.pk}"
-    return f"{record._meta.verbose_name} #{record.pk}"
-
-
 def send_alert(clock: Clock, threshold: Threshold, record: Any, alert: DeadlineAlert, now: datetime.datetime) -> None:
     """Send ``deadline_alert`` for one record and mail ADMINS, with no personal data in the mail."""
     left = alert.due_at - now
@@ -58,7 +50,7 @@ def send_alert(clock: Clock, threshold: Threshold, record: Any, alert: DeadlineA
         sender=clock.model, record=record, clock=clock.name, threshold=threshold.name, due_at=alert.due_at, left=left
     )
     context = {
-        "record": describe(record),
+        "record": clock.describe(record),
         "record_id": record.pk,
         "clock": clock.name,
         "threshold": threshold.name,

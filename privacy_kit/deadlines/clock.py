@@ -51,6 +51,8 @@ class Clock:
     unit: str
     #: What the law asks, for the mail.
     duty: Any
+    #: How an alert names a record: its kind and number, nothing about the person.
+    describe: Callable[[Any], str]
 
     @property
     def horizon(self) -> datetime.timedelta:
@@ -80,6 +82,14 @@ def _open_requests() -> models.QuerySet:
     return DataRequest.objects.open().with_due_by().annotate(**{DUE: models.F("due_by")})
 
 
+def _breach_name(record: Any) -> str:
+    return f"{_('breach')} #{record.pk}"
+
+
+def _request_name(record: Any) -> str:
+    return _("Request #%(id)s (%(kind)s)") % {"id": record.pk, "kind": record.get_kind_display()}
+
+
 def breach_clock() -> Clock:
     """Return the clock of breaches: the authority is told within 72 hours of the shop becoming aware."""
     from ..breaches.models import Breach
@@ -95,6 +105,7 @@ def breach_clock() -> Clock:
         ),
         unit=HOURS,
         duty=_("The authority must be notified within 72 hours of the shop becoming aware (PDPL Art. 20)."),
+        describe=_breach_name,
     )
 
 
@@ -113,6 +124,7 @@ def request_clock() -> Clock:
         ),
         unit=DAYS,
         duty=_("A data subject's request is answered within 30 days, extended once at most (PDPL IR Art. 3)."),
+        describe=_request_name,
     )
 
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('privacy_kit', '0010_breach'),
+        ('privacy_kit', '0011_datarequest'),
     ]
 
     operations = [

@@ -63,6 +63,7 @@ class SecurityEvent(LogEntry):
         BULK_ACCESS = "bulk_access", _("bulk access")
         EXPORT = "export", _("export")
         ERASURE = "erasure", _("erasure")
+        CORRECTION = "correction", _("correction of personal data")
         KEY_ROTATION = "key_rotation", _("key rotation")
         DEVICE_ADDED = "device_added", _("two-factor device added")
         DEVICE_REMOVED = "device_removed", _("two-factor device removed")
