@@ -292,8 +292,9 @@ class Beat:
 @needs_postgres
 @needs_redis_server
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_fed_by_two_beats_sends_each_alert_once(redis_server, tmp_path):
+def test_a_worker_fed_by_two_beats_sends_each_alert_once(redis_server, tmp_path, layla):
     now = timezone.now()
+    asked = request_of(layla, now - 24 * DAY)  # 6 days left: the 7-day alert
     soon = breach(now - 50 * HOUR)  # 22 hours left: the 24-hour alert
     late = breach(now - 73 * HOUR)  # overdue
     breach(now - HOUR)  # 71 hours left: nothing yet
@@ -322,14 +323,20 @@ def test_a_worker_fed_by_two_beats_sends_each_alert_once(redis_server, tmp_path)
             beat.stop()
         worker.stop()
 
-    assert sorted(DeadlineAlert.objects.values_list("record_id", "threshold")) == sorted(
-        [(soon.pk, "24h"), (late.pk, "overdue")]
+    assert sorted(DeadlineAlert.objects.values_list("clock", "record_id", "threshold")) == sorted(
+        [("breach", soon.pk, "24h"), ("breach", late.pk, "overdue"), ("request", asked.pk, "7d")]
     )
     # The file backend writes one file per connection: count the messages in them.
     subjects = sorted(
         str(message["Subject"]) for path in mails.iterdir() for message in split_messages(path.read_text())
     )
-    assert subjects == sorted([f"[Django] Due in 22 hours: breach #{soon.pk}", f"[Django] Overdue: breach #{late.pk}"])
+    assert subjects == sorted(
+        [
+            f"[Django] Due in 22 hours: breach #{soon.pk}",
+            f"[Django] Overdue: breach #{late.pk}",
+            f"[Django] Due in 6 days: Request #{asked.pk} (erasure)",
+        ]
+    )
 
 
 def split_messages(text: str) -> list[email.message.Message]:
