@@ -451,3 +451,24 @@ def test_the_mail_about_a_request_says_its_number_kind_and_days_left_and_nothing
 
 def test_the_request_clock_is_listed_first():
     assert [clock.name for clock in clocks()] == ["request", "breach"]
+
+
+# -- the alerts' own retention -----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_alerts_are_kept_five_years_after_they_were_sent_then_purged():
+    from privacy_kit import registry
+    from privacy_kit.retention import purge_policy
+
+    retention = registry.get("privacy_kit.DeadlineAlert").retention
+    assert (retention.date_field, retention.after_days, retention.action) == ("sent_at", "closed_records", "delete")
+    now = timezone.now()
+    due = now + HOUR
+    alert = {"clock": "breach", "threshold": "6h", "due_at": due}
+    old = DeadlineAlert.objects.create(record_id=1, sent_at=now - 1828 * DAY, **alert)
+    recent = DeadlineAlert.objects.create(record_id=2, sent_at=now - 1826 * DAY, **alert)
+
+    assert purge_policy("privacy_kit.DeadlineAlert", now=now).deleted == 1
+    assert list(DeadlineAlert.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert not DeadlineAlert.objects.filter(pk=old.pk).exists()
