@@ -22,6 +22,7 @@ import django
 import pytest
 from django.core import mail
 from django.core.checks import run_checks
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection, connections
 from django.utils import timezone
 
@@ -170,6 +171,39 @@ def test_a_receiver_that_fails_rolls_the_alert_back_and_the_next_run_sends_it():
 
 
 # -- the mail to ADMINS -------------------------------------------------------------
+
+
+class RefusingBackend(BaseEmailBackend):
+    """A mail server that refuses the connection."""
+
+    def send_messages(self, email_messages):
+        raise ConnectionRefusedError("mail server down")
+
+
+def use_mail_backend(settings, backend: str) -> None:
+    # Django 6.1 reads MAILERS (and warns about EMAIL_BACKEND); 5.2 reads EMAIL_BACKEND.
+    if hasattr(settings, "MAILERS"):
+        settings.MAILERS = {"default": {"BACKEND": backend}}
+    else:
+        settings.EMAIL_BACKEND = backend
+
+
+@pytest.fixture
+def mail_server_down(settings):
+    use_mail_backend(settings, f"{__name__}.RefusingBackend")
+
+
+@pytest.mark.django_db
+def test_a_mail_that_cannot_go_rolls_the_alert_back_and_the_next_run_sends_it(mail_server_down, settings, caplog):
+    record = breach(timezone.now() - 50 * HOUR)
+
+    assert send_deadline_alerts() == []
+    assert not DeadlineAlert.objects.exists()
+    assert f"24h breach #{record.pk}" in caplog.text
+
+    use_mail_backend(settings, "django.core.mail.backends.locmem.EmailBackend")
+    assert [sent.alert.threshold for sent in send_deadline_alerts()] == ["24h"]
+    assert len(mail.outbox) == 1
 
 
 @pytest.mark.django_db
