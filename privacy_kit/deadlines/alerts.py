@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from ..signals import deadline_alert
-from .clock import OVERDUE, Clock, Threshold, clocks, time_left
+from .clock import DUE, OVERDUE, Clock, Threshold, clocks, time_left
 from .models import DeadlineAlert
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,8 @@ def send_deadline_alerts(now: datetime.datetime | None = None) -> list[SentAlert
     now = now or timezone.now()
     sent: list[SentAlert] = []
     for clock in clocks():
-        records = list(clock.records().filter(clock_due_at__lte=now + clock.horizon).order_by("clock_due_at", "pk"))
+        soon = clock.records().filter(**{f"{DUE}__lte": now + clock.horizon})
+        records = list(soon.order_by(DUE, "pk"))
         if not records:
             continue
         already = set(
@@ -90,7 +91,7 @@ def send_deadline_alerts(now: datetime.datetime | None = None) -> list[SentAlert
         )
         using = router.db_for_write(DeadlineAlert)
         for record in records:
-            due_at = record.clock_due_at
+            due_at = getattr(record, DUE)
             threshold = clock.threshold_reached(due_at, now)
             if threshold is None or (record.pk, threshold.name, due_at) in already:
                 continue
