@@ -1,4 +1,4 @@
-"""Celery wiring for shops: the beat entries of the purge and of the erasure resume."""
+"""Celery wiring for shops: the beat entries of the purge, the erasure resume and the deadline alerts."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from celery.schedules import crontab
 
 PURGE_TASK = "privacy_kit.purge_expired"
 RESUME_ERASURES_TASK = "privacy_kit.resume_erasures"
+DEADLINES_TASK = "privacy_kit.deadlines"
 
 
 def beat_schedule(*, hour: int = 3, minute: int = 17) -> dict[str, dict[str, Any]]:
@@ -15,8 +16,10 @@ def beat_schedule(*, hour: int = 3, minute: int = 17) -> dict[str, dict[str, Any
 
     The purge runs every night; every ten minutes ``privacy_kit.resume_erasures``
     queues again the erasures whose task never reached a worker (the broker was
-    down when the customer asked). Run exactly one beat process; it only queues
-    tasks, and the purge fans its work out to every worker.
+    down when the customer asked); every quarter of an hour ``privacy_kit.deadlines``
+    alerts on the requests and breaches near or past their due time. Run one beat
+    process; it only queues tasks, and the purge fans its work out to every worker.
+    A second beat by mistake sends no alert twice.
     """
     return {
         PURGE_TASK: {
@@ -28,5 +31,10 @@ def beat_schedule(*, hour: int = 3, minute: int = 17) -> dict[str, dict[str, Any
             "task": RESUME_ERASURES_TASK,
             "schedule": crontab(minute="*/10"),
             "options": {"expires": 600},
+        },
+        DEADLINES_TASK: {
+            "task": DEADLINES_TASK,
+            "schedule": crontab(minute="*/15"),
+            "options": {"expires": 900},
         },
     }

@@ -263,6 +263,12 @@ W033_MSG = (
     "was down would stay pending."
 )
 W033_HINT = "Add it: CELERY_BEAT_SCHEDULE = {**privacy_kit.celery.beat_schedule(), ...}."
+W039 = "privacy_kit.W039"
+W039_MSG = (
+    "The task privacy_kit.deadlines is not in CELERY_BEAT_SCHEDULE: nobody is alerted when a data-subject "
+    "request or a breach nears or passes its due time."
+)
+W039_HINT = "Add it: CELERY_BEAT_SCHEDULE = {**privacy_kit.celery.beat_schedule(), ...}."
 W034 = "privacy_kit.W034"
 W034_MSG = (
     "django-axes writes the username, IP address and browser of every failed login to the log "
@@ -293,7 +299,7 @@ E055_MSG = (
 E055_HINT = (
     "Subject keys need the subject in the row itself: give the table that holds the encrypted fields of {model} "
     "(a parent's, with multi-table inheritance) a foreign key to the user's primary key and register "
-    "subject=\"<that field>\" for that model, or register subject=None if its rows belong to no account."
+    'subject="<that field>" for that model, or register subject=None if its rows belong to no account.'
 )
 
 
@@ -329,8 +335,7 @@ def _register_call(model: type[models.Model], fields: list[str], subject: str | 
     names = ", ".join(f'"{name}"' for name in fields)
     subject_text = "None" if subject is None else f'"{subject}"'
     return (
-        f'registry.register({model.__name__}, subject={subject_text}, category="personal", '
-        f"personal_fields=[{names}])"
+        f'registry.register({model.__name__}, subject={subject_text}, category="personal", personal_fields=[{names}])'
     )
 
 
@@ -370,8 +375,8 @@ def check_axes_log(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
 
 
 def check_beat_schedule(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Warn when beat would never start the purge, or never resume an erasure the broker lost."""
-    from .celery import PURGE_TASK, RESUME_ERASURES_TASK
+    """Warn when beat would never start the purge, resume an erasure the broker lost, or alert on a deadline."""
+    from .celery import DEADLINES_TASK, PURGE_TASK, RESUME_ERASURES_TASK
 
     schedule = getattr(settings, "CELERY_BEAT_SCHEDULE", None) or {}
     tasks = {entry.get("task") for entry in schedule.values()}
@@ -380,6 +385,8 @@ def check_beat_schedule(app_configs: Any = None, **kwargs: Any) -> list[checks.C
         warnings.append(checks.Warning(W030_MSG, hint=W030_HINT, id=W030))
     if RESUME_ERASURES_TASK not in tasks:
         warnings.append(checks.Warning(W033_MSG, hint=W033_HINT, id=W033))
+    if DEADLINES_TASK not in tasks:
+        warnings.append(checks.Warning(W039_MSG, hint=W039_HINT, id=W039))
     return warnings
 
 
@@ -462,9 +469,11 @@ def check_shared_values_of_subjects(
             text = ExpressionWrapper(F(field.attname), output_field=models.TextField())
             rows = model._base_manager.filter(**{f"{column.attname}__isnull": False})
             try:
-                count = rows.annotate(privacy_kit_version=Substr(text, start, 1)).filter(
-                    privacy_kit_version__in=SHARED_ENVELOPE_CHARS
-                ).count()
+                count = (
+                    rows.annotate(privacy_kit_version=Substr(text, start, 1))
+                    .filter(privacy_kit_version__in=SHARED_ENVELOPE_CHARS)
+                    .count()
+                )
             except DatabaseError:
                 return []  # not migrated yet
             if count:

@@ -2,6 +2,7 @@
 
 from .breaches.models import Breach
 from .consent.models import ConsentRecord, PolicyVersion, Purpose
+from .deadlines.models import DeadlineAlert
 from .keys.models import SubjectKey
 from .ledger import LedgerError
 from .requests.models import DataRequest
@@ -16,6 +17,7 @@ __all__ = [
     "Breach",
     "ConsentRecord",
     "DataRequest",
+    "DeadlineAlert",
     "ErasureRecord",
     "LedgerError",
     "LegalHold",

@@ -15,7 +15,7 @@ from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.db import InterfaceError, OperationalError
 
-from . import retention, rotation
+from . import deadlines, retention, rotation
 from .consent import purge_visitor_records
 from .consent.subjects import Subject
 from .tracking import erase_events
@@ -97,3 +97,9 @@ def rotate_keys_chunk(label: str, start: int | None = None, end: int | None = No
     """
     rotate = rotation.rotate_blind_index if blind_index else rotation.rotate_keys
     return sum(report.resealed for report in rotate([label], start=start, end=end))
+
+
+@shared_task(name="privacy_kit.deadlines", **TASK_OPTIONS)
+def send_deadline_alerts() -> list[dict]:
+    """Alert on the requests and breaches near or past their due time, each alert once; return those sent."""
+    return [sent.as_dict() for sent in deadlines.send_deadline_alerts()]

@@ -124,6 +124,7 @@ def every_admin_url():
     """Return every URL of the admin site that needs a verified user, filled with existing objects."""
     site = privacy_kit.admin.site
     urls = ["/admin/", "/admin/password_change/", "/admin/password_change/done/", "/admin/jsi18n/"]
+    urls.append("/admin/privacy-dashboard/")
     urls.append("/admin/autocomplete/?app_label=auth&model_name=user&field_name=user")
     urls += sorted({f"/admin/{model._meta.app_label}/" for model in site._registry})
     for model, model_admin in site._registry.items():

@@ -86,10 +86,20 @@ class PrivacyAdminSite(admin.AdminSite):
                 return self.two_factor_setup_redirect(request)
         return response
 
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        """Show the admin index, with the privacy dashboard to those who may see it."""
+        from .dashboard import can_view_dashboard, dashboard_context
+
+        if can_view_dashboard(request.user):
+            extra_context = {**(extra_context or {}), "privacy_dashboard": dashboard_context()}
+        return super().index(request, extra_context)
+
     def get_urls(self) -> list[URLPattern | URLResolver]:
         from . import views
+        from .dashboard import dashboard_view
 
         return [
+            path("privacy-dashboard/", self.admin_view(dashboard_view), {"site": self}, name="privacy_dashboard"),
             path("two-factor/setup/", views.two_factor_setup, {"site": self}, name="two_factor_setup"),
             path("two-factor/backup-codes/", views.backup_codes, {"site": self}, name="two_factor_backup_codes"),
             path(

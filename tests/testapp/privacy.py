@@ -14,7 +14,9 @@ process only:
   to the default queue that other test runs on the same Redis consume;
 - reads ``PRIVACY_KIT_TEST_BATCH_SIZE`` (PURGE_BATCH_SIZE) and
   ``PRIVACY_KIT_TEST_VISIBILITY_TIMEOUT`` (the Redis broker's visibility timeout,
-  in seconds; see tests/test_purge_workers.py for why a test shortens it).
+  in seconds; see tests/test_purge_workers.py for why a test shortens it);
+- writes its mail to files in ``PRIVACY_KIT_TEST_MAIL_DIR`` when it is set, with
+  ``ADMINS`` from ``PRIVACY_KIT_TEST_ADMIN`` (tests/test_deadlines.py).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def unregister() -> None:
 
 def configure_worker() -> None:
     """Set up a worker subprocess of the tests from its environment (see the module's docstring)."""
+    import django
     from celery import current_app
     from django.conf import settings
     from django.test import override_settings
@@ -66,6 +69,17 @@ def configure_worker() -> None:
         # For the life of the worker process; setting_changed drops privacy_kit's cached settings.
         batch_size = int(os.environ["PRIVACY_KIT_TEST_BATCH_SIZE"])
         override_settings(PRIVACY_KIT={**settings.PRIVACY_KIT, "PURGE_BATCH_SIZE": batch_size}).enable()
+    if os.environ.get("PRIVACY_KIT_TEST_MAIL_DIR"):
+        backend = "django.core.mail.backends.filebased.EmailBackend"
+        folder = os.environ["PRIVACY_KIT_TEST_MAIL_DIR"]
+        address = os.environ["PRIVACY_KIT_TEST_ADMIN"]
+        mailers = {"default": {"BACKEND": backend, "OPTIONS": {"file_path": folder}}}
+        override_settings(
+            EMAIL_BACKEND=backend,
+            EMAIL_FILE_PATH=folder,
+            ADMINS=[address] if django.VERSION >= (6,) else [("Privacy", address)],
+            **({"MAILERS": mailers} if hasattr(settings, "MAILERS") else {}),
+        ).enable()
 
 
 if os.environ.get("PRIVACY_KIT_TEST_WORKER") == "1":
