@@ -1,12 +1,19 @@
 """Data-subject requests: the 30-day clock, identity, the workflow, fulfilment through the rights, the admin."""
 
 import datetime
+import json
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from privacy_kit.models import DataRequest
-from privacy_kit.requests import ANSWER_WITHIN, RequestError, extend, open_request, refuse, verify
+from privacy_kit import registry
+from privacy_kit.consent import grant, has_consent
+from privacy_kit.models import DataRequest, ErasureRecord, LegalHold, PolicyVersion, Purpose, SecurityEvent
+from privacy_kit.requests import ANSWER_WITHIN, RequestError, begin, extend, fulfil, open_request, refuse, verify
+from privacy_kit.rights import ErasureRefused
+from tests.testapp.models import Order
+from tests.testapp.policies import register_orders
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now()
@@ -25,6 +32,13 @@ def layla(django_user_model):
 @pytest.fixture
 def omar(django_user_model):
     return django_user_model.objects.create_user("omar", password="pw-omar-1")
+
+
+@pytest.fixture
+def policy():
+    for slug in ("analytics", "marketing"):
+        Purpose.objects.create(slug=slug, name=slug.title(), requires_consent=True)
+    return PolicyVersion.objects.create(version="1", language="en", text="Policy", effective_at=days_ago(1))
 
 
 # -- the clock ---------------------------------------------------------------
@@ -103,3 +117,382 @@ def test_open_and_with_due_by_give_the_open_requests_by_their_due_time(layla, om
     # Due in 10 days, in 25 (5 left, extended by 20), in 30.
     assert [row.pk for row in rows] == [received.pk, extended.pk, verified.pk]
     assert [row.due_by for row in rows] == [received.due_at, extended.extended_until, verified.due_at]
+
+
+# -- the workflow ------------------------------------------------------------
+
+
+def test_the_workflow_goes_received_verified_in_progress_fulfilled(layla, admin_user):
+    request = open_request(layla, kind=Kind.COPY, channel=Channel.MAIL, by=admin_user)
+    verify(request, method="account_contact", by=admin_user)
+    assert (request.status, request.identity_method, request.verified_by) == (
+        Status.VERIFIED,
+        "account_contact",
+        admin_user,
+    )
+    begin(request, by=admin_user)
+    assert request.status == Status.IN_PROGRESS
+    fulfil(request, by=admin_user)
+    request.refresh_from_db()
+    assert (request.status, request.handled_by, request.recorded_by) == (Status.FULFILLED, admin_user, admin_user)
+    assert request.closed_at is not None
+    assert request.evidence["action"] == "export"
+    assert request.evidence["delivery"] == "my_data_page"
+
+
+@pytest.mark.parametrize(
+    "step, message",
+    [
+        (lambda r: begin(r), "not verified yet"),
+        (lambda r: fulfil(r), "not verified"),
+    ],
+)
+def test_a_request_whose_identity_is_not_verified_cannot_be_begun_or_fulfilled(layla, step, message):
+    request = open_request(layla, kind=Kind.ERASURE, channel=Channel.PHONE)
+    with pytest.raises(RequestError, match=message):
+        step(request)
+    request.refresh_from_db()
+    layla.refresh_from_db()
+    assert request.status == Status.RECEIVED and request.evidence == {}
+    assert layla.is_active and not ErasureRecord.objects.exists()
+
+
+def test_the_database_refuses_a_fulfilled_request_without_a_verified_identity(layla):
+    request = open_request(layla, kind=Kind.ACCESS, channel=Channel.MAIL)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DataRequest.objects.filter(pk=request.pk).update(status=Status.FULFILLED)
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        lambda r: verify(r, method="id_document"),
+        lambda r: begin(r),
+        lambda r: fulfil(r),
+        lambda r: refuse(r, reason="unreasonable"),
+    ],
+)
+def test_a_closed_request_never_moves_again(layla, step):
+    request = verify(open_request(layla, kind=Kind.ACCESS, channel=Channel.MAIL), method="id_document")
+    fulfil(request)
+    before = DataRequest.objects.values().get(pk=request.pk)
+    with pytest.raises(RequestError, match="is fulfilled; it cannot be"):
+        step(request)
+    assert DataRequest.objects.values().get(pk=request.pk) == before
+
+
+def test_verifying_twice_is_a_wrong_transition(layla):
+    request = verify(open_request(layla, kind=Kind.ACCESS, channel=Channel.MAIL), method="id_document")
+    with pytest.raises(RequestError, match="only a request that is received can"):
+        verify(request, method="in_person")
+
+
+@pytest.mark.parametrize("value", ["carrier_pigeon", ""])
+def test_an_unknown_identity_method_is_refused(layla, value):
+    request = open_request(layla, kind=Kind.ACCESS, channel=Channel.MAIL)
+    with pytest.raises(RequestError, match="not a way of verifying identity"):
+        verify(request, method=value)
+
+
+@pytest.mark.parametrize("field, value", [("kind", "gossip"), ("channel", "fax")])
+def test_an_unknown_kind_or_channel_is_refused(layla, field, value):
+    arguments = {"kind": Kind.ACCESS, "channel": Channel.MAIL, field: value}
+    with pytest.raises(RequestError, match=f"not a {field}|not a kind"):
+        open_request(layla, **arguments)
+    assert not DataRequest.objects.exists()
+
+
+def test_a_request_cannot_be_received_in_the_future(layla):
+    with pytest.raises(RequestError, match="future"):
+        open_request(layla, kind=Kind.ACCESS, channel=Channel.MAIL, received_at=NOW + datetime.timedelta(days=2))
+
+
+# -- refusals ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reason", ["repetitive", "unreasonable", "identity_not_verified", "legal_hold"])
+def test_each_refusal_reason_closes_the_request_on_record(layla, admin_user, reason):
+    request = open_request(layla, kind=Kind.ERASURE, channel=Channel.MAIL)
+    refuse(request, reason=reason, note="", by=admin_user)
+    request.refresh_from_db()
+    assert (request.status, request.refusal_reason, request.handled_by) == (Status.REFUSED, reason, admin_user)
+    assert request.evidence["action"] == "refused" and request.closed_at is not None
+
+
+def test_a_refusal_for_another_reason_needs_a_note(layla):
+    request = open_request(layla, kind=Kind.ERASURE, channel=Channel.MAIL)
+    with pytest.raises(RequestError, match="needs a note"):
+        refuse(request, reason="other", note=" ")
+    refuse(request, reason="other", note="The account was never the requester's.")
+    request.refresh_from_db()
+    assert request.refusal_note == "The account was never the requester's."
+
+
+def test_an_unknown_refusal_reason_is_refused(layla):
+    request = open_request(layla, kind=Kind.ERASURE, channel=Channel.MAIL)
+    with pytest.raises(RequestError, match="not a reason"):
+        refuse(request, reason="busy")
+    request.refresh_from_db()
+    assert request.status == Status.RECEIVED
+
+
+# -- repeats -----------------------------------------------------------------
+
+
+def test_a_repeated_request_of_the_same_kind_is_flagged(layla):
+    first = open_request(layla, kind=Kind.COPY, channel=Channel.MAIL, received_at=days_ago(10))
+    second = open_request(layla, kind=Kind.COPY, channel=Channel.PHONE)
+    assert second.repeat_of == first
+    refuse(second, reason="repetitive")
+
+
+@pytest.mark.parametrize(
+    "kind, days, expected",
+    [(Kind.ERASURE, 1, False), (Kind.COPY, 31, False), (Kind.COPY, 29, True)],
+)
+def test_a_repeat_is_the_same_kind_within_the_window(layla, kind, days, expected):
+    open_request(layla, kind=Kind.COPY, channel=Channel.MAIL, received_at=days_ago(days))
+    assert (open_request(layla, kind=kind, channel=Channel.MAIL).repeat_of is not None) is expected
+
+
+def test_the_repeat_window_is_a_setting(layla, settings):
+    settings.PRIVACY_KIT = {**settings.PRIVACY_KIT, "REQUEST_REPEAT_DAYS": 60}
+    open_request(layla, kind=Kind.COPY, channel=Channel.MAIL, received_at=days_ago(45))
+    assert open_request(layla, kind=Kind.COPY, channel=Channel.MAIL).repeat_of is not None
+
+
+def test_a_refused_request_is_no_earlier_request_to_repeat(layla, omar):
+    refuse(open_request(layla, kind=Kind.COPY, channel=Channel.MAIL), reason="identity_not_verified")
+    open_request(omar, kind=Kind.COPY, channel=Channel.MAIL)
+    assert open_request(layla, kind=Kind.COPY, channel=Channel.MAIL).repeat_of is None
+
+
+# -- fulfilment by kind ------------------------------------------------------
+
+
+@pytest.fixture
+def orders(layla, omar):
+    register_orders(personal_fields=["full_name", "phone", "address"])
+    registry.register(
+        Order,
+        subject="customer",
+        category="personal",
+        personal_fields=["full_name", "phone", "address"],
+        retention=registry.get("testapp.Order").retention,
+        correctable=["full_name", "phone", "address"],
+    )
+    mine = Order.objects.create(customer=layla, full_name="Layla", phone="0550000001", total=10, created_at=NOW)
+    theirs = Order.objects.create(customer=omar, full_name="Omar", phone="0550000002", total=20, created_at=NOW)
+    return mine, theirs
+
+
+def staff_request(subject, kind, by, channel=Channel.MAIL):
+    request = open_request(subject, kind=kind, channel=channel, by=by)
+    return verify(request, method="account_contact", by=by)
+
+
+def test_a_staff_erasure_closes_the_account_and_queues_the_erasure(
+    layla, admin_user, orders, django_capture_on_commit_callbacks
+):
+    request = staff_request(layla, Kind.ERASURE, admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        fulfil(request, by=admin_user)
+    record = ErasureRecord.objects.get()
+    assert (record.source, record.requested_by_id) == ("admin", admin_user.pk)
+    assert request.evidence["erasure_record"] == record.pk
+    assert Order.objects.get(pk=orders[0].pk).full_name == ""
+    layla.refresh_from_db()
+    assert not layla.is_active
+
+
+def test_an_erasure_under_legal_hold_is_not_fulfilled_and_can_be_refused_for_it(layla, admin_user):
+    LegalHold.objects.create(subject=layla, reason="open chargeback")
+    request = staff_request(layla, Kind.ERASURE, admin_user)
+    with pytest.raises(ErasureRefused):
+        fulfil(request, by=admin_user)
+    request.refresh_from_db()
+    assert request.status == Status.VERIFIED
+    refuse(request, reason="legal_hold", by=admin_user)
+    layla.refresh_from_db()
+    assert layla.is_active and not ErasureRecord.objects.exists()
+
+
+def test_a_staff_correction_changes_the_fields_and_logs_their_names_only(layla, admin_user, orders):
+    mine, _ = orders
+    request = staff_request(layla, Kind.CORRECTION, admin_user, channel=Channel.PHONE)
+    data = {"full_name": "Layla Al-Harbi", "phone": "0551234567", "address": ""}
+    fulfil(request, by=admin_user, correction=(mine, data))
+    mine.refresh_from_db()
+    assert (mine.full_name, mine.phone) == ("Layla Al-Harbi", "0551234567")
+    assert request.evidence["fields"] == ["full_name", "phone"]
+    event = SecurityEvent.objects.get(kind="correction")
+    assert event.user == layla
+    assert event.detail == f"testapp.Order #{mine.pk}: full_name, phone by staff #{admin_user.pk}"
+    assert "0551234567" not in str(request.evidence) + event.detail
+
+
+def test_a_correction_request_needs_the_correction(layla, admin_user, orders):
+    request = staff_request(layla, Kind.CORRECTION, admin_user)
+    with pytest.raises(RequestError, match="give the entry and the corrected values"):
+        fulfil(request, by=admin_user)
+
+
+def test_a_withdrawal_withdraws_every_consent_granted(layla, admin_user, policy):
+    grant(layla, ["analytics", "marketing"], source="preferences")
+    request = staff_request(layla, Kind.WITHDRAWAL, admin_user)
+    fulfil(request, by=admin_user)
+    assert not has_consent(layla, "analytics") and not has_consent(layla, "marketing")
+    assert request.evidence["purposes"] == ["analytics", "marketing"]
+
+
+@pytest.mark.parametrize("kind", [Kind.RESTRICTION, Kind.OBJECTION])
+def test_a_restriction_or_objection_records_what_staff_did(layla, admin_user, kind):
+    request = staff_request(layla, kind, admin_user)
+    with pytest.raises(RequestError, match="say in the note"):
+        fulfil(request, by=admin_user)
+    fulfil(request, by=admin_user, note="Marketing mails stopped for this account.")
+    assert request.evidence["note"] == "Marketing mails stopped for this account."
+
+
+def test_fulfilled_requests_are_no_longer_open(layla, admin_user):
+    fulfil(staff_request(layla, Kind.ACCESS, admin_user), by=admin_user)
+    assert not DataRequest.objects.open().exists()
+
+
+# -- the registry's correctable option ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "names, message",
+    [
+        (["phone_number"], "'phone_number', which is not a field of it"),
+        (["id"], "a subject cannot correct"),
+        (["customer"], "a subject cannot correct"),
+        ("phone", "must be a list"),
+    ],
+)
+def test_correctable_names_only_editable_fields_of_the_model(names, message):
+    before = registry.registrations()
+    with pytest.raises(registry.RegistrationError, match=message):
+        registry.register(Order, subject="customer", category="personal", correctable=names)
+    assert registry.registrations() == before
+
+
+# -- the my-data page --------------------------------------------------------
+
+PASSWORD = "pw-layla-1"
+
+
+@pytest.fixture
+def logged_in(client, layla):
+    client.force_login(layla)
+    return client
+
+
+def test_a_download_on_the_my_data_page_is_a_fulfilled_copy_request(logged_in, layla, orders):
+    response = logged_in.post("/privacy/my-data/export/", {"password": PASSWORD})
+    assert response.status_code == 200
+    request = DataRequest.objects.get()
+    assert (request.kind, request.channel, request.status) == (Kind.COPY, Channel.MY_DATA, Status.FULFILLED)
+    assert (request.identity_method, request.verified_by, request.handled_by) == ("session_password", None, None)
+    assert request.subject == layla and request.identity_verified_at is not None
+    assert request.evidence["delivery"] == "download"
+    assert request.evidence["records"]["testapp.Order"] == 1
+    response.close()
+
+
+def test_deleting_the_account_on_the_my_data_page_is_a_fulfilled_erasure_request(
+    logged_in, layla, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = logged_in.post("/privacy/my-data/delete/", {"password": PASSWORD, "confirm": "on"})
+    assert response.status_code == 302
+    request = DataRequest.objects.get()
+    assert (request.kind, request.channel, request.status) == (Kind.ERASURE, Channel.MY_DATA, Status.FULFILLED)
+    record = ErasureRecord.objects.get()
+    assert request.evidence == {**request.evidence, "action": "erasure_queued", "erasure_record": record.pk}
+    assert (record.source, record.reason) == ("account", "The customer deleted their account.")
+
+
+def test_a_deletion_under_legal_hold_is_recorded_as_refused_for_it(logged_in, layla):
+    LegalHold.objects.create(subject=layla, reason="open chargeback")
+    response = logged_in.post("/privacy/my-data/delete/", {"password": PASSWORD, "confirm": "on"})
+    assert response.status_code == 409
+    request = DataRequest.objects.get()
+    assert (request.status, request.refusal_reason) == (Status.REFUSED, "legal_hold")
+
+
+def test_a_download_over_the_hourly_limit_is_refused_as_repetitive(logged_in, settings):
+    settings.PRIVACY_KIT = {**settings.PRIVACY_KIT, "EXPORTS_PER_HOUR": 1}
+    responses = [logged_in.post("/privacy/my-data/export/", {"password": PASSWORD}) for _ in range(2)]
+    assert [response.status_code for response in responses] == [200, 429]
+    first, second = DataRequest.objects.order_by("pk")
+    assert first.status == Status.FULFILLED
+    assert (second.status, second.refusal_reason, second.repeat_of) == (Status.REFUSED, "repetitive", first)
+    for response in responses:
+        response.close()  # last: closing a response ends the test's database connection
+
+
+def test_a_wrong_password_opens_no_request(logged_in, layla):
+    assert logged_in.post("/privacy/my-data/export/", {"password": "wrong"}).status_code == 400
+    assert not DataRequest.objects.exists()
+
+
+def test_the_customer_corrects_their_data_on_the_my_data_page(logged_in, layla, orders):
+    mine, _ = orders
+    page = logged_in.get("/privacy/my-data/").content.decode()
+    assert f'data-form="correct" data-model="testapp.Order" data-row="{mine.pk}"' in page
+    data = {"model": "testapp.Order", "row": mine.pk, "password": PASSWORD, "full_name": "Layla H.", "phone": "0551"}
+    response = logged_in.post("/privacy/my-data/correct/", {**data, "address": ""})
+    request = DataRequest.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/privacy/my-data/?corrected={request.pk}#corrections"
+    mine.refresh_from_db()
+    assert (mine.full_name, mine.phone) == ("Layla H.", "0551")
+    assert (request.kind, request.status, request.evidence["fields"]) == (
+        Kind.CORRECTION,
+        Status.FULFILLED,
+        [
+            "full_name",
+            "phone",
+        ],
+    )
+    assert SecurityEvent.objects.get(kind="correction").detail == f"testapp.Order #{mine.pk}: full_name, phone"
+    page = logged_in.get(response["Location"]).content.decode()
+    assert f"Your correction is saved (request #{request.pk})." in page
+
+
+def test_the_my_data_page_tells_the_customer_of_an_extension_and_its_reason(logged_in, layla):
+    request = open_request(layla, kind=Kind.COPY, channel=Channel.MAIL)
+    extend(request, until=request.due_at + datetime.timedelta(days=15), reason="Your orders archive is restored.")
+    page = logged_in.get("/privacy/my-data/").content.decode()
+    assert f'data-request="{request.pk}" data-status="received"' in page
+    assert "We need more time, until" in page and "because: Your orders archive is restored." in page
+
+
+def test_an_extension_is_mailed_to_the_customer(layla, mailoutbox, django_capture_on_commit_callbacks):
+    request = open_request(layla, kind=Kind.COPY, channel=Channel.MAIL)
+    with django_capture_on_commit_callbacks(execute=True):
+        extend(request, until=request.due_at + datetime.timedelta(days=15), reason="Archive restore.")
+    [mail] = mailoutbox
+    assert mail.to == ["layla@example.sa"]
+    assert f"#{request.pk}" in mail.subject and "Why: Archive restore." in mail.body
+
+
+def test_a_copy_staff_prepared_is_downloaded_from_the_my_data_page(logged_in, layla, admin_user, orders):
+    request = fulfil(staff_request(layla, Kind.COPY, admin_user), by=admin_user)
+    page = logged_in.get("/privacy/my-data/").content.decode()
+    assert f'action="/privacy/my-data/requests/{request.pk}/download/"' in page
+    response = logged_in.post(f"/privacy/my-data/requests/{request.pk}/download/", {"password": PASSWORD})
+    assert response.status_code == 200
+    document = json.loads(b"".join(response.streaming_content))
+    assert document["subject"] == layla.pk
+    assert SecurityEvent.objects.filter(kind="export", user=layla).count() == 1
+    response.close()
+
+
+def test_a_copy_still_being_prepared_cannot_be_downloaded(logged_in, layla, admin_user):
+    request = staff_request(layla, Kind.COPY, admin_user)
+    response = logged_in.post(f"/privacy/my-data/requests/{request.pk}/download/", {"password": PASSWORD})
+    assert response.status_code == 404
+    assert not SecurityEvent.objects.filter(kind="export").exists()
