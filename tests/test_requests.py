@@ -5,15 +5,18 @@ import json
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.test import Client
 from django.utils import timezone
 
 from privacy_kit import registry
 from privacy_kit.consent import grant, has_consent
-from privacy_kit.models import DataRequest, ErasureRecord, LegalHold, PolicyVersion, Purpose, SecurityEvent
+from privacy_kit.models import AccessLog, DataRequest, ErasureRecord, LegalHold, PolicyVersion, Purpose, SecurityEvent
 from privacy_kit.requests import ANSWER_WITHIN, RequestError, begin, extend, fulfil, open_request, refuse, verify
 from privacy_kit.rights import ErasureRefused
+from tests.test_admin_actions import current_code
 from tests.testapp.models import Order
 from tests.testapp.policies import register_orders
+from tests.two_factor import verify as verify_session
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now()
@@ -496,3 +499,190 @@ def test_a_copy_still_being_prepared_cannot_be_downloaded(logged_in, layla, admi
     response = logged_in.post(f"/privacy/my-data/requests/{request.pk}/download/", {"password": PASSWORD})
     assert response.status_code == 404
     assert not SecurityEvent.objects.filter(kind="export").exists()
+
+
+# -- the admin -----------------------------------------------------------------
+
+REQUESTS = "/admin/privacy_kit/datarequest/"
+
+
+@pytest.fixture
+def staff(admin_user):
+    client = Client()
+    return client, verify_session(client, admin_user)
+
+
+def act(client, action, *requests, **data):
+    selected = [request.pk for request in requests]
+    return client.post(REQUESTS, {"action": action, "_selected_action": selected, "post": "yes", **data}, follow=True)
+
+
+def messages_of(response):
+    return [str(message) for message in response.context["messages"]]
+
+
+@pytest.mark.parametrize("channel", ["mail", "phone", "in_person"])
+def test_staff_record_a_request_by_its_channel(staff, layla, admin_user, channel):
+    client, _ = staff
+    received = timezone.localtime(days_ago(2))
+    data = {
+        "subject": layla.pk,
+        "kind": "erasure",
+        "channel": channel,
+        "received_at_0": received.strftime("%Y-%m-%d"),
+        "received_at_1": received.strftime("%H:%M:%S"),
+        "note": "Letter of 1 December.",
+    }
+    response = client.post(f"{REQUESTS}add/", data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    request = DataRequest.objects.get()
+    assert (request.channel, request.subject, request.recorded_by, request.status) == (
+        channel,
+        layla,
+        admin_user,
+        Status.RECEIVED,
+    )
+    assert request.due_at == request.received_at + ANSWER_WITHIN
+
+
+@pytest.mark.parametrize("channel", ["my_data", "carrier_pigeon"])
+def test_staff_cannot_record_a_request_as_from_the_my_data_page(staff, layla, channel):
+    client, _ = staff
+    now = timezone.localtime()
+    data = {"subject": layla.pk, "kind": "copy", "channel": channel, "received_at_0": f"{now:%Y-%m-%d}"}
+    response = client.post(f"{REQUESTS}add/", {**data, "received_at_1": f"{now:%H:%M:%S}"})
+    assert response.status_code == 200
+    assert "channel" in response.context["adminform"].form.errors
+    assert not DataRequest.objects.exists()
+
+
+def test_staff_are_warned_of_a_repeated_request(staff, layla):
+    client, _ = staff
+    first = open_request(layla, kind=Kind.COPY, channel=Channel.MAIL, received_at=days_ago(5))
+    now = timezone.localtime()
+    data = {"subject": layla.pk, "kind": "copy", "channel": "phone", "received_at_0": f"{now:%Y-%m-%d}"}
+    response = client.post(f"{REQUESTS}add/", {**data, "received_at_1": f"{now:%H:%M:%S}"}, follow=True)
+    assert f"This request repeats request #{first.pk} of the same kind" in " ".join(messages_of(response))
+    listing = client.get(f"{REQUESTS}?repeat=yes").content.decode()
+    assert f"#{first.pk}" in listing
+
+
+def test_staff_verify_extend_and_fulfil_a_request_with_the_actions(staff, layla, admin_user):
+    client, _ = staff
+    request = open_request(layla, kind=Kind.ACCESS, channel=Channel.MAIL)
+    page = client.post(REQUESTS, {"action": "verify_requests", "_selected_action": [request.pk]})
+    assert page.status_code == 200 and 'name="method"' in page.content.decode()
+    assert "session_password" not in page.content.decode()
+    act(client, "verify_requests", request, method="id_document")
+    act(client, "extend_requests", request, days=10, reason="The archive is being restored.")
+    response = act(client, "fulfil_requests", request, note="")
+    assert "1 request fulfilled." in messages_of(response)
+    request.refresh_from_db()
+    assert (request.status, request.identity_method, request.verified_by, request.handled_by) == (
+        Status.FULFILLED,
+        "id_document",
+        admin_user,
+        admin_user,
+    )
+    assert request.extended_until == request.due_at + datetime.timedelta(days=10)
+
+
+def test_the_extend_action_refuses_more_than_30_days_and_a_second_extension(staff, layla):
+    client, _ = staff
+    request = open_request(layla, kind=Kind.ACCESS, channel=Channel.MAIL)
+    response = act(client, "extend_requests", request, days=31, reason="Archive.")
+    assert "days" in response.context["form"].errors
+    act(client, "extend_requests", request, days=5, reason="Archive.")
+    response = act(client, "extend_requests", request, days=5, reason="Again.")
+    assert any("only once" in message for message in messages_of(response))
+    request.refresh_from_db()
+    assert request.extended_until == request.due_at + datetime.timedelta(days=5)
+
+
+def test_the_fulfil_action_refuses_a_request_whose_identity_is_not_verified(staff, layla):
+    client, _ = staff
+    request = open_request(layla, kind=Kind.ACCESS, channel=Channel.MAIL)
+    response = act(client, "fulfil_requests", request, note="")
+    assert any("is not verified; it cannot be fulfilled" in message for message in messages_of(response))
+    request.refresh_from_db()
+    assert request.status == Status.RECEIVED
+
+
+@pytest.mark.parametrize("reason", ["repetitive", "unreasonable", "identity_not_verified", "legal_hold"])
+def test_the_refuse_action_records_the_reason(staff, layla, reason):
+    client, _ = staff
+    request = open_request(layla, kind=Kind.ERASURE, channel=Channel.PHONE)
+    act(client, "refuse_requests", request, reason=reason, note="")
+    request.refresh_from_db()
+    assert (request.status, request.refusal_reason) == (Status.REFUSED, reason)
+
+
+def test_the_fulfil_action_on_an_erasure_asks_for_the_staff_users_code(
+    staff, layla, django_capture_on_commit_callbacks
+):
+    client, device = staff
+    request = staff_request(layla, Kind.ERASURE, None)
+    response = act(client, "fulfil_requests", request, note="", otp_token="000000")
+    assert "That code is not valid." in str(response.context["form"].errors)
+    layla.refresh_from_db()
+    assert layla.is_active
+    device.refresh_from_db()
+    device.throttle_reset()  # django-otp makes a code after a wrong one wait
+    with django_capture_on_commit_callbacks(execute=True):
+        act(client, "fulfil_requests", request, note="", otp_token=current_code(device))
+    layla.refresh_from_db()
+    assert not layla.is_active
+    assert DataRequest.objects.get().status == Status.FULFILLED
+
+
+def test_a_closed_request_is_shown_and_never_edited_or_deleted(staff, layla):
+    client, _ = staff
+    request = refuse(open_request(layla, kind=Kind.ERASURE, channel=Channel.MAIL), reason="unreasonable")
+    page = client.get(f"{REQUESTS}{request.pk}/change/")
+    assert page.status_code == 200 and 'name="note"' not in page.content.decode()
+    client.post(f"{REQUESTS}{request.pk}/change/", {"note": "rewritten"})
+    assert client.post(f"{REQUESTS}{request.pk}/delete/", {"post": "yes"}).status_code == 403
+    request.refresh_from_db()
+    assert (request.note, request.status) == ("", Status.REFUSED)
+
+
+def test_an_open_requests_record_fields_are_not_editable(staff, layla):
+    client, _ = staff
+    request = open_request(layla, kind=Kind.ERASURE, channel=Channel.MAIL)
+    forged = {"note": "Called back.", "status": "fulfilled", "identity_verified_at": "2026-01-01", "evidence": "{}"}
+    client.post(f"{REQUESTS}{request.pk}/change/", forged)
+    request.refresh_from_db()
+    assert (request.note, request.status, request.identity_verified_at) == ("Called back.", Status.RECEIVED, None)
+
+
+def test_staff_correct_the_data_through_a_correction_request(staff, layla, admin_user, orders):
+    client, _ = staff
+    mine, _ = orders
+    request = staff_request(layla, Kind.CORRECTION, admin_user, channel=Channel.PHONE)
+    assert "Correct the data" in client.get(f"{REQUESTS}{request.pk}/change/").content.decode()
+    listing = client.get(f"{REQUESTS}{request.pk}/correct/").content.decode()
+    assert f"?row=testapp.Order:{mine.pk}" in listing and "Omar" not in listing
+    form = client.get(f"{REQUESTS}{request.pk}/correct/?row=testapp.Order:{mine.pk}")
+    assert form.status_code == 200
+    assert AccessLog.objects.filter(actor=admin_user, subject=layla, model_label="testapp.Order").exists()
+    url = f"{REQUESTS}{request.pk}/correct/?row=testapp.Order:{mine.pk}"
+    response = client.post(url, {"full_name": "Layla Al-Harbi", "phone": "0559", "address": ""})
+    assert response.status_code == 302
+    mine.refresh_from_db()
+    request.refresh_from_db()
+    assert (mine.full_name, request.status, request.evidence["fields"]) == (
+        "Layla Al-Harbi",
+        Status.FULFILLED,
+        ["full_name", "phone"],
+    )
+
+
+def test_the_staff_correction_page_refuses_another_subjects_entry(staff, layla, admin_user, orders):
+    client, _ = staff
+    _, theirs = orders
+    request = staff_request(layla, Kind.CORRECTION, admin_user)
+    url = f"{REQUESTS}{request.pk}/correct/?row=testapp.Order:{theirs.pk}"
+    assert client.post(url, {"full_name": "X", "phone": "", "address": ""}).status_code == 302
+    theirs.refresh_from_db()
+    request.refresh_from_db()
+    assert (theirs.full_name, request.status) == ("Omar", Status.VERIFIED)
