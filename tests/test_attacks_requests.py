@@ -4,7 +4,7 @@ import datetime
 import threading
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -259,6 +259,12 @@ def test_an_extension_by_a_forged_second_call_after_an_edit_in_memory_is_refused
     request.extended_until = None  # in memory only
     with pytest.raises(RequestError, match="only once"):
         extend(request, until=request.due_at + datetime.timedelta(days=30), reason="Again.")
+
+
+def test_the_database_refuses_a_fulfilled_request_without_a_verified_identity(layla):
+    request = open_request(layla, kind=Kind.ACCESS, channel=Channel.MAIL)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DataRequest.objects.filter(pk=request.pk).update(status=Status.FULFILLED)
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs row locks and two connections")
