@@ -5,7 +5,7 @@ import json
 
 import pytest
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from privacy_kit import registry
 from privacy_kit.consent import grant, has_consent
@@ -702,3 +702,24 @@ def test_the_default_repeat_window_passes_the_check(settings):
     assert request_checks() == []
     settings.PRIVACY_KIT = {**settings.PRIVACY_KIT, "REQUEST_REPEAT_DAYS": 90}
     assert request_checks() == []
+
+
+# -- in Arabic -----------------------------------------------------------------
+
+
+def test_the_customers_requests_and_corrections_are_in_arabic(logged_in, layla, orders):
+    request = open_request(layla, kind=Kind.COPY, channel=Channel.MAIL)
+    extend(request, until=request.due_at + datetime.timedelta(days=15), reason="Archive restore.")
+    page = logged_in.get("/privacy/my-data/", HTTP_ACCEPT_LANGUAGE="ar").content.decode()
+    assert "<h2>طلباتك</h2>" in page and "<h2>صحّح بياناتك</h2>" in page
+    assert f"الطلب رقم {request.pk} (نسخة (تصدير))" in page and "نحتاج إلى وقت أطول" in page
+
+
+def test_a_wrong_transition_is_explained_in_arabic(layla):
+    request = refuse(open_request(layla, kind=Kind.ERASURE, channel=Channel.MAIL), reason="unreasonable")
+    with translation.override("ar"), pytest.raises(RequestError) as refused:
+        fulfil(request)
+    assert str(refused.value) == (
+        f"الطلب رقم {request.pk} (محو) حالته مرفوض؛ لا يمكن تنفيذه: "
+        "لا يمكن ذلك إلا لطلب حالته تم التحقق من الهوية أو قيد التنفيذ."
+    )

@@ -19,6 +19,7 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from ..conf import app_settings
 from .models import LONGEST_EXTENSION, DataRequest
@@ -47,7 +48,7 @@ def _date(moment: datetime.datetime) -> str:
 
 
 def _refuse_move(data_request: DataRequest, action: Any, allowed: tuple[Any, ...]) -> RequestError:
-    states = _(" or ").join(str(DataRequest.Status(status).label) for status in allowed)
+    states = pgettext("list of states", " or ").join(str(DataRequest.Status(status).label) for status in allowed)
     return RequestError(
         _("%(request)s is %(status)s; it cannot be %(action)s: only a request that is %(allowed)s can.")
         % {
@@ -148,7 +149,7 @@ def verify(
     with transaction.atomic(using=_using()):
         current = _locked(data_request)
         if current.status != Status.RECEIVED:
-            raise _refuse_move(current, _("verified"), (Status.RECEIVED,))
+            raise _refuse_move(current, pgettext("it cannot be ...", "verified"), (Status.RECEIVED,))
         current.status = Status.VERIFIED
         current.identity_verified_at = at or timezone.now()
         current.identity_method = method
@@ -168,7 +169,7 @@ def begin(data_request: DataRequest, *, by: Any = None) -> DataRequest:
                     % {"request": _name(current)},
                     data_request=current,
                 )
-            raise _refuse_move(current, _("begun"), (Status.VERIFIED,))
+            raise _refuse_move(current, pgettext("it cannot be ...", "begun"), (Status.VERIFIED,))
         current.status = Status.IN_PROGRESS
         current.handled_by_id = _pk(by) or current.handled_by_id
         current.save(update_fields=["status", "handled_by"])
@@ -186,7 +187,7 @@ def extend(data_request: DataRequest, *, until: datetime.datetime, reason: str, 
     with transaction.atomic(using=_using()):
         current = _locked(data_request)
         if not current.is_open:
-            raise _refuse_move(current, _("extended"), DataRequest.OPEN_STATUSES)
+            raise _refuse_move(current, pgettext("it cannot be ...", "extended"), DataRequest.OPEN_STATUSES)
         if current.extended_until is not None:
             raise RequestError(
                 _("%(request)s was already extended once, to %(date)s; a request can be extended only once.")
@@ -248,7 +249,7 @@ def refuse(data_request: DataRequest, *, reason: str, note: str = "", by: Any = 
     with transaction.atomic(using=_using()):
         current = _locked(data_request)
         if not current.is_open:
-            raise _refuse_move(current, _("refused"), DataRequest.OPEN_STATUSES)
+            raise _refuse_move(current, pgettext("it cannot be ...", "refused"), DataRequest.OPEN_STATUSES)
         now = timezone.now()
         current.status = Status.REFUSED
         current.refusal_reason = reason
@@ -286,6 +287,10 @@ def fulfil(
 
     with transaction.atomic(using=_using()):
         current = _locked(data_request)
+        if not current.is_open:
+            raise _refuse_move(
+                current, pgettext("it cannot be ...", "fulfilled"), (Status.VERIFIED, Status.IN_PROGRESS)
+            )
         if current.status == Status.RECEIVED or current.identity_verified_at is None:
             raise RequestError(
                 _(
@@ -296,7 +301,9 @@ def fulfil(
                 data_request=current,
             )
         if current.status not in (Status.VERIFIED, Status.IN_PROGRESS):
-            raise _refuse_move(current, _("fulfilled"), (Status.VERIFIED, Status.IN_PROGRESS))
+            raise _refuse_move(
+                current, pgettext("it cannot be ...", "fulfilled"), (Status.VERIFIED, Status.IN_PROGRESS)
+            )
         evidence = run_action(current, by=by, request=request, correction=correction, note=note)
         now = timezone.now()
         current.status = Status.FULFILLED
