@@ -290,3 +290,58 @@ def test_two_staff_fulfilling_one_request_at_once_close_it_once(layla, admin_use
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["fulfilled", "refused"]
+
+
+# -- the admin -----------------------------------------------------------------
+
+REQUESTS = "/admin/privacy_kit/datarequest/"
+
+
+@pytest.fixture
+def clerk(django_user_model):
+    """A staff user who may only view requests, verified by a second factor."""
+    from django.contrib.auth.models import Permission
+
+    from tests.two_factor import verify as verify_session
+
+    user = django_user_model.objects.create_user("clerk", password="pw-clerk-1", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_datarequest"))
+    client = Client()
+    verify_session(client, user)
+    return client
+
+
+@pytest.mark.parametrize(
+    "action, data",
+    [
+        ("verify_requests", {"method": "id_document"}),
+        ("extend_requests", {"days": 10, "reason": "Archive."}),
+        ("refuse_requests", {"reason": "unreasonable", "note": ""}),
+        ("fulfil_requests", {"note": ""}),
+    ],
+)
+def test_staff_who_may_only_view_requests_cannot_act_on_them(clerk, layla, action, data):
+    request = open_request(layla, kind=Kind.ACCESS, channel=Channel.MAIL)
+    before = DataRequest.objects.values().get(pk=request.pk)
+    clerk.post(REQUESTS, {"action": action, "_selected_action": [request.pk], "post": "yes", **data})
+    assert DataRequest.objects.values().get(pk=request.pk) == before
+
+
+def test_staff_who_may_only_view_requests_cannot_correct_through_one(clerk, layla, orders):
+    mine, _ = orders
+    request = verify(open_request(layla, kind=Kind.CORRECTION, channel=Channel.MAIL), method="id_document")
+    url = f"{REQUESTS}{request.pk}/correct/?row=testapp.Order:{mine.pk}"
+    assert clerk.get(url).status_code == 403
+    assert clerk.post(url, {"full_name": "X", "phone": "", "address": ""}).status_code == 403
+    mine.refresh_from_db()
+    assert mine.full_name == "Layla"
+
+
+def test_an_admin_session_without_the_second_factor_reaches_no_request(client, admin_user, layla):
+    request = open_request(layla, kind=Kind.ACCESS, channel=Channel.MAIL)
+    client.force_login(admin_user)  # the password passed, the code not
+    for url in (REQUESTS, f"{REQUESTS}{request.pk}/change/", f"{REQUESTS}{request.pk}/correct/"):
+        assert client.get(url).status_code == 302
+    client.post(REQUESTS, {"action": "refuse_requests", "_selected_action": [request.pk], "post": "yes"})
+    request.refresh_from_db()
+    assert request.status == Status.RECEIVED

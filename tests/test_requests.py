@@ -723,3 +723,25 @@ def test_a_wrong_transition_is_explained_in_arabic(layla):
         f"الطلب رقم {request.pk} (محو) حالته مرفوض؛ لا يمكن تنفيذه: "
         "لا يمكن ذلك إلا لطلب حالته تم التحقق من الهوية أو قيد التنفيذ."
     )
+
+
+# -- the demo shop -------------------------------------------------------------
+
+
+def test_the_demo_shops_saved_address_is_corrected_with_its_own_validators(logged_in, layla):
+    from example_shop.shop.models import SavedAddress
+
+    contact = {"full_name": "Layla", "address": "Olaya St", "city": "Riyadh", "phone": "0551234567"}
+    saved = SavedAddress.objects.create(user=layla, email="layla@example.sa", **contact)
+    page = logged_in.get("/privacy/my-data/").content.decode()
+    assert f'data-model="shop.SavedAddress" data-row="{saved.pk}"' in page
+    data = {"model": "shop.SavedAddress", "row": saved.pk, "password": PASSWORD, **contact, "email": "l@example.sa"}
+    response = logged_in.post("/privacy/my-data/correct/", {**data, "phone": "call me"})
+    assert response.status_code == 400
+    assert "Enter a phone number, such as +966 55 123 4567." in response.content.decode()
+    saved.refresh_from_db()
+    assert (saved.phone, saved.email) == ("0551234567", "layla@example.sa")
+    assert logged_in.post("/privacy/my-data/correct/", data).status_code == 302
+    saved.refresh_from_db()
+    assert saved.email == "l@example.sa"
+    assert DataRequest.objects.get().evidence["fields"] == ["email"]
