@@ -123,7 +123,9 @@ def correct(
     changed = [name for name in registration.correctable if name in form.changed_data]
     if changed:
         form.save(commit=False)
-        obj.save(update_fields=changed)
+        # A field kept up to date on every save (auto_now) records the correction too.
+        touched = [f.name for f in obj._meta.concrete_fields if getattr(f, "auto_now", False)]
+        obj.save(update_fields=[*changed, *touched])
         who = "" if getattr(by, "pk", by) in (None, subject.pk) else f" by staff #{getattr(by, 'pk', by)}"
         detail = f"{obj._meta.label} #{obj.pk}: {', '.join(changed)}{who}"
         record_security_event(SecurityEvent.Kind.CORRECTION, user=subject, request=request, detail=detail)

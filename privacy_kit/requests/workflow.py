@@ -17,7 +17,7 @@ from django.core.mail import send_mail
 from django.db import router, transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
-from django.utils import formats, timezone, translation
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
@@ -226,9 +226,9 @@ def notify_extension(data_request: DataRequest) -> bool:
     if not address:
         return False
     context = {"data_request": data_request, "deadline": data_request.deadline}
-    with translation.override(translation.get_language()):
-        title = render_to_string(EXTENDED_SUBJECT_TEMPLATE, context).strip()
-        body = render_to_string(EXTENDED_BODY_TEMPLATE, context)
+    # In the language active where the extension was made: the account keeps no language of its own.
+    title = " ".join(render_to_string(EXTENDED_SUBJECT_TEMPLATE, context).split())
+    body = render_to_string(EXTENDED_BODY_TEMPLATE, context)
     try:
         send_mail(title, body, None, [address])
     except Exception as error:
