@@ -345,3 +345,17 @@ def test_an_admin_session_without_the_second_factor_reaches_no_request(client, a
     client.post(REQUESTS, {"action": "refuse_requests", "_selected_action": [request.pk], "post": "yes"})
     request.refresh_from_db()
     assert request.status == Status.RECEIVED
+
+
+def test_an_entry_whose_value_no_longer_opens_keeps_the_my_data_page_up(logged_in, orders):
+    from tests.test_fields import write_stored
+
+    mine, _ = orders
+    write_stored(Order, mine.pk, "phone", "AQAAAAAA" + "B" * 40)
+    page = logged_in.get("/privacy/my-data/")
+    assert page.status_code == 200
+    assert 'data-form="correct"' not in page.content.decode()
+    response = logged_in.post(CORRECT, correction(mine))
+    assert response.status_code == 500
+    assert "That entry cannot be read just now" in response.content.decode()
+    assert not DataRequest.objects.exists()

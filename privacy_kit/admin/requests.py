@@ -28,6 +28,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from ..crypto import DecryptionError
 from ..models import DataRequest
 from ..requests.corrections import CorrectionRefused, correctable_rows, correction_form, subject_row
 from ..requests.models import LONGEST_EXTENSION
@@ -395,7 +396,7 @@ class DataRequestAdmin(admin.ModelAdmin):
         label, pk = chosen.rsplit(":", 1)
         try:
             row = subject_row(subject, label, pk)
-        except CorrectionRefused as refusal:
+        except (CorrectionRefused, DecryptionError) as refusal:
             self.message_user(request, str(refusal), messages.ERROR)
             return HttpResponseRedirect(request.path)
         if request.method == "POST":

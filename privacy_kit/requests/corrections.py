@@ -8,6 +8,7 @@ row and the fields changed, never a value.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django import forms
@@ -17,8 +18,11 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from .. import registry
+from ..crypto import DecryptionError
 from ..models import SecurityEvent
 from ..security.events import record_security_event
+
+logger = logging.getLogger(__name__)
 
 #: Posted next to the fields of a correction form: which row, and the password that confirms it.
 FORM_KEYS = ("csrfmiddlewaretoken", "password", "model", "row")
@@ -71,7 +75,12 @@ def correctable_rows(subject: Any, *, limit: int = 20) -> list[tuple[registry.Re
     found = []
     for registration in correctable_registrations():
         rows = registration.model._base_manager.filter(**{str(registration.subject_path): subject.pk})
-        latest = list(rows.order_by("-pk")[:limit])
+        try:
+            latest = list(rows.order_by("-pk")[:limit])
+        except DecryptionError as error:
+            # One value that no longer opens keeps that model's entries off the page, not the page itself.
+            logger.error("The correctable entries of user #%s could not be read: %s", subject.pk, error)
+            continue
         if latest:
             found.append((registration, latest))
     return found

@@ -30,6 +30,9 @@ from .my_data import downloadable
 from .workflow import fulfil, open_request, verify
 
 NOT_DOWNLOADABLE_MSG = _("There is no copy of your data to download for that request.")
+CORRECTION_FAILED_MSG = _(
+    "That entry cannot be read just now, so it cannot be corrected. Nothing was changed. Please try again later."
+)
 EXPORT_FAILED_MSG = _("Your data could not be put together just now. Nothing was downloaded. Please try again later.")
 
 
@@ -49,6 +52,8 @@ def correct_data(request: HttpRequest) -> HttpResponse:
         data.pop(key, None)
     try:
         row = subject_row(request.user, label, pk)
+    except DecryptionError:
+        return _page(request, status=500, correction_error=CORRECTION_FAILED_MSG)
     except CorrectionRefused as error:
         if error.foreign:
             refuse_foreign(request, SecurityEvent.Kind.CORRECTION)
