@@ -12,6 +12,8 @@ from privacy_kit.consent import grant, has_consent
 from privacy_kit.models import AccessLog, DataRequest, ErasureRecord, LegalHold, PolicyVersion, Purpose, SecurityEvent
 from privacy_kit.requests import ANSWER_WITHIN, RequestError, begin, extend, fulfil, open_request, refuse, verify
 from privacy_kit.rights import ErasureRefused
+from tests.browser import click_and_wait, needs_chromium, screenshot
+from tests.runs import postgres_only
 from tests.test_admin_actions import current_code
 from tests.testapp.models import Order
 from tests.testapp.policies import register_orders
@@ -745,3 +747,32 @@ def test_the_demo_shops_saved_address_is_corrected_with_its_own_validators(logge
     saved.refresh_from_db()
     assert saved.email == "l@example.sa"
     assert DataRequest.objects.get().evidence["fields"] == ["email"]
+
+
+# -- in Chromium ---------------------------------------------------------------
+
+
+@needs_chromium
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_customer_corrects_their_phone_in_chromium(browser, live_server, layla, orders):
+    from selenium.webdriver.common.by import By
+
+    from tests.test_browser_rights import log_in
+
+    mine, _ = orders
+    log_in(browser, live_server, layla)
+    browser.get(f"{live_server.url}/privacy/my-data/")
+    form = browser.find_element(By.CSS_SELECTOR, f'form[data-form=correct][data-row="{mine.pk}"]')
+    phone = form.find_element(By.NAME, "phone")
+    phone.clear()
+    phone.send_keys("+966 55 765 4321")
+    form.find_element(By.NAME, "password").send_keys(PASSWORD)
+    click_and_wait(browser, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    request = DataRequest.objects.get()
+    assert "Your correction is saved (request" in browser.find_element(By.ID, "corrections").text
+    assert f'data-request="{request.pk}"' in browser.page_source
+    screenshot(browser, "requests-correction.png")
+    mine.refresh_from_db()
+    assert mine.phone == "+966 55 765 4321"
+    assert (request.kind, request.status, request.evidence["fields"]) == (Kind.CORRECTION, Status.FULFILLED, ["phone"])
