@@ -272,7 +272,7 @@ def test_the_database_refuses_a_fulfilled_request_without_a_verified_identity(la
 def test_two_staff_fulfilling_one_request_at_once_close_it_once(layla, admin_user):
     request = verify(open_request(layla, kind=Kind.WITHDRAWAL, channel=Channel.MAIL), method="id_document")
     outcomes = []
-    barrier = threading.Barrier(2)
+    barrier = threading.Barrier(2, timeout=10)
 
     def run():
         barrier.wait()
