@@ -26,6 +26,7 @@ class PrivacyKitConfig(AppConfig):
         checks.register(privacy_checks.check_settings_names)
         checks.register(privacy_checks.check_middleware)
         checks.register(privacy_checks.check_consent_settings)
+        checks.register(privacy_checks.check_request_settings)
         checks.register(privacy_checks.check_base_template, checks.Tags.templates)
         checks.register(privacy_checks.check_login_url, checks.Tags.urls)
         checks.register(privacy_checks.check_registry)

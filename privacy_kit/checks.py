@@ -216,6 +216,22 @@ def check_consent_settings(app_configs: Any = None, **kwargs: Any) -> list[check
     return errors
 
 
+E065 = "privacy_kit.E065"
+E065_MSG = "PRIVACY_KIT['REQUEST_REPEAT_DAYS'] is {value!r}: it must be a whole number of days, at least 1."
+E065_HINT = (
+    "Set the days within which a second request of the same kind by the same customer is flagged as a repeat "
+    "(default 30), or leave it out."
+)
+
+
+def check_request_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Refuse a repeat window for data-subject requests that is not a positive whole number of days."""
+    value = app_settings.user_settings.get("REQUEST_REPEAT_DAYS", DEFAULTS["REQUEST_REPEAT_DAYS"])
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return [checks.Error(E065_MSG.format(value=value), hint=E065_HINT, id=E065)]
+    return []
+
+
 def check_settings_names(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Warn about PRIVACY_KIT names that privacy_kit does not know (a typo loses a setting)."""
     return [

@@ -139,6 +139,8 @@ class Registration:
     purposes: tuple[str, ...] = field(default=())
     recipients: tuple[str, ...] = ()
     transfers: tuple[Transfer, ...] = ()
+    #: The fields the subject may correct themselves on the my-data page (and staff through a correction request).
+    correctable: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -177,6 +179,7 @@ class Registry:
         purposes: Iterable[str] = (),
         recipients: Iterable[str] = (),
         transfers: Iterable[Transfer] = (),
+        correctable: Iterable[str] = (),
     ) -> Registration:
         """Describe a model's personal data; registering a model again replaces its entry.
 
@@ -188,7 +191,9 @@ class Registry:
         ``recipients`` names who else receives the data (a courier, a payment
         processor); ``transfers`` lists each ``Transfer`` of it outside the Kingdom.
         Both go into the records of processing (``manage.py privacy_inventory``).
-        A malformed one raises ``RegistrationError`` and registers nothing.
+        ``correctable`` names the fields the subject corrects on the my-data page
+        (``privacy_kit.requests``): editable fields of the model's own, not its primary
+        key nor a relation. A malformed option raises ``RegistrationError`` and registers nothing.
         """
         label = model._meta.label
         registration = Registration(
@@ -200,6 +205,7 @@ class Registry:
             purposes=tuple(purposes),
             recipients=_checked_recipients(label, recipients),
             transfers=_checked_transfers(label, transfers),
+            correctable=_checked_correctable(model, correctable),
         )
         self._registrations[registration.name] = registration
         self._subject_columns.clear()
@@ -312,6 +318,27 @@ def _checked_transfers(label: str, transfers: Any) -> tuple[Transfer, ...]:
         if not isinstance(transfer.recipient, str):
             raise RegistrationError(f"{where}: recipient must be a name (a string), not {transfer.recipient!r}.")
     return tuple(checked)
+
+
+def _checked_correctable(model: type[models.Model], names: Any) -> tuple[str, ...]:
+    """Return the correctable field names; raise ``RegistrationError`` naming the first one a subject cannot correct."""
+    label = model._meta.label
+    checked = _listed(label, "correctable", names, "field names")
+    for name in checked:
+        field = _field(model, name) if isinstance(name, str) else None
+        if field is None:
+            known = ", ".join(
+                f.name for f in model._meta.concrete_fields if f.editable and not f.primary_key and not f.is_relation
+            )
+            raise RegistrationError(
+                f"{label}: correctable names {name!r}, which is not a field of it; its fields: {known}."
+            )
+        if field.primary_key or field.is_relation or not field.editable or not field.concrete:
+            raise RegistrationError(
+                f"{label}: correctable names {name!r}, which a subject cannot correct "
+                "(a primary key, a relation or a field that is not editable)."
+            )
+    return tuple(dict.fromkeys(checked))
 
 
 def _field(model: type[models.Model], name: str) -> models.Field | None:

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from .consent import views as consent_views
+from .requests import views as request_views
 from .rights import views as rights_views
 
 app_name = "privacy_kit"
@@ -16,4 +17,6 @@ urlpatterns = [
     path("my-data/export/", rights_views.export_data, name="export_data"),
     path("my-data/delete/", rights_views.delete_account, name="delete_account"),
     path("my-data/deleted/", rights_views.account_deleted, name="account_deleted"),
+    path("my-data/correct/", request_views.correct_data, name="correct_data"),
+    path("my-data/requests/<int:pk>/download/", request_views.download_copy, name="download_copy"),
 ]

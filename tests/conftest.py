@@ -33,6 +33,7 @@ def _registry_restored():
             purposes=entry.purposes,
             recipients=entry.recipients,
             transfers=entry.transfers,
+            correctable=entry.correctable,
         )
 
 

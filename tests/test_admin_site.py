@@ -27,6 +27,7 @@ from privacy_kit.consent import grant
 from privacy_kit.models import (
     AccessLog,
     Breach,
+    DataRequest,
     ErasureRecord,
     LegalHold,
     PolicyVersion,
@@ -108,6 +109,7 @@ def one_of_everything(staff):
     SecurityEvent.objects.create(kind=SecurityEvent.Kind.FAILED_LOGIN)
     ErasureRecord.objects.create(subject_ref="x" * 22, reason="asked")
     Breach.objects.create(title="Orders exported", nature="A support account exported orders.")
+    DataRequest.objects.create(subject=staff, kind="access", channel="mail")
     Group.objects.create(name="support")
     colleague = type(staff).objects.create_user("colleague", password=PASSWORD, is_staff=True)
     TOTPDevice.objects.create(user=colleague, name="phone", confirmed=True)

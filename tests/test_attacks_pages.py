@@ -111,7 +111,7 @@ def test_server_error_during_export_mails_the_password(logged_in, error_mails, m
 
 
 def test_server_error_during_delete_account_mails_the_password(logged_in, error_mails, monkeypatch):
-    monkeypatch.setattr("privacy_kit.rights.views.queue_erasure", broken)
+    monkeypatch.setattr("privacy_kit.requests.actions.queue_erasure", broken)
     response = logged_in.post("/privacy/my-data/delete/", {"password": PASSWORD, "confirm": "on"})
     assert response.status_code == 500
     assert len(error_mails) == 1
@@ -150,12 +150,19 @@ TAKES_A_PASSWORD = [pattern for pattern in privacy_urls.urlpatterns if pattern.n
 def test_every_privacy_kit_url_is_either_walked_or_known_to_take_no_personal_data():
     names = {pattern.name for pattern in privacy_urls.urlpatterns}
     assert TAKES_NO_PERSONAL_DATA <= names
-    assert {pattern.name for pattern in TAKES_A_PASSWORD} == {"export_data", "delete_account"}
+    assert {pattern.name for pattern in TAKES_A_PASSWORD} == {
+        "export_data",
+        "delete_account",
+        "correct_data",
+        "download_copy",
+    }
 
 
 @pytest.mark.parametrize("pattern", TAKES_A_PASSWORD, ids=lambda pattern: pattern.name)
 def test_every_privacy_kit_view_that_takes_a_password_hides_it_from_error_reports(logged_in, pattern: URLPattern):
-    response = logged_in.post(reverse(f"privacy_kit:{pattern.name}"), {"password": PASSWORD, "confirm": "on"})
+    arguments = {"pk": 1} if "pk" in pattern.pattern.converters else {}
+    url = reverse(f"privacy_kit:{pattern.name}", kwargs=arguments)
+    response = logged_in.post(url, {"password": PASSWORD, "confirm": "on"})
     response.close()
     assert response.wsgi_request.sensitive_post_parameters == ("password",)
 

@@ -54,6 +54,8 @@ registry.register(
     category="personal",
     purposes=[NECESSARY],
     personal_fields=["full_name", "address", "city", "phone", "email"],
+    # The customer corrects these on the my-data page (each correction is a data-subject request).
+    correctable=["full_name", "address", "city", "phone", "email"],
     retention=registry.Retention(basis="relationship", date_field="updated_at", after_days="personal", action="delete"),
 )
 

@@ -28,6 +28,7 @@ MODEL_ADMIN_MODULES = {
     "SecurityEventAdmin": "security",
     "ErasureRecordAdmin": "rights",
     "BreachAdmin": "breaches",
+    "DataRequestAdmin": "requests",
     "AccessAttemptAdmin": "lockouts",  # django-axes's, with an unlock action
     "UserAdmin": "users",  # django.contrib.auth's, with email and names masked
 }

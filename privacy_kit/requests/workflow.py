@@ -17,7 +17,9 @@ from django.core.mail import send_mail
 from django.db import router, transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from ..conf import app_settings
 from .models import LONGEST_EXTENSION, DataRequest
@@ -38,13 +40,23 @@ class RequestError(ValueError):
 
 
 def _name(data_request: DataRequest) -> str:
-    return f"Request #{data_request.pk} ({data_request.kind})"
+    return _("Request #%(number)s (%(kind)s)") % {"number": data_request.pk, "kind": data_request.get_kind_display()}
 
 
-def _refuse_move(data_request: DataRequest, action: str, allowed: tuple[Any, ...]) -> RequestError:
-    states = " or ".join(str(status) for status in allowed)
+def _date(moment: datetime.datetime) -> str:
+    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
+def _refuse_move(data_request: DataRequest, action: Any, allowed: tuple[Any, ...]) -> RequestError:
+    states = pgettext("list of states", " or ").join(str(DataRequest.Status(status).label) for status in allowed)
     return RequestError(
-        f"{_name(data_request)} is {data_request.status}; it cannot be {action}: only a request that is {states} can.",
+        _("%(request)s is %(status)s; it cannot be %(action)s: only a request that is %(allowed)s can.")
+        % {
+            "request": _name(data_request),
+            "status": data_request.get_status_display(),
+            "action": action,
+            "allowed": states,
+        },
         data_request=data_request,
     )
 
@@ -84,16 +96,20 @@ def open_request(
     ``PRIVACY_KIT["REQUEST_REPEAT_DAYS"]`` is flagged in ``repeat_of``.
     """
     if kind not in DataRequest.Kind.values:
-        raise RequestError(f"{kind!r} is not a kind of request; use one of {', '.join(DataRequest.Kind.values)}.")
+        raise RequestError(
+            _("'%(kind)s' is not a kind of request; use one of %(kinds)s.")
+            % {"kind": kind, "kinds": ", ".join(DataRequest.Kind.values)}
+        )
     if channel not in DataRequest.Channel.values:
         raise RequestError(
-            f"{channel!r} is not a channel of requests; use one of {', '.join(DataRequest.Channel.values)}."
+            _("'%(channel)s' is not a channel of requests; use one of %(channels)s.")
+            % {"channel": channel, "channels": ", ".join(DataRequest.Channel.values)}
         )
     if subject is None or _pk(subject) is None:
-        raise RequestError("A request needs the account of its data subject.")
+        raise RequestError(_("A request needs the account of its data subject."))
     received = received_at or timezone.now()
     if received > timezone.now() + datetime.timedelta(minutes=5):
-        raise RequestError("A request cannot be received in the future; give when it arrived.")
+        raise RequestError(_("A request cannot be received in the future; give when it arrived."))
     return DataRequest.objects.create(
         subject_id=_pk(subject),
         kind=kind,
@@ -127,12 +143,13 @@ def verify(
     """Record that the requester is the data subject: how (an ``IdentityMethod``), by whom, and when."""
     if method not in DataRequest.IdentityMethod.values:
         raise RequestError(
-            f"{method!r} is not a way of verifying identity; use one of {', '.join(DataRequest.IdentityMethod.values)}."
+            _("'%(method)s' is not a way of verifying identity; use one of %(methods)s.")
+            % {"method": method, "methods": ", ".join(DataRequest.IdentityMethod.values)}
         )
     with transaction.atomic(using=_using()):
         current = _locked(data_request)
         if current.status != Status.RECEIVED:
-            raise _refuse_move(current, "verified", (Status.RECEIVED,))
+            raise _refuse_move(current, pgettext("it cannot be ...", "verified"), (Status.RECEIVED,))
         current.status = Status.VERIFIED
         current.identity_verified_at = at or timezone.now()
         current.identity_method = method
@@ -148,10 +165,11 @@ def begin(data_request: DataRequest, *, by: Any = None) -> DataRequest:
         if current.status != Status.VERIFIED:
             if current.status == Status.RECEIVED:
                 raise RequestError(
-                    f"{_name(current)}: the identity of the requester is not verified yet; verify it first.",
+                    _("%(request)s: the identity of the requester is not verified yet; verify it first.")
+                    % {"request": _name(current)},
                     data_request=current,
                 )
-            raise _refuse_move(current, "begun", (Status.VERIFIED,))
+            raise _refuse_move(current, pgettext("it cannot be ...", "begun"), (Status.VERIFIED,))
         current.status = Status.IN_PROGRESS
         current.handled_by_id = _pk(by) or current.handled_by_id
         current.save(update_fields=["status", "handled_by"])
@@ -165,27 +183,28 @@ def extend(data_request: DataRequest, *, until: datetime.datetime, reason: str, 
     mail when their account has an email address.
     """
     if not reason or not reason.strip():
-        raise RequestError("Give the reason for the extension: the data subject is told it.")
+        raise RequestError(_("Give the reason for the extension: the data subject is told it."))
     with transaction.atomic(using=_using()):
         current = _locked(data_request)
         if not current.is_open:
-            raise _refuse_move(current, "extended", DataRequest.OPEN_STATUSES)
+            raise _refuse_move(current, pgettext("it cannot be ...", "extended"), DataRequest.OPEN_STATUSES)
         if current.extended_until is not None:
             raise RequestError(
-                f"{_name(current)} was already extended once, to {current.extended_until:%Y-%m-%d}; "
-                "a request can be extended only once.",
+                _("%(request)s was already extended once, to %(date)s; a request can be extended only once.")
+                % {"request": _name(current), "date": _date(current.extended_until)},
                 data_request=current,
             )
         if until <= current.due_at:
             raise RequestError(
-                f"{_name(current)} is due {current.due_at:%Y-%m-%d}: an extension must end after that.",
+                _("%(request)s is due %(date)s: an extension must end after that.")
+                % {"request": _name(current), "date": _date(current.due_at)},
                 data_request=current,
             )
         if until > current.due_at + LONGEST_EXTENSION:
             latest = current.due_at + LONGEST_EXTENSION
             raise RequestError(
-                f"{_name(current)} can be extended by at most {LONGEST_EXTENSION.days} days, "
-                f"to {latest:%Y-%m-%d %H:%M} at the latest.",
+                _("%(request)s can be extended by at most %(days)s days, to %(date)s at the latest.")
+                % {"request": _name(current), "days": LONGEST_EXTENSION.days, "date": _date(latest)},
                 data_request=current,
             )
         current.extended_until = until
@@ -207,9 +226,9 @@ def notify_extension(data_request: DataRequest) -> bool:
     if not address:
         return False
     context = {"data_request": data_request, "deadline": data_request.deadline}
-    with translation.override(translation.get_language()):
-        title = render_to_string(EXTENDED_SUBJECT_TEMPLATE, context).strip()
-        body = render_to_string(EXTENDED_BODY_TEMPLATE, context)
+    # In the language active where the extension was made: the account keeps no language of its own.
+    title = " ".join(render_to_string(EXTENDED_SUBJECT_TEMPLATE, context).split())
+    body = render_to_string(EXTENDED_BODY_TEMPLATE, context)
     try:
         send_mail(title, body, None, [address])
     except Exception as error:
@@ -222,14 +241,15 @@ def refuse(data_request: DataRequest, *, reason: str, note: str = "", by: Any = 
     """Close an open request as refused, for a ``RefusalReason`` (``other`` needs a note)."""
     if reason not in DataRequest.RefusalReason.values:
         raise RequestError(
-            f"{reason!r} is not a reason for a refusal; use one of {', '.join(DataRequest.RefusalReason.values)}."
+            _("'%(reason)s' is not a reason for a refusal; use one of %(reasons)s.")
+            % {"reason": reason, "reasons": ", ".join(DataRequest.RefusalReason.values)}
         )
     if reason == DataRequest.RefusalReason.OTHER and not note.strip():
-        raise RequestError("A refusal for another reason needs a note that says which.")
+        raise RequestError(_("A refusal for another reason needs a note that says which."))
     with transaction.atomic(using=_using()):
         current = _locked(data_request)
         if not current.is_open:
-            raise _refuse_move(current, "refused", DataRequest.OPEN_STATUSES)
+            raise _refuse_move(current, pgettext("it cannot be ...", "refused"), DataRequest.OPEN_STATUSES)
         now = timezone.now()
         current.status = Status.REFUSED
         current.refusal_reason = reason
@@ -267,14 +287,23 @@ def fulfil(
 
     with transaction.atomic(using=_using()):
         current = _locked(data_request)
+        if not current.is_open:
+            raise _refuse_move(
+                current, pgettext("it cannot be ...", "fulfilled"), (Status.VERIFIED, Status.IN_PROGRESS)
+            )
         if current.status == Status.RECEIVED or current.identity_verified_at is None:
             raise RequestError(
-                f"{_name(current)}: the identity of the requester is not verified; "
-                "it cannot be fulfilled (verify it, or refuse the request).",
+                _(
+                    "%(request)s: the identity of the requester is not verified; "
+                    "it cannot be fulfilled (verify it, or refuse the request)."
+                )
+                % {"request": _name(current)},
                 data_request=current,
             )
         if current.status not in (Status.VERIFIED, Status.IN_PROGRESS):
-            raise _refuse_move(current, "fulfilled", (Status.VERIFIED, Status.IN_PROGRESS))
+            raise _refuse_move(
+                current, pgettext("it cannot be ...", "fulfilled"), (Status.VERIFIED, Status.IN_PROGRESS)
+            )
         evidence = run_action(current, by=by, request=request, correction=correction, note=note)
         now = timezone.now()
         current.status = Status.FULFILLED

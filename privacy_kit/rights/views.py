@@ -1,7 +1,10 @@
 """The my-data pages: what we hold, consents, a download of one's data, and deleting one's account.
 
 Every view acts on the logged-in user only. No view takes an id; one sent
-anyway that names someone else is refused with 403 and recorded.
+anyway that names someone else is refused with 403 and recorded, as a security
+event and as a refused ``DataRequest``. Each download and each deletion is a
+``DataRequest`` too, opened, verified (the session plus the password) and
+fulfilled here, so that every one is on the record.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
@@ -28,10 +32,14 @@ from .. import registry
 from ..conf import app_settings
 from ..consent import state_of
 from ..crypto import DecryptionError
-from ..models import ErasureRecord, Purpose, SecurityEvent
+from ..models import Purpose, SecurityEvent
 from ..pages import PageResponse
+from ..requests.actions import ACCOUNT_ERASURE_REASON
+from ..requests.models import DataRequest
+from ..requests.my_data import correction_forms, requests_of
+from ..requests.workflow import fulfil, open_request, refuse, verify
 from ..security.events import OWN_DATA, record_security_event
-from .erasure import ErasureRefused, queue_erasure
+from .erasure import ErasureRefused
 from .export import export_response
 
 # Names under which a form or URL might try to pick whose data to act on.
@@ -48,7 +56,18 @@ EXPORT_FAILED_MSG = _(
     "Your data could not be put together just now. Nothing was downloaded and this does not count "
     "towards your downloads. We have been told; please try again later."
 )
-ERASURE_REASON = "The customer deleted their account."
+ERASURE_REASON = ACCOUNT_ERASURE_REASON
+CORRECTED_MSG = _("Your correction is saved (request #%(number)s).")
+NO_CHANGE_MSG = _("Nothing was different, so nothing was changed (request #%(number)s).")
+# The notes of requests refused on the page: the record is read by staff.
+FOREIGN_SUBJECT_NOTE = "The request named another account than the one logged in."
+TOO_MANY_EXPORTS_NOTE = "More downloads within an hour than PRIVACY_KIT['EXPORTS_PER_HOUR'] allows."
+# The kind of request each of the page's refusals records.
+REQUEST_KINDS = {
+    SecurityEvent.Kind.EXPORT: DataRequest.Kind.COPY,
+    SecurityEvent.Kind.ERASURE: DataRequest.Kind.ERASURE,
+    SecurityEvent.Kind.CORRECTION: DataRequest.Kind.CORRECTION,
+}
 
 logger = logging.getLogger(__name__)
 
@@ -81,9 +100,27 @@ def _foreign_subject(request: HttpRequest, kind: Any) -> HttpResponse | None:
     for name in SUBJECT_PARAMETERS:
         for value in request.GET.getlist(name) + request.POST.getlist(name):
             if value != own:
-                record_security_event(kind, user=request.user, request=request, detail="refused: another subject's id")
+                refuse_foreign(request, kind)
                 return HttpResponseForbidden(str(FOREIGN_SUBJECT_MSG))
     return None
+
+
+def refuse_foreign(request: HttpRequest, kind: Any) -> DataRequest:
+    """Record a request for another subject's data: a security event, and the user's request refused.
+
+    The request is recorded as the logged-in user's own (they asked), refused as
+    their identity is not that of the account they named; the other account is
+    named nowhere.
+    """
+    record_security_event(kind, user=request.user, request=request, detail="refused: another subject's id")
+    data_request = open_request(request.user, kind=str(REQUEST_KINDS[kind]), channel=str(DataRequest.Channel.MY_DATA))
+    return refuse(data_request, reason=str(DataRequest.RefusalReason.IDENTITY_NOT_VERIFIED), note=FOREIGN_SUBJECT_NOTE)
+
+
+def verified_request(request: HttpRequest, kind: Any) -> DataRequest:
+    """Open a request of the logged-in user on the my-data page, verified by their session and password."""
+    data_request = open_request(request.user, kind=kind, channel=str(DataRequest.Channel.MY_DATA))
+    return verify(data_request, method=str(DataRequest.IdentityMethod.SESSION_PASSWORD))
 
 
 def _refusal(request: HttpRequest, kind: Any, form_class: type[ConfirmPasswordForm], name: str) -> HttpResponse | None:
@@ -130,26 +167,43 @@ def _page(request: HttpRequest, status: int = 200, **context: Any) -> PageRespon
     ]
     context.setdefault("export_form", ConfirmPasswordForm(request))
     context.setdefault("delete_form", DeleteAccountForm(request))
-    context.update(holdings=_holdings(request.user), purposes=purposes)
+    context.update(
+        holdings=_holdings(request.user),
+        purposes=purposes,
+        data_requests=requests_of(request.user),
+        corrections=correction_forms(request.user, context.pop("bound_correction", None)),
+    )
     return PageResponse(request, "privacy_kit/my_data.html", context, status=status)
 
 
 @login_required
 @never_cache
 def my_data(request: HttpRequest) -> HttpResponse:
-    """Show what we hold about the user, their consents, and the forms to download it or delete the account."""
-    return _page(request)
+    """Show what we hold about the user, their consents, their requests, and the forms to act on their data."""
+    context: dict[str, Any] = {}
+    corrected = request.GET.get("corrected", "")
+    if corrected.isdigit():
+        done = DataRequest.objects.filter(
+            pk=int(corrected), subject_id=request.user.pk, kind=str(DataRequest.Kind.CORRECTION)
+        ).first()
+        if done is not None:
+            changed = done.evidence.get("fields")
+            context["correction_done"] = (CORRECTED_MSG if changed else NO_CHANGE_MSG) % {"number": done.pk}
+    return _page(request, **context)
 
 
 @login_required
 @require_POST
 @never_cache
+@csrf_protect
 @sensitive_post_parameters("password")
 def export_data(request: HttpRequest) -> HttpResponse:
     """Send the user their data as a JSON download, after their password, a few times an hour at most."""
     refused = _refusal(request, SecurityEvent.Kind.EXPORT, ConfirmPasswordForm, "export_form")
     if refused:
         return refused
+    # Opened before the download: one that fails stays open, for staff to answer within the 30 days.
+    data_request = verified_request(request, DataRequest.Kind.COPY)
     try:
         with transaction.atomic():
             # Locking the user's row makes parallel downloads take turns: each one counts the
@@ -160,7 +214,9 @@ def export_data(request: HttpRequest) -> HttpResponse:
                 kind=SecurityEvent.Kind.EXPORT, user=request.user, created_at__gte=hour_ago, detail=OWN_DATA
             ).aggregate(n=Count("pk"))["n"]
             if recent >= app_settings.EXPORTS_PER_HOUR:
+                refuse(data_request, reason=str(DataRequest.RefusalReason.REPETITIVE), note=TOO_MANY_EXPORTS_NOTE)
                 return _page(request, status=429, export_error=TOO_MANY_EXPORTS_MSG)
+            fulfil(data_request, request=request)
             return export_response(request, request.user)
     except DecryptionError as error:
         # The whole file is written before the first byte is sent: the customer gets this page, not
@@ -172,15 +228,18 @@ def export_data(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @never_cache
+@csrf_protect
 @sensitive_post_parameters("password")
 def delete_account(request: HttpRequest) -> HttpResponse:
     """Close the account now and erase its data in the background, after the password and a confirmation."""
     refused = _refusal(request, SecurityEvent.Kind.ERASURE, DeleteAccountForm, "delete_form")
     if refused:
         return refused
+    data_request = verified_request(request, DataRequest.Kind.ERASURE)
     try:
-        queue_erasure(request, request.user, reason=ERASURE_REASON, source=str(ErasureRecord.Source.ACCOUNT))
+        fulfil(data_request, request=request)
     except ErasureRefused:
+        refuse(data_request, reason=str(DataRequest.RefusalReason.LEGAL_HOLD))
         return _page(request, status=409, delete_error=HELD_MSG)
     logout(request)
     return redirect(reverse("privacy_kit:account_deleted"))

@@ -1,0 +1,361 @@
+"""Attacks on data-subject requests: someone else's rows and requests, forged fields, wrong methods, no CSRF token."""
+
+import datetime
+import threading
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test import Client
+from django.utils import timezone
+
+from privacy_kit import registry
+from privacy_kit.models import DataRequest, SecurityEvent
+from privacy_kit.requests import CorrectionRefused, RequestError, correct, fulfil, open_request, verify
+from tests.testapp.models import Order
+from tests.testapp.policies import register_orders
+
+pytestmark = pytest.mark.django_db
+NOW = timezone.now()
+PASSWORD = "pw-layla-1"
+CORRECT = "/privacy/my-data/correct/"
+Kind, Channel, Status = DataRequest.Kind, DataRequest.Channel, DataRequest.Status
+
+
+@pytest.fixture
+def layla(django_user_model):
+    return django_user_model.objects.create_user("layla", email="layla@example.sa", password=PASSWORD)
+
+
+@pytest.fixture
+def omar(django_user_model):
+    return django_user_model.objects.create_user("omar", password="pw-omar-1")
+
+
+@pytest.fixture
+def orders(layla, omar):
+    retention = register_orders(personal_fields=["full_name", "phone", "address"]).retention
+    registry.register(
+        Order,
+        subject="customer",
+        category="personal",
+        personal_fields=["full_name", "phone", "address"],
+        retention=retention,
+        correctable=["full_name", "phone", "address"],
+    )
+    mine = Order.objects.create(customer=layla, full_name="Layla", phone="0550000001", total=10, created_at=NOW)
+    theirs = Order.objects.create(customer=omar, full_name="Omar", phone="0550000002", total=20, created_at=NOW)
+    return mine, theirs
+
+
+@pytest.fixture
+def logged_in(client, layla):
+    client.force_login(layla)
+    return client
+
+
+def snapshot():
+    return list(Order.objects.order_by("pk").values_list("customer", "full_name", "phone", "address", "note", "total"))
+
+
+def correction(row, **fields):
+    values = {"full_name": "Layla H.", "phone": "0551", "address": ""}
+    return {"model": "testapp.Order", "row": row.pk, "password": PASSWORD, **values, **fields}
+
+
+def nothing_changed(before):
+    assert snapshot() == before
+    # A refusal is recorded as an event too ("refused: ..."); no correction was.
+    assert not SecurityEvent.objects.filter(kind="correction").exclude(detail__startswith="refused").exists()
+
+
+# -- corrections on the my-data page -------------------------------------------
+
+
+@pytest.mark.parametrize("forged", ["customer", "total", "created_at", "is_staff", "full_name_blind_index"])
+def test_a_correction_with_a_forged_or_uncorrectable_field_is_refused_and_changes_nothing(logged_in, orders, forged):
+    mine, _ = orders
+    before = snapshot()
+    response = logged_in.post(CORRECT, correction(mine, **{forged: "1"}))
+    assert response.status_code == 400
+    assert f"Not a field that can be corrected: {forged}. Nothing was changed." in response.content.decode()
+    nothing_changed(before)
+    assert not DataRequest.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"full_name": ""}, "This field is required."),
+        ({"phone": "0" * 31}, "Ensure this value has at most 30 characters"),
+    ],
+)
+def test_a_correction_with_invalid_values_is_refused_with_the_forms_error(logged_in, orders, fields, message):
+    mine, _ = orders
+    before = snapshot()
+    response = logged_in.post(CORRECT, correction(mine, **fields))
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "The correction is not valid. Nothing was changed." in page and message in page
+    nothing_changed(before)
+    assert not DataRequest.objects.exists()
+
+
+def test_a_correction_of_another_users_row_is_refused_and_recorded(logged_in, layla, orders):
+    _, theirs = orders
+    before = snapshot()
+    response = logged_in.post(CORRECT, correction(theirs))
+    assert response.status_code == 403
+    assert b"Omar" not in response.content and b"omar" not in response.content
+    nothing_changed(before)
+    request = DataRequest.objects.get()
+    assert (request.subject, request.kind, request.status, request.refusal_reason) == (
+        layla,
+        Kind.CORRECTION,
+        Status.REFUSED,
+        "identity_not_verified",
+    )
+    assert SecurityEvent.objects.get(user=layla, detail__startswith="refused").kind == "correction"
+
+
+@pytest.mark.parametrize("row", ["999999", "abc", "", "1 OR 1=1"])
+def test_a_correction_of_a_row_that_does_not_exist_is_refused_like_another_users(logged_in, orders, row):
+    before = snapshot()
+    data = {**correction(orders[0]), "row": row}
+    assert logged_in.post(CORRECT, data).status_code == 403
+    nothing_changed(before)
+
+
+@pytest.mark.parametrize("name", ["user", "user_id", "subject", "id"])
+def test_a_correction_naming_another_user_is_refused(logged_in, omar, orders, name):
+    before = snapshot()
+    assert logged_in.post(CORRECT, {**correction(orders[0]), name: omar.pk}).status_code == 403
+    nothing_changed(before)
+    assert DataRequest.objects.get().refusal_reason == "identity_not_verified"
+
+
+@pytest.mark.parametrize("label", ["auth.User", "privacy_kit.SecurityEvent", "testapp.Cart", "nonsense"])
+def test_a_correction_of_a_model_without_correctable_fields_is_refused(logged_in, orders, label):
+    before = snapshot()
+    response = logged_in.post(CORRECT, {**correction(orders[0]), "model": label})
+    assert response.status_code in (400, 403)
+    nothing_changed(before)
+
+
+def test_a_correction_needs_the_password(logged_in, layla, orders):
+    before = snapshot()
+    response = logged_in.post(CORRECT, correction(orders[0], password="wrong"))
+    assert response.status_code == 400
+    assert "That password is not right." in response.content.decode()
+    nothing_changed(before)
+    assert SecurityEvent.objects.filter(kind="failed_login", user=layla).exists()
+
+
+@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+def test_a_correction_is_only_posted(logged_in, orders, method):
+    before = snapshot()
+    response = getattr(logged_in, method)(
+        CORRECT, correction(orders[0]), content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 405
+    nothing_changed(before)
+
+
+def test_a_correction_without_the_csrf_token_is_refused(layla, orders):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(layla)
+    before = snapshot()
+    assert client.post(CORRECT, correction(orders[0])).status_code == 403
+    nothing_changed(before)
+    assert not DataRequest.objects.exists()
+
+
+def test_a_correction_needs_a_login(client, orders):
+    before = snapshot()
+    assert client.post(CORRECT, correction(orders[0])).status_code == 302
+    nothing_changed(before)
+
+
+def test_correct_refuses_a_row_of_another_subject_even_when_called_directly(layla, omar, orders):
+    _, theirs = orders
+    before = snapshot()
+    with pytest.raises(CorrectionRefused) as refused:
+        correct(theirs, {"full_name": "X", "phone": "", "address": ""}, subject=layla)
+    assert refused.value.foreign
+    nothing_changed(before)
+
+
+def test_a_staff_correction_of_a_row_of_another_subject_than_the_requests_is_refused(layla, omar, admin_user, orders):
+    _, theirs = orders
+    request = verify(open_request(layla, kind=Kind.CORRECTION, channel=Channel.MAIL), method="id_document")
+    before = snapshot()
+    with pytest.raises(CorrectionRefused):
+        fulfil(request, by=admin_user, correction=(theirs, {"full_name": "X", "phone": "", "address": ""}))
+    nothing_changed(before)
+    request.refresh_from_db()
+    assert request.status == Status.VERIFIED
+
+
+# -- other requests of the my-data page ----------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/privacy/my-data/export/", "/privacy/my-data/delete/"])
+def test_my_data_actions_without_the_csrf_token_are_refused_and_open_no_request(layla, url):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(layla)
+    assert client.post(url, {"password": PASSWORD, "confirm": "on"}).status_code == 403
+    assert not DataRequest.objects.exists()
+    layla.refresh_from_db()
+    assert layla.is_active
+
+
+def test_a_download_naming_another_user_is_recorded_as_a_refused_request_of_the_asker(logged_in, layla, omar):
+    response = logged_in.post(f"/privacy/my-data/export/?user={omar.pk}", {"password": PASSWORD})
+    assert response.status_code == 403
+    request = DataRequest.objects.get()
+    assert (request.subject, request.kind, request.refusal_reason) == (layla, Kind.COPY, "identity_not_verified")
+    # The other account is named nowhere in the record.
+    assert request.refusal_note == "The request named another account than the one logged in."
+    assert set(request.evidence) == {"action", "reason", "at"}
+    assert not DataRequest.objects.filter(subject=omar).exists()
+
+
+def test_the_copy_of_another_users_request_is_refused_and_recorded(logged_in, layla, omar, admin_user):
+    theirs = fulfil(verify(open_request(omar, kind=Kind.COPY, channel=Channel.MAIL), method="id_document"))
+    response = logged_in.post(f"/privacy/my-data/requests/{theirs.pk}/download/", {"password": PASSWORD})
+    assert response.status_code == 403
+    assert not SecurityEvent.objects.filter(kind="export", detail="own data").exists()
+    assert DataRequest.objects.get(subject=layla).refusal_reason == "identity_not_verified"
+
+
+def test_the_copy_download_is_only_posted(logged_in, layla):
+    theirs = fulfil(verify(open_request(layla, kind=Kind.COPY, channel=Channel.MAIL), method="id_document"))
+    assert logged_in.get(f"/privacy/my-data/requests/{theirs.pk}/download/").status_code == 405
+
+
+def test_the_my_data_page_lists_no_other_users_requests(logged_in, layla, omar):
+    theirs = open_request(omar, kind=Kind.ERASURE, channel=Channel.MAIL)
+    mine = open_request(layla, kind=Kind.ACCESS, channel=Channel.MAIL)
+    page = logged_in.get("/privacy/my-data/").content.decode()
+    assert f'data-request="{mine.pk}"' in page and f'data-request="{theirs.pk}"' not in page
+
+
+# -- the workflow under attack -------------------------------------------------
+
+
+def test_a_forged_status_cannot_skip_the_identity_check(layla):
+    request = open_request(layla, kind=Kind.ERASURE, channel=Channel.MAIL)
+    request.status = Status.IN_PROGRESS  # in memory only: fulfil reads the row again
+    with pytest.raises(RequestError, match="not verified"):
+        fulfil(request)
+    layla.refresh_from_db()
+    assert layla.is_active
+
+
+def test_an_extension_by_a_forged_second_call_after_an_edit_in_memory_is_refused(layla):
+    from privacy_kit.requests import extend
+
+    request = open_request(layla, kind=Kind.COPY, channel=Channel.MAIL)
+    extend(request, until=request.due_at + datetime.timedelta(days=5), reason="Archive restore.")
+    request.extended_until = None  # in memory only
+    with pytest.raises(RequestError, match="only once"):
+        extend(request, until=request.due_at + datetime.timedelta(days=30), reason="Again.")
+
+
+def test_the_database_refuses_a_fulfilled_request_without_a_verified_identity(layla):
+    request = open_request(layla, kind=Kind.ACCESS, channel=Channel.MAIL)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DataRequest.objects.filter(pk=request.pk).update(status=Status.FULFILLED)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs row locks and two connections")
+@pytest.mark.django_db(transaction=True)
+def test_two_staff_fulfilling_one_request_at_once_close_it_once(layla, admin_user):
+    request = verify(open_request(layla, kind=Kind.WITHDRAWAL, channel=Channel.MAIL), method="id_document")
+    outcomes = []
+    barrier = threading.Barrier(2, timeout=10)
+
+    def run():
+        barrier.wait()
+        try:
+            fulfil(DataRequest.objects.get(pk=request.pk), by=admin_user)
+            outcomes.append("fulfilled")
+        except RequestError:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["fulfilled", "refused"]
+
+
+# -- the admin -----------------------------------------------------------------
+
+REQUESTS = "/admin/privacy_kit/datarequest/"
+
+
+@pytest.fixture
+def clerk(django_user_model):
+    """A staff user who may only view requests, verified by a second factor."""
+    from django.contrib.auth.models import Permission
+
+    from tests.two_factor import verify as verify_session
+
+    user = django_user_model.objects.create_user("clerk", password="pw-clerk-1", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_datarequest"))
+    client = Client()
+    verify_session(client, user)
+    return client
+
+
+@pytest.mark.parametrize(
+    "action, data",
+    [
+        ("verify_requests", {"method": "id_document"}),
+        ("extend_requests", {"days": 10, "reason": "Archive."}),
+        ("refuse_requests", {"reason": "unreasonable", "note": ""}),
+        ("fulfil_requests", {"note": ""}),
+    ],
+)
+def test_staff_who_may_only_view_requests_cannot_act_on_them(clerk, layla, action, data):
+    request = open_request(layla, kind=Kind.ACCESS, channel=Channel.MAIL)
+    before = DataRequest.objects.values().get(pk=request.pk)
+    clerk.post(REQUESTS, {"action": action, "_selected_action": [request.pk], "post": "yes", **data})
+    assert DataRequest.objects.values().get(pk=request.pk) == before
+
+
+def test_staff_who_may_only_view_requests_cannot_correct_through_one(clerk, layla, orders):
+    mine, _ = orders
+    request = verify(open_request(layla, kind=Kind.CORRECTION, channel=Channel.MAIL), method="id_document")
+    url = f"{REQUESTS}{request.pk}/correct/?row=testapp.Order:{mine.pk}"
+    assert clerk.get(url).status_code == 403
+    assert clerk.post(url, {"full_name": "X", "phone": "", "address": ""}).status_code == 403
+    mine.refresh_from_db()
+    assert mine.full_name == "Layla"
+
+
+def test_an_admin_session_without_the_second_factor_reaches_no_request(client, admin_user, layla):
+    request = open_request(layla, kind=Kind.ACCESS, channel=Channel.MAIL)
+    client.force_login(admin_user)  # the password passed, the code not
+    for url in (REQUESTS, f"{REQUESTS}{request.pk}/change/", f"{REQUESTS}{request.pk}/correct/"):
+        assert client.get(url).status_code == 302
+    client.post(REQUESTS, {"action": "refuse_requests", "_selected_action": [request.pk], "post": "yes"})
+    request.refresh_from_db()
+    assert request.status == Status.RECEIVED
+
+
+def test_an_entry_whose_value_no_longer_opens_keeps_the_my_data_page_up(logged_in, orders):
+    from tests.test_fields import write_stored
+
+    mine, _ = orders
+    write_stored(Order, mine.pk, "phone", "AQAAAAAA" + "B" * 40)
+    page = logged_in.get("/privacy/my-data/")
+    assert page.status_code == 200
+    assert 'data-form="correct"' not in page.content.decode()
+    response = logged_in.post(CORRECT, correction(mine))
+    assert response.status_code == 500
+    assert "That entry cannot be read just now" in response.content.decode()
+    assert not DataRequest.objects.exists()
