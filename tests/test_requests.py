@@ -776,3 +776,34 @@ def test_a_customer_corrects_their_phone_in_chromium(browser, live_server, layla
     mine.refresh_from_db()
     assert mine.phone == "+966 55 765 4321"
     assert (request.kind, request.status, request.evidence["fields"]) == (Kind.CORRECTION, Status.FULFILLED, ["phone"])
+
+
+# -- the record is kept five years after it closes ----------------------------------------------
+
+
+def closed_request(subject, days, **fields):
+    request = open_request(subject, kind=Kind.ACCESS, channel=Channel.MAIL, received_at=days_ago(days + 20), **fields)
+    request = refuse(request, reason=DataRequest.RefusalReason.UNREASONABLE, note="no such order")
+    DataRequest.objects.filter(pk=request.pk).update(closed_at=days_ago(days))
+    return request
+
+
+def test_requests_are_kept_five_years_after_closing_then_purged(layla):
+    from privacy_kit.retention import purge_policy
+
+    gone, kept = closed_request(layla, 5 * 365 + 3), closed_request(layla, 5 * 365 - 1)
+    still_open = open_request(layla, kind=Kind.ERASURE, channel=Channel.PHONE, received_at=days_ago(4000))
+    assert purge_policy("privacy_kit.DataRequest", now=NOW).deleted == 1
+    assert set(DataRequest.objects.all()) == {kept, still_open}
+    assert gone.pk not in set(DataRequest.objects.values_list("pk", flat=True))
+
+
+def test_purging_a_request_that_a_later_repeat_names_keeps_the_repeat(layla):
+    from privacy_kit.retention import purge_policy
+
+    first = closed_request(layla, 5 * 365 + 3)
+    repeat = open_request(layla, kind=Kind.ACCESS, channel=Channel.MAIL, received_at=days_ago(4))
+    DataRequest.objects.filter(pk=repeat.pk).update(repeat_of=first)
+    assert purge_policy("privacy_kit.DataRequest", now=NOW).deleted == 1
+    repeat.refresh_from_db()
+    assert (repeat.status, repeat.repeat_of) == (Status.RECEIVED, None)

@@ -107,7 +107,7 @@ def keep_after_closing(
 
 def register_own_records() -> None:
     """Register privacy_kit's logs, ledgers and records, and django-axes's when it is installed."""
-    from ..models import AccessLog, Breach, DeadlineAlert, PurgeRun, SecurityEvent
+    from ..models import AccessLog, Breach, DataRequest, DeadlineAlert, PurgeRun, SecurityEvent
 
     register_own_record(
         AccessLog,
@@ -131,6 +131,8 @@ def register_own_records() -> None:
     )
     register_own_record(PurgeRun, date_field="started_at", period=PURGE_RUNS, category=RECORDS, purposes=["retention"])
     keep_after_closing(Breach, personal_fields=["contact_name", "contact_email", "contact_phone"])
+    # The register of requests, refusals and their reasons included (PDPL IR Art. 3 and 33).
+    keep_after_closing(DataRequest, personal_fields=["subject", "note", "refusal_note", "extension_reason"])
     # The evidence that the shop was warned of a deadline: kept as long as the records of processing.
     register_own_record(
         DeadlineAlert, date_field="sent_at", period=CLOSED_RECORDS, category=RECORDS, purposes=["legal obligation"]
