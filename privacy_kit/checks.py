@@ -293,7 +293,7 @@ E055_MSG = (
 E055_HINT = (
     "Subject keys need the subject in the row itself: give the table that holds the encrypted fields of {model} "
     "(a parent's, with multi-table inheritance) a foreign key to the user's primary key and register "
-    "subject=\"<that field>\" for that model, or register subject=None if its rows belong to no account."
+    'subject="<that field>" for that model, or register subject=None if its rows belong to no account.'
 )
 
 
@@ -329,8 +329,7 @@ def _register_call(model: type[models.Model], fields: list[str], subject: str | 
     names = ", ".join(f'"{name}"' for name in fields)
     subject_text = "None" if subject is None else f'"{subject}"'
     return (
-        f'registry.register({model.__name__}, subject={subject_text}, category="personal", '
-        f"personal_fields=[{names}])"
+        f'registry.register({model.__name__}, subject={subject_text}, category="personal", personal_fields=[{names}])'
     )
 
 
@@ -462,9 +461,11 @@ def check_shared_values_of_subjects(
             text = ExpressionWrapper(F(field.attname), output_field=models.TextField())
             rows = model._base_manager.filter(**{f"{column.attname}__isnull": False})
             try:
-                count = rows.annotate(privacy_kit_version=Substr(text, start, 1)).filter(
-                    privacy_kit_version__in=SHARED_ENVELOPE_CHARS
-                ).count()
+                count = (
+                    rows.annotate(privacy_kit_version=Substr(text, start, 1))
+                    .filter(privacy_kit_version__in=SHARED_ENVELOPE_CHARS)
+                    .count()
+                )
             except DatabaseError:
                 return []  # not migrated yet
             if count:
@@ -569,7 +570,7 @@ def check_consent_banner(app_configs: Any = None, databases: Any = None, **kwarg
 
 
 ADMIN_APP = "django.contrib.admin"
-PRIVACY_ADMIN_APP = "privacy_kit.admin.apps.PrivacyAdminConfig"
+PRIVACY_ADMIN_APP = "privacy_kit.two_factor.apps.PrivacyAdminConfig"
 OTP_MIDDLEWARE = "django_otp.middleware.OTPMiddleware"
 AXES_MIDDLEWARE = "axes.middleware.AxesMiddleware"
 AXES_BACKEND = "axes.backends.AxesStandaloneBackend"
@@ -648,7 +649,7 @@ def check_admin_two_factor(app_configs: Any = None, **kwargs: Any) -> list[check
     """Check that, with ADMIN_2FA_REQUIRED, no admin site is reachable without two-factor authentication."""
     from django.utils.module_loading import import_string
 
-    from .admin.sites import PrivacyAdminSite
+    from .two_factor.sites import PrivacyAdminSite
 
     if not app_settings.ADMIN_2FA_REQUIRED:
         return []

@@ -21,7 +21,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     # The live server of the browser tests serves the admin's and the shop's CSS through it.
     "django.contrib.staticfiles",
-    "privacy_kit.admin.apps.PrivacyAdminConfig",
+    "privacy_kit.two_factor.apps.PrivacyAdminConfig",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",

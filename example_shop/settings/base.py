@@ -7,7 +7,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 INSTALLED_APPS = [
     # Django's admin whose default site needs two-factor authentication.
-    "privacy_kit.admin.apps.PrivacyAdminConfig",
+    "privacy_kit.two_factor.apps.PrivacyAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -107,20 +107,16 @@ def user_named(username: Any) -> Any:
     return user_model._default_manager.filter(**{user_model.USERNAME_FIELD: username}).first()
 
 
-def _is_code_form(sender: Any) -> bool:
-    """Return whether ``sender`` is one of the admin's forms that report wrong one-time codes."""
-    if not isinstance(sender, type) or not apps.is_installed("django_otp"):
-        return False
-    from ..admin.forms import ReportsFailedCodes
-
-    return issubclass(sender, ReportsFailedCodes)
+#: The keyword argument of ``user_login_failed`` that marks a wrong second factor after the right
+#: password (sent by ``privacy_kit.two_factor.failures``): recorded as ``failed_otp``.
+SECOND_FACTOR = "second_factor"
 
 
 def record_failed_login(
     sender: Any, credentials: dict[str, Any] | None = None, request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
     """Record a wrong password (``failed_login``) or a wrong code after the right password (``failed_otp``)."""
-    kind = SecurityEvent.Kind.FAILED_OTP if _is_code_form(sender) else SecurityEvent.Kind.FAILED_LOGIN
+    kind = SecurityEvent.Kind.FAILED_OTP if kwargs.get(SECOND_FACTOR) else SecurityEvent.Kind.FAILED_LOGIN
     credentials = credentials or {}
     username = credentials.get(get_user_model().USERNAME_FIELD) or credentials.get("username")
     record_security_event(kind, user=user_named(username), request=request)

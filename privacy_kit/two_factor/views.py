@@ -1,4 +1,4 @@
-"""Two-factor pages of the admin: set-up of the authenticator app, the backup codes, new backup codes.
+"""Two-factor pages of the admin site: set-up of the authenticator app, the backup codes, new backup codes.
 
 The set-up pages are reachable by staff who have only a password (the admin's
 other pages are not), so each checks who may see it.
@@ -21,8 +21,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 
 from ..conf import app_settings
-from . import devices
+from .backup_codes import backup_codes_text, replace_backup_codes
 from .forms import ConfirmDeviceForm, ReverifyForm
+from .totp import PENDING_DEVICE_SESSION_KEY, pending_totp_device, qr_code_svg, totp_secret
 
 if TYPE_CHECKING:
     from .sites import PrivacyAdminSite
@@ -46,14 +47,14 @@ def two_factor_setup(request: HttpRequest, site: PrivacyAdminSite) -> HttpRespon
     if not site.needs_two_factor_setup(request):
         # Anonymous, not staff, or already has a device: the login page sorts them out.
         return HttpResponseRedirect(reverse("admin:login", current_app=site.name))
-    device = devices.pending_totp_device(request.user, request.session)
+    device = pending_totp_device(request.user, request.session)
     form = ConfirmDeviceForm(device, request.POST if request.method == "POST" else None, request=request)
     if form.is_valid():
-        codes = devices.replace_backup_codes(request.user, request=request)
+        codes = replace_backup_codes(request.user, request=request)
         # Verification raises the session's privilege: give it a new key, as login does.
         request.session.cycle_key()
         django_otp.login(request, form.device)
-        request.session.pop(devices.PENDING_DEVICE_SESSION_KEY, None)
+        request.session.pop(PENDING_DEVICE_SESSION_KEY, None)
         # Verified here, maybe after a password-only login elsewhere: the admin's session limit applies.
         request.session.set_expiry(int(app_settings.ADMIN_SESSION_HOURS * 3600))
         request.session[BACKUP_CODES_SESSION_KEY] = codes
@@ -67,8 +68,8 @@ def two_factor_setup(request: HttpRequest, site: PrivacyAdminSite) -> HttpRespon
         "title": _("Set up two-factor authentication"),
         "form": form,
         # Drawn by qrcode from the device's own URL: no user input reaches the markup.
-        "qr_code": mark_safe(devices.qr_code_svg(device.config_url)),  # noqa: S308
-        "secret": devices.totp_secret(device),
+        "qr_code": mark_safe(qr_code_svg(device.config_url)),  # noqa: S308
+        "secret": totp_secret(device),
         "next": request.GET.get(REDIRECT_FIELD_NAME, ""),
     }
     return render(request, "privacy_kit/admin/two_factor_setup.html", context)
@@ -88,7 +89,7 @@ def backup_codes(request: HttpRequest, site: PrivacyAdminSite) -> HttpResponse:
         **site.each_context(request),
         "title": _("Your backup codes"),
         "codes": codes,
-        "download_url": "data:text/plain;charset=utf-8," + quote(devices.backup_codes_text(codes, site.site_header)),
+        "download_url": "data:text/plain;charset=utf-8," + quote(backup_codes_text(codes, site.site_header)),
         "download_name": BACKUP_CODES_FILE_NAME,
         "next": _next_url(request, site),
     }
@@ -118,7 +119,7 @@ def regenerate_backup_codes(request: HttpRequest, site: PrivacyAdminSite) -> Htt
         return HttpResponseRedirect(reverse("admin:login", current_app=site.name))
     form = reverify(request)
     if form.is_valid():
-        codes = devices.replace_backup_codes(request.user, request=request)
+        codes = replace_backup_codes(request.user, request=request)
         # A session verified by an old backup code would lose its device with them.
         device = form.device
         if isinstance(device, StaticDevice):
