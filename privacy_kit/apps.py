@@ -38,6 +38,7 @@ class PrivacyKitConfig(AppConfig):
         checks.register(privacy_checks.check_consent_banner, checks.Tags.database)
         checks.register(privacy_checks.check_admin_two_factor, checks.Tags.security)
         checks.register(privacy_checks.check_login_limits, checks.Tags.security)
+        checks.register(privacy_checks.check_passkeys, checks.Tags.security)
         checks.register(privacy_checks.check_personal_data_admins, checks.Tags.admin)
         self.register_personal_data()
         user_logged_in.connect(carry_over_on_login, dispatch_uid="privacy_kit.carry_over_on_login")

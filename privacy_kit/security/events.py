@@ -19,7 +19,7 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from ..signals import security_alert
+from ..signals import device_removed, security_alert
 from .models import SecurityEvent
 
 logger = logging.getLogger(__name__)
@@ -149,3 +149,4 @@ def record_device_removed(sender: Any, instance: Any, origin: Any = None, **kwar
     detail = device_label(instance) + (", with its user" if with_its_user else "")
     user = None if with_its_user else instance.user
     record_security_event(SecurityEvent.Kind.DEVICE_REMOVED, user=user, detail=detail)
+    device_removed.send(sender=sender, device=instance, request=None)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..security.events import device_label, record_security_event
 from ..security.models import SecurityEvent
+from ..signals import device_added
 from .totp import TOTP_CODE
 
 #: How many single-use backup codes a staff user gets.
@@ -36,6 +37,7 @@ def replace_backup_codes(user: Any, count: int = BACKUP_CODE_COUNT, request: Htt
         StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
         detail = f"{device_label(device)}, {count} backup codes"
         record_security_event(SecurityEvent.Kind.DEVICE_ADDED, user=user, request=request, detail=detail)
+        transaction.on_commit(lambda: device_added.send(sender=StaticDevice, device=device, request=request))
     return codes
 
 

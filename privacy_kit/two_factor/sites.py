@@ -82,6 +82,11 @@ class PrivacyAdminSite(admin.AdminSite):
         """Log in with password and code; staff without a device go on to set one up."""
         if request.method == "GET" and self.needs_two_factor_setup(request):
             return self.two_factor_setup_redirect(request)
+        from .passkeys import passkeys_enabled
+
+        if passkeys_enabled():
+            url = reverse("admin:two_factor_passkey_login_options", current_app=self.name)
+            extra_context = {**(extra_context or {}), "passkey_options_url": url}
         response = super().login(request, extra_context)
         if request.method == "POST" and response.status_code == 302:
             # A staff session ends after a working day, whatever the site's session age.
@@ -92,8 +97,31 @@ class PrivacyAdminSite(admin.AdminSite):
 
     def get_urls(self) -> list[URLPattern | URLResolver]:
         from . import views
+        from .passkeys import passkeys_enabled
 
+        passkey_urls = [
+            path("two-factor/passkeys/", views.passkey_list, {"site": self}, name="two_factor_passkeys"),
+            path(
+                "two-factor/passkeys/options/",
+                views.passkey_registration_options,
+                {"site": self},
+                name="two_factor_passkey_options",
+            ),
+            path(
+                "two-factor/passkeys/<int:pk>/remove/",
+                views.remove_passkey,
+                {"site": self},
+                name="two_factor_remove_passkey",
+            ),
+            path(
+                "two-factor/passkey-login/options/",
+                views.passkey_login_options,
+                {"site": self},
+                name="two_factor_passkey_login_options",
+            ),
+        ]
         return [
+            *(passkey_urls if passkeys_enabled() else []),
             path("two-factor/setup/", views.two_factor_setup, {"site": self}, name="two_factor_setup"),
             path("two-factor/backup-codes/", views.backup_codes, {"site": self}, name="two_factor_backup_codes"),
             path(

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..security.events import device_label, record_security_event, send_security_alert
 from ..security.models import SecurityEvent
+from ..signals import device_added
 
 if TYPE_CHECKING:
     from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -80,4 +81,5 @@ def confirm_totp_device(device: TOTPDevice, code: str, request: HttpRequest | No
         )
         # A new way in to an account is worth an alert: the owner hears of a device they did not add.
         transaction.on_commit(lambda: send_security_alert(event))
+        transaction.on_commit(lambda: device_added.send(sender=TOTPDevice, device=device, request=request))
     return True

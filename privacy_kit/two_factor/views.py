@@ -1,4 +1,4 @@
-"""Two-factor pages of the admin site: set-up of the authenticator app, the backup codes, new backup codes.
+"""Two-factor pages of the admin site: set-up of the authenticator app, the backup codes, new backup codes, passkeys.
 
 The set-up pages are reachable by staff who have only a password (the admin's
 other pages are not), so each checks who may see it.
@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import django_otp
+from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME, logout
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -19,10 +20,12 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_POST
 
 from ..conf import app_settings
+from . import passkeys
 from .backup_codes import backup_codes_text, replace_backup_codes
-from .forms import ConfirmDeviceForm, ReverifyForm
+from .forms import ConfirmDeviceForm, PasskeyNameForm, ReverifyForm
 from .totp import PENDING_DEVICE_SESSION_KEY, pending_totp_device, qr_code_svg, totp_secret
 
 if TYPE_CHECKING:
@@ -136,3 +139,66 @@ def regenerate_backup_codes(request: HttpRequest, site: PrivacyAdminSite) -> Htt
         "form": form,
     }
     return render(request, "privacy_kit/admin/regenerate_backup_codes.html", context)
+
+
+# Passkeys (privacy_kit.two_factor.passkeys): offered when django-otp-webauthn is installed.
+
+
+@never_cache
+@csrf_protect
+@require_POST
+def passkey_login_options(request: HttpRequest, site: PrivacyAdminSite) -> JsonResponse:
+    """Return a passkey challenge for the login page; the login form then checks the password and the passkey."""
+    return JsonResponse(passkeys.login_options(request))
+
+
+@never_cache
+@csrf_protect
+@require_POST
+def passkey_registration_options(request: HttpRequest, site: PrivacyAdminSite) -> JsonResponse:
+    """Return the options that create a passkey, for a staff user verified by a factor they have already."""
+    if not site.has_permission(request):
+        return JsonResponse({"detail": str(NOT_VERIFIED)}, status=403)
+    return JsonResponse(passkeys.registration_options(request))
+
+
+NOT_VERIFIED = _("Log in with your password and an existing factor first.")
+
+
+@never_cache
+@csrf_protect
+def passkey_list(request: HttpRequest, site: PrivacyAdminSite) -> HttpResponse:
+    """List the user's passkeys and add one, named; the browser makes it (``passkey_registration_options``)."""
+    if not site.has_permission(request):
+        return HttpResponseRedirect(reverse("admin:login", current_app=site.name))
+    form = PasskeyNameForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        try:
+            device = passkeys.register_passkey(request, form.cleaned_data["name"], form.cleaned_data["response"])
+        except passkeys.PasskeyRefused as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("Passkey “%(name)s” added.") % {"name": device.name})
+            return HttpResponseRedirect(reverse("admin:two_factor_passkeys", current_app=site.name))
+    request.current_app = site.name
+    context: dict[str, Any] = {
+        **site.each_context(request),
+        "title": _("Your passkeys"),
+        "form": form,
+        "passkeys": passkeys.user_passkeys(request.user),
+        "options_url": reverse("admin:two_factor_passkey_options", current_app=site.name),
+    }
+    return render(request, "privacy_kit/admin/passkeys.html", context)
+
+
+@never_cache
+@csrf_protect
+@require_POST
+def remove_passkey(request: HttpRequest, site: PrivacyAdminSite, pk: int) -> HttpResponse:
+    """Remove one of the user's passkeys; a session it verified is verified no more (django-otp forgets it)."""
+    if not site.has_permission(request):
+        return HttpResponseRedirect(reverse("admin:login", current_app=site.name))
+    if not passkeys.remove_passkey(request.user, pk):
+        raise Http404("No such passkey of yours.")
+    messages.success(request, _("Passkey removed."))
+    return HttpResponseRedirect(reverse("admin:two_factor_passkeys", current_app=site.name))
