@@ -387,3 +387,23 @@ def test_passwordless_login_mounted_is_a_warning():
 
 def test_an_ip_address_as_relying_party_id_is_a_warning():
     assert "privacy_kit.W045" in passkey_messages(ALLOWED_HOSTS=["127.0.0.1"], OTP_WEBAUTHN_RP_ID="127.0.0.1")
+
+
+def test_the_passkey_pages_speak_arabic(staff, laptop):
+    login = Client(HTTP_ACCEPT_LANGUAGE="ar").get(LOGIN).content.decode()
+    assert "استخدم مفتاح مرور بدلًا من الرمز" in login
+    client = verified_client(staff)
+    page = client.get(PASSKEYS, HTTP_ACCEPT_LANGUAGE="ar").content.decode()
+    assert 'dir="rtl"' in page and "مفاتيح المرور الخاصة بك" in page and "إضافة مفتاح مرور" in page
+
+
+def test_the_demo_says_how_to_add_a_passkey(settings):
+    import io
+
+    from django.core.management import call_command
+
+    settings.DEBUG = True
+    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = ["http://localhost:8000"]
+    out = io.StringIO()
+    call_command("demo_staff", stdout=out)
+    assert "http://localhost:8000/admin/" in out.getvalue() and "'Add a passkey'" in out.getvalue()
