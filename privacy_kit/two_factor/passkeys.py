@@ -14,6 +14,7 @@ the functions: django-otp-webauthn is the optional ``passkeys`` extra.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,7 @@ def passkeys_enabled() -> bool:
     return apps.is_installed(APP)
 
 
+@functools.cache
 def _helper_class() -> type:
     from django_otp_webauthn.helpers import WebAuthnHelper
     from webauthn.helpers.structs import ResidentKeyRequirement, UserVerificationRequirement
