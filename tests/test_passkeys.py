@@ -145,6 +145,13 @@ def test_a_registration_is_good_once(staff):
     assert WebAuthnCredential.objects.count() == 1
 
 
+def test_a_passkey_registered_already_is_refused_for_anyone_else(staff, colleague, laptop):
+    # An authenticator that answers with the credential id of staff's passkey, for the colleague.
+    response = add_passkey(verified_client(colleague), laptop)
+    assert response.status_code == 200 and "could not be registered" in response.content.decode()
+    assert list(WebAuthnCredential.objects.values_list("user__username", flat=True)) == ["staff"]
+
+
 def test_a_registration_without_user_verification_is_refused(staff):
     client = verified_client(staff)
     answer = SoftAuthenticator().create(client.post(REGISTRATION_OPTIONS).json(), user_verified=False)

@@ -19,7 +19,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
@@ -103,8 +103,10 @@ def register_passkey(request: HttpRequest, name: str, response: str) -> Abstract
     data = _parse(response)
     with transaction.atomic():
         try:
-            device = helper(request).register_complete(user=request.user, state=state, data=data)
-        except _refusals() as error:
+            # Its own savepoint: a credential id already registered (to anyone) breaks a unique constraint.
+            with transaction.atomic():
+                device = helper(request).register_complete(user=request.user, state=state, data=data)
+        except (IntegrityError, *_refusals()) as error:
             raise PasskeyRefused(_("This passkey could not be registered. Try again.")) from error
         device.name = name[:PASSKEY_NAME_MAX_LENGTH] or str(DEFAULT_PASSKEY_NAME)
         device.save(update_fields=["name"])
