@@ -12,6 +12,7 @@ from axes.models import AccessAttempt
 from django.contrib.sessions.models import Session
 from django.core import checks, mail
 from django.test import Client
+from django.utils import translation
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -396,6 +397,14 @@ def test_an_ip_address_as_relying_party_id_is_a_warning():
     assert "privacy_kit.W045" in passkey_messages(ALLOWED_HOSTS=["127.0.0.1"], OTP_WEBAUTHN_RP_ID="127.0.0.1")
 
 
+@pytest.fixture
+def _language_reset():
+    """Leave no language active: LocaleMiddleware activates the request's in this thread."""
+    yield
+    translation.deactivate()
+
+
+@pytest.mark.usefixtures("_language_reset")
 def test_the_passkey_pages_speak_arabic(staff, laptop):
     login = Client(HTTP_ACCEPT_LANGUAGE="ar").get(LOGIN).content.decode()
     assert "استخدم مفتاح مرور بدلًا من الرمز" in login
