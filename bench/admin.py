@@ -76,7 +76,7 @@ def configure(database: str, sqlite_path: Path) -> None:
             "django.contrib.contenttypes",
             "django.contrib.sessions",
             "django.contrib.messages",
-            "privacy_kit.admin.apps.PrivacyAdminConfig",
+            "privacy_kit.two_factor.apps.PrivacyAdminConfig",
             "django_otp",
             "django_otp.plugins.otp_totp",
             "django_otp.plugins.otp_static",

@@ -39,9 +39,9 @@ class PrivacyKitConfig(AppConfig):
         checks.register(privacy_checks.check_consent_banner, checks.Tags.database)
         checks.register(privacy_checks.check_admin_two_factor, checks.Tags.security)
         checks.register(privacy_checks.check_login_limits, checks.Tags.security)
+        checks.register(privacy_checks.check_passkeys, checks.Tags.security)
         checks.register(privacy_checks.check_personal_data_admins, checks.Tags.admin)
         self.register_personal_data()
-        self.register_admin_pages()
         user_logged_in.connect(carry_over_on_login, dispatch_uid="privacy_kit.carry_over_on_login")
         user_logged_out.connect(forget_visitor_on_logout, dispatch_uid="privacy_kit.forget_visitor_on_logout")
         setting_changed.connect(reset_on_setting_changed, dispatch_uid="privacy_kit.reset_on_setting_changed")
@@ -58,16 +58,6 @@ class PrivacyKitConfig(AppConfig):
             # Django's own checks import every middleware, and axes' cannot load without its app:
             # stop with check E042's line to add, not with axes' RuntimeError about a model.
             raise ImproperlyConfigured(privacy_checks.missing_app_message("axes"))
-
-    def register_admin_pages(self) -> None:
-        from django.apps import apps
-
-        # Without the admin there is nothing to register on; without django_otp the
-        # site cannot load, and check privacy_kit.E042 names the line to add.
-        if apps.is_installed("django.contrib.admin") and apps.is_installed("django_otp"):
-            from .admin import register_model_admins
-
-            register_model_admins()
 
     def register_personal_data(self) -> None:
         from . import registry

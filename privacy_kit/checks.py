@@ -594,7 +594,7 @@ def check_consent_banner(app_configs: Any = None, databases: Any = None, **kwarg
 
 
 ADMIN_APP = "django.contrib.admin"
-PRIVACY_ADMIN_APP = "privacy_kit.admin.apps.PrivacyAdminConfig"
+PRIVACY_ADMIN_APP = "privacy_kit.two_factor.apps.PrivacyAdminConfig"
 OTP_MIDDLEWARE = "django_otp.middleware.OTPMiddleware"
 AXES_MIDDLEWARE = "axes.middleware.AxesMiddleware"
 AXES_BACKEND = "axes.backends.AxesStandaloneBackend"
@@ -673,7 +673,7 @@ def check_admin_two_factor(app_configs: Any = None, **kwargs: Any) -> list[check
     """Check that, with ADMIN_2FA_REQUIRED, no admin site is reachable without two-factor authentication."""
     from django.utils.module_loading import import_string
 
-    from .admin.sites import PrivacyAdminSite
+    from .two_factor.sites import PrivacyAdminSite
 
     if not app_settings.ADMIN_2FA_REQUIRED:
         return []
@@ -910,3 +910,104 @@ def check_own_record_periods(app_configs: Any = None, **kwargs: Any) -> list[che
             text = "until a superuser unlocks it (AXES_COOLOFF_TIME is None)" if lockout is None else str(lockout)
             messages.append(checks.Warning(W061_MSG.format(days=attempts, lockout=text), hint=W061_HINT, id=W061))
     return messages
+
+
+PASSKEY_APP = "django_otp_webauthn"
+E049 = "privacy_kit.E049"
+E049_MSG = (
+    "OTP_WEBAUTHN_ALLOWED_ORIGINS has '{origin}', plain HTTP outside DEBUG: "
+    "passkeys would be made and used on an unencrypted page."
+)
+E049_HINT = "Serve the admin over HTTPS and list its origin as 'https://{host}'."
+W041 = "privacy_kit.W041"
+W041_MSG = (
+    "OTP_WEBAUTHN_RP_ID '{rp_id}' is no host of ALLOWED_HOSTS nor a parent domain of one: no passkey can be used."
+)
+W041_HINT = "Set OTP_WEBAUTHN_RP_ID to the admin's host name (or a parent domain of it), as ALLOWED_HOSTS has it."
+W042 = "privacy_kit.W042"
+W042_MSG = "OTP_WEBAUTHN_ALLOWED_ORIGINS has '{origin}', whose host is not in ALLOWED_HOSTS."
+W042_HINT = "List the origins the admin is served at, with the hosts of ALLOWED_HOSTS."
+W043 = "privacy_kit.W043"
+W043_MSG = (
+    "OTP_WEBAUTHN_ALLOWED_ORIGINS has '{origin}', which is not on OTP_WEBAUTHN_RP_ID '{rp_id}' or a subdomain of it."
+)
+W043_HINT = "Browsers make passkeys for the relying party id and its subdomains only: list origins on '{rp_id}'."
+W044 = "privacy_kit.W044"
+W044_MSG = (
+    "django-otp-webauthn's URLs are mounted with OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN on: "
+    "a passkey alone logs a staff user in, verified, without the password."
+)
+W044_HINT = (
+    "Set OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False, or unmount django_otp_webauthn.urls: "
+    "the admin's own passkey login asks for the password first."
+)
+W045 = "privacy_kit.W045"
+W045_MSG = "OTP_WEBAUTHN_RP_ID '{rp_id}' is an IP address: browsers make no passkey for one."
+W045_HINT = "Use a domain name: the shop's, or 'localhost' on a developer's machine."
+
+
+def _host_allowed(host: str, allowed: list[str]) -> bool:
+    from django.http.request import validate_host
+
+    return validate_host(host, allowed)
+
+
+def _allowed_hosts() -> list[str]:
+    # Django's own rule: with DEBUG and no ALLOWED_HOSTS, the local names are allowed.
+    if settings.DEBUG and not settings.ALLOWED_HOSTS:
+        return [".localhost", "127.0.0.1", "[::1]"]
+    return list(settings.ALLOWED_HOSTS)
+
+
+def _on_domain(host: str, domain: str) -> bool:
+    return host == domain or host.endswith("." + domain)
+
+
+def check_passkeys(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Check that the passkeys' relying party id and origins are where the admin is served, over HTTPS."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    if not apps.is_installed(PASSKEY_APP):
+        return []
+    from django_otp_webauthn.settings import app_settings as webauthn_settings
+
+    messages: list[checks.CheckMessage] = []
+    allowed = _allowed_hosts()
+    # A callable relying party id is judged per request, by whoever wrote it.
+    rp_id = "" if webauthn_settings.OTP_WEBAUTHN_RP_ID_CALLABLE else str(webauthn_settings.OTP_WEBAUTHN_RP_ID or "")
+    if rp_id:  # none at all is django-otp-webauthn's own otp_webauthn.E010
+        try:
+            ipaddress.ip_address(rp_id.strip("[]"))
+        except ValueError:
+            parents = (pattern.lstrip(".") for pattern in allowed if pattern != "*")
+            if not _host_allowed(rp_id, allowed) and not any(_on_domain(host, rp_id) for host in parents):
+                messages.append(checks.Warning(W041_MSG.format(rp_id=rp_id), hint=W041_HINT, id=W041))
+        else:
+            messages.append(checks.Warning(W045_MSG.format(rp_id=rp_id), hint=W045_HINT, id=W045))
+    for origin in webauthn_settings.OTP_WEBAUTHN_ALLOWED_ORIGINS:
+        parts = urlsplit(str(origin))
+        host = parts.hostname or ""
+        if parts.scheme == "http" and not settings.DEBUG:
+            hint = E049_HINT.format(host=parts.netloc)
+            messages.append(checks.Error(E049_MSG.format(origin=origin), hint=hint, id=E049))
+        if host and not _host_allowed(host, allowed):
+            messages.append(checks.Warning(W042_MSG.format(origin=origin), hint=W042_HINT, id=W042))
+        if host and rp_id and not _on_domain(host, rp_id):
+            hint = W043_HINT.format(rp_id=rp_id)
+            messages.append(checks.Warning(W043_MSG.format(origin=origin, rp_id=rp_id), hint=hint, id=W043))
+    if webauthn_settings.OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN and _passwordless_login_mounted():
+        messages.append(checks.Warning(W044_MSG, hint=W044_HINT, id=W044))
+    return messages
+
+
+def _passwordless_login_mounted() -> bool:
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        reverse("otp_webauthn:credential-authentication-complete")
+    except NoReverseMatch:
+        return False
+    except Exception:  # a broken URLconf is reported by Django's own check (urls.E...)
+        return False
+    return True

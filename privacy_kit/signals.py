@@ -19,3 +19,15 @@ security_alert = Signal()
 #   due_at    - when the record is due (a request's extension moves it, and re-arms its alerts);
 #   left      - a timedelta from now to due_at, negative once overdue.
 deadline_alert = Signal()
+
+# Sent when a staff user's two-factor device is added: an authenticator app confirmed,
+# new backup codes, a passkey registered. The sender is the device's model. Arguments:
+#   device  - the django-otp device, saved;
+#   request - the HttpRequest that added it, or None.
+device_added = Signal()
+
+# Sent when a confirmed two-factor device is deleted, wherever (its page, the admin, a
+# shell, new backup codes replacing old ones). The sender is the device's model. Arguments:
+#   device  - the django-otp device, no longer in the database;
+#   request - always None: a deletion reaches privacy_kit through post_delete.
+device_removed = Signal()

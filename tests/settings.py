@@ -21,10 +21,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     # The live server of the browser tests serves the admin's and the shop's CSS through it.
     "django.contrib.staticfiles",
-    "privacy_kit.admin.apps.PrivacyAdminConfig",
+    "privacy_kit.two_factor.apps.PrivacyAdminConfig",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_otp_webauthn",  # passkeys (the "passkeys" extra)
     "axes",
     "privacy_kit",
     "tests.testapp",
@@ -56,6 +57,12 @@ AXES_SENSITIVE_PARAMETERS = ["otp_token"]
 # Log a failed login by its path, not by username, address and browser (privacy_kit.W034).
 AXES_CLIENT_STR_CALLABLE = "privacy_kit.security.lockouts.client_description"
 OTP_TOTP_ISSUER = "privacy_kit tests"
+# Passkeys: the browser tests serve on localhost (a port each; they set the origin they get).
+ALLOWED_HOSTS = ["localhost"]
+OTP_WEBAUTHN_RP_ID = "localhost"
+OTP_WEBAUTHN_RP_NAME = "privacy_kit tests"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = ["https://localhost"]
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",

@@ -1,7 +1,10 @@
 """The admin behind two-factor authentication: set-up, login, backup codes, lockout."""
 
 import datetime
+import os
 import re
+import subprocess
+import sys
 import time
 from urllib.parse import unquote
 
@@ -21,8 +24,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 import privacy_kit.admin
 from example_shop.shop.models import Customer, Order, SavedAddress
 from privacy_kit import tracking
-from privacy_kit.admin import devices
-from privacy_kit.admin.sites import PrivacyAdminSite
+from privacy_kit.admin import PrivacyAdminSite
 from privacy_kit.consent import grant
 from privacy_kit.models import (
     AccessLog,
@@ -35,6 +37,10 @@ from privacy_kit.models import (
     Purpose,
     SecurityEvent,
 )
+from privacy_kit.two_factor.backup_codes import replace_backup_codes
+from privacy_kit.two_factor.totp import totp_secret
+from tests.runs import settings_only
+from tests.settings import BASE_DIR
 from tests.two_factor import verify
 
 pytestmark = pytest.mark.django_db
@@ -77,7 +83,7 @@ def phone(staff):
 
 @pytest.fixture
 def backup_codes(staff):
-    return devices.replace_backup_codes(staff)
+    return replace_backup_codes(staff)
 
 
 # The site
@@ -87,6 +93,58 @@ def test_privacy_kit_site_is_djangos_default_site_so_admin_register_lands_on_it(
     assert isinstance(admin.site, PrivacyAdminSite)
     assert privacy_kit.admin.site._registry is admin.site._registry
     assert Customer in privacy_kit.admin.site._registry  # registered by example_shop with @admin.register
+
+
+# What a shop's process sees at start-up: each INSTALLED_APPS entry of the admin, in a fresh interpreter.
+STARTED_SHOP = """
+import sys
+import django
+from django.contrib import admin
+django.setup()
+import privacy_kit.admin
+from example_shop.shop.models import Customer
+from privacy_kit.admin import PersonalDataAdmin, UserAdmin
+from privacy_kit.models import AccessLog, SecurityEvent
+from django.contrib.auth.models import User
+assert admin.site._registry is privacy_kit.admin.site._registry, "two sites"
+assert isinstance(admin.site._registry[Customer], PersonalDataAdmin)
+assert {AccessLog, SecurityEvent} <= set(admin.site._registry)
+assert type(admin.site._registry[User]) is UserAdmin
+print(type(admin.site._wrapped).__name__)
+"""
+
+
+def start_shop(tmp_path, admin_app):
+    """Start django with tests/settings.py, the admin app given by ``admin_app``; return the run."""
+    (tmp_path / "shop_settings.py").write_text(
+        "from tests.settings import *\n"
+        "INSTALLED_APPS = [name for name in INSTALLED_APPS if not name.endswith('PrivacyAdminConfig')]\n"
+        f"INSTALLED_APPS.insert(0, {admin_app!r})\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "shop_settings", "PYTHONPATH": f"{tmp_path}:{BASE_DIR}"}
+    return subprocess.run(
+        [sys.executable, "-c", STARTED_SHOP], env=env, capture_output=True, text=True, timeout=120, cwd=BASE_DIR
+    )
+
+
+@settings_only
+@pytest.mark.parametrize(
+    "admin_app",
+    ["privacy_kit.two_factor.apps.PrivacyAdminConfig", "privacy_kit.admin.apps.PrivacyAdminConfig"],
+    ids=["entry", "entry-of-earlier-versions"],
+)
+def test_each_admin_entry_makes_one_site_with_privacy_kits_and_the_shops_model_admins(tmp_path, admin_app):
+    run = start_shop(tmp_path, admin_app)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "PrivacyAdminSite"
+
+
+@settings_only
+def test_the_admin_entry_loads_without_the_model_admins():
+    # Django imports it while INSTALLED_APPS is read; the ModelAdmins load with autodiscovery.
+    code = "import sys, privacy_kit.two_factor.apps; print('privacy_kit.admin' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=BASE_DIR)
+    assert run.stdout.strip() == "False", run.stderr
 
 
 @pytest.fixture
@@ -113,7 +171,7 @@ def one_of_everything(staff):
     Group.objects.create(name="support")
     colleague = type(staff).objects.create_user("colleague", password=PASSWORD, is_staff=True)
     TOTPDevice.objects.create(user=colleague, name="phone", confirmed=True)
-    devices.replace_backup_codes(colleague)
+    replace_backup_codes(colleague)
     for model in (AccessAttempt, AccessFailureLog, AxesAccessLog):
         fields = {"user_agent": "test", "ip_address": "10.0.0.1", "username": "colleague", "http_accept": "*/*"}
         if model is AccessAttempt:
@@ -192,8 +250,8 @@ def test_set_up_page_shows_a_qr_code_drawn_inline_and_the_secret(client, staff):
     qr_code = html.split('class="privacy-kit-qr-code"', 1)[1].split("</div>", 1)[0]
     assert "<svg" in qr_code and "<path" in qr_code
     assert "<img" not in html and "otpauth:" not in html  # drawn here, the secret sent to no service
-    assert devices.totp_secret(device) in html
-    assert client.get(SETUP).content.decode().count(devices.totp_secret(device)) == 1  # same secret on reload
+    assert totp_secret(device) in html
+    assert client.get(SETUP).content.decode().count(totp_secret(device)) == 1  # same secret on reload
 
 
 def test_set_up_refuses_a_wrong_code(client, staff):

@@ -256,7 +256,7 @@ def test_plain_django_admin_app_is_an_error_naming_the_replacement(monkeypatch):
     monkeypatch.setattr(apps.get_app_config("admin"), "default_site", "django.contrib.admin.sites.AdminSite")
     [message] = privacy_messages(**GOOD_KEYS)
     assert message.id == "privacy_kit.E040"
-    assert '"privacy_kit.admin.apps.PrivacyAdminConfig"' in message.hint
+    assert '"privacy_kit.two_factor.apps.PrivacyAdminConfig"' in message.hint
 
 
 def test_plain_django_admin_app_is_fine_without_admin_2fa_required(monkeypatch):

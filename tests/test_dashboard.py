@@ -16,7 +16,7 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from privacy_kit import keys
-from privacy_kit.admin.dashboard import ROWS, dashboard_context
+from privacy_kit.dashboard import ROWS, dashboard_context
 from privacy_kit.deadlines.clock import has_requests
 from privacy_kit.models import Breach, DataRequest, PurgeRun, SecurityEvent, SubjectKey
 from tests.settings import TEST_KEY_OLD, TEST_KEY_PRIMARY

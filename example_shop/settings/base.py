@@ -7,7 +7,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 INSTALLED_APPS = [
     # Django's admin whose default site needs two-factor authentication.
-    "privacy_kit.admin.apps.PrivacyAdminConfig",
+    "privacy_kit.two_factor.apps.PrivacyAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -16,6 +16,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_otp_webauthn",  # passkeys for staff: the "passkeys" extra
     "axes",
     "privacy_kit",
     "example_shop.shop",
@@ -51,6 +52,11 @@ AXES_SENSITIVE_PARAMETERS = ["otp_token"]
 AXES_CLIENT_STR_CALLABLE = "privacy_kit.security.lockouts.client_description"
 # The name staff see for this shop in their authenticator app.
 OTP_TOTP_ISSUER = "example_shop"
+# Passkeys: the name staff see when their device makes one. The relying party id (the shop's
+# domain) and the origins the admin is served at are in dev.py and production.py.
+OTP_WEBAUTHN_RP_NAME = "example_shop"
+# The admin's passkey login comes after the password (privacy_kit.W044).
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 
 # privacy_kit's pages (consent preferences, policy, my data) extend the shop's base template,
 # so they have its header, navigation and footer. The keys come in dev.py and the environment.

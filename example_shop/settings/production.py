@@ -34,6 +34,10 @@ DEBUG = False
 SECRET_KEY = required("SECRET_KEY")
 ALLOWED_HOSTS = listed(required("ALLOWED_HOSTS"))
 CSRF_TRUSTED_ORIGINS = listed(os.environ.get("CSRF_TRUSTED_ORIGINS", ""))
+# Passkeys belong to the shop's domain (PASSKEY_RP_ID, by default the first of ALLOWED_HOSTS)
+# and are made on its hosts over HTTPS.
+OTP_WEBAUTHN_RP_ID = os.environ.get("PASSKEY_RP_ID") or (ALLOWED_HOSTS or [""])[0].lstrip(".")
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [f"https://{host}" for host in ALLOWED_HOSTS if "*" not in host and host[:1] != "."]
 DATABASES = {"default": {**database_from_url(required("DATABASE_URL")), "CONN_MAX_AGE": 60}}
 
 REDIS_URL = required("REDIS_URL")

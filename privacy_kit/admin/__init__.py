@@ -1,53 +1,51 @@
 """The admin behind two-factor authentication, and the admin pages of privacy_kit's models.
 
-Mount ``privacy_kit.admin.site.urls``. With ``"privacy_kit.admin.apps.PrivacyAdminConfig"``
+Mount ``privacy_kit.admin.site.urls``. With ``"privacy_kit.two_factor.apps.PrivacyAdminConfig"``
 in INSTALLED_APPS in place of ``"django.contrib.admin"``, ``django.contrib.admin.site``
 is that same site, so ``@admin.register`` lands behind two-factor authentication too.
+Importing this package (the admin's autodiscovery does) registers privacy_kit's ModelAdmins.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from django.apps import apps
 
-from .sites import PrivacyAdminSite, site
+from ..two_factor.sites import PrivacyAdminSite, site
 
-# The ModelAdmins import privacy_kit's models, which cannot load while INSTALLED_APPS is
-# read (and this package is imported then, for .apps): they load on first use.
-# PrivacyKitConfig.ready() loads them, which registers them on ``site``.
-MODEL_ADMIN_MODULES = {
-    "ReadOnlyAdmin": "options",
-    "PersonalDataAdmin": "personal_data",
-    "PurposeAdmin": "consent",
-    "PolicyVersionAdmin": "consent",
-    "ConsentRecordAdmin": "consent",
-    "BehavioralEventAdmin": "consent",
-    "LegalHoldAdmin": "retention",
-    "PurgeRunAdmin": "retention",
-    "AccessLogAdmin": "security",
-    "SecurityEventAdmin": "security",
-    "ErasureRecordAdmin": "rights",
-    "BreachAdmin": "breaches",
-    "DataRequestAdmin": "requests",
-    "AccessAttemptAdmin": "lockouts",  # django-axes's, with an unlock action
-    "UserAdmin": "users",  # django.contrib.auth's, with email and names masked
-}
+__all__ = ["PrivacyAdminSite", "site"]
 
-__all__ = ["PrivacyAdminSite", "site", "register_model_admins", *MODEL_ADMIN_MODULES]
+# Only the INSTALLED_APPS entry of earlier versions, "privacy_kit.admin.apps.PrivacyAdminConfig",
+# imports this package before the models can load; its ready() imports it again (admin/apps.py).
+if apps.apps_ready:
+    from .breaches import BreachAdmin
+    from .consent import BehavioralEventAdmin, ConsentRecordAdmin, PolicyVersionAdmin, PurposeAdmin
+    from .options import ReadOnlyAdmin
+    from .personal_data import PersonalDataAdmin
+    from .requests import DataRequestAdmin
+    from .retention import LegalHoldAdmin, PurgeRunAdmin
+    from .rights import ErasureRecordAdmin
+    from .security import AccessLogAdmin, SecurityEventAdmin
 
+    __all__ += [
+        "AccessLogAdmin",
+        "BehavioralEventAdmin",
+        "BreachAdmin",
+        "ConsentRecordAdmin",
+        "DataRequestAdmin",
+        "ErasureRecordAdmin",
+        "LegalHoldAdmin",
+        "PersonalDataAdmin",
+        "PolicyVersionAdmin",
+        "PurgeRunAdmin",
+        "PurposeAdmin",
+        "ReadOnlyAdmin",
+        "SecurityEventAdmin",
+    ]
+    if apps.is_installed("axes"):
+        from .lockouts import AccessAttemptAdmin  # django-axes's, with an unlock action
 
-def register_model_admins() -> None:
-    """Register privacy_kit's ModelAdmins on ``site`` (importing their modules does it, once)."""
-    from django.apps import apps
+        __all__ += ["AccessAttemptAdmin"]
+    if apps.is_installed("django.contrib.auth"):
+        from .users import UserAdmin  # django.contrib.auth's, with email and names masked
 
-    for module in sorted(set(MODEL_ADMIN_MODULES.values())):
-        if (module != "lockouts" or apps.is_installed("axes")) and (
-            module != "users" or apps.is_installed("django.contrib.auth")
-        ):
-            import_module(f"{__name__}.{module}")
-
-
-def __getattr__(name: str) -> Any:
-    if name in MODEL_ADMIN_MODULES:
-        return getattr(import_module(f"{__name__}.{MODEL_ADMIN_MODULES[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        __all__ += ["UserAdmin"]

@@ -30,8 +30,8 @@ from django.utils.translation import gettext_lazy as _
 from .. import registry
 from ..fields import EncryptedField
 from ..security.access import record_access
+from ..two_factor.views import reverify
 from .forms import EraseSubjectForm
-from .views import reverify
 
 #: What a list view shows in place of a personal value.
 MASK = "•••••"

@@ -35,9 +35,9 @@ from ..requests.models import LONGEST_EXTENSION
 from ..requests.workflow import RequestError, extend, fulfil, open_request, refuse, verify
 from ..rights.erasure import ErasureRefused
 from ..security.access import record_access
-from .forms import ReverifyForm
+from ..two_factor.forms import ReverifyForm
+from ..two_factor.views import reverify
 from .sites import site
-from .views import reverify
 
 ACTION_TEMPLATE = "privacy_kit/admin/request_action.html"
 CORRECTION_TEMPLATE = "privacy_kit/admin/request_correction.html"

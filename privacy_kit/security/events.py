@@ -19,7 +19,7 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from ..signals import security_alert
+from ..signals import device_removed, security_alert
 from .models import SecurityEvent
 
 logger = logging.getLogger(__name__)
@@ -107,20 +107,16 @@ def user_named(username: Any) -> Any:
     return user_model._default_manager.filter(**{user_model.USERNAME_FIELD: username}).first()
 
 
-def _is_code_form(sender: Any) -> bool:
-    """Return whether ``sender`` is one of the admin's forms that report wrong one-time codes."""
-    if not isinstance(sender, type) or not apps.is_installed("django_otp"):
-        return False
-    from ..admin.forms import ReportsFailedCodes
-
-    return issubclass(sender, ReportsFailedCodes)
+#: The keyword argument of ``user_login_failed`` that marks a wrong second factor after the right
+#: password (sent by ``privacy_kit.two_factor.failures``): recorded as ``failed_otp``.
+SECOND_FACTOR = "second_factor"
 
 
 def record_failed_login(
     sender: Any, credentials: dict[str, Any] | None = None, request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
     """Record a wrong password (``failed_login``) or a wrong code after the right password (``failed_otp``)."""
-    kind = SecurityEvent.Kind.FAILED_OTP if _is_code_form(sender) else SecurityEvent.Kind.FAILED_LOGIN
+    kind = SecurityEvent.Kind.FAILED_OTP if kwargs.get(SECOND_FACTOR) else SecurityEvent.Kind.FAILED_LOGIN
     credentials = credentials or {}
     username = credentials.get(get_user_model().USERNAME_FIELD) or credentials.get("username")
     record_security_event(kind, user=user_named(username), request=request)
@@ -153,3 +149,4 @@ def record_device_removed(sender: Any, instance: Any, origin: Any = None, **kwar
     detail = device_label(instance) + (", with its user" if with_its_user else "")
     user = None if with_its_user else instance.user
     record_security_event(SecurityEvent.Kind.DEVICE_REMOVED, user=user, detail=detail)
+    device_removed.send(sender=sender, device=instance, request=None)

@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -21,4 +22,12 @@ class Command(BaseCommand):
             f"  otpauth URL: {device.config_url}",
             "  current code: python manage.py demo_totp",
         ]
+        if apps.is_installed("django_otp_webauthn"):
+            origin = next(iter(getattr(settings, "OTP_WEBAUTHN_ALLOWED_ORIGINS", [])), "http://localhost:8000")
+            lines += [
+                "Passkeys: open the admin at " + origin + "/admin/ (not 127.0.0.1: browsers make passkeys",
+                "  for a domain name), log in with the password and a code, then on the admin index",
+                "  follow 'Your passkeys', name it and press 'Add a passkey'. Next time, after the",
+                "  password, press 'Use a passkey instead of a code'.",
+            ]
         self.stdout.write("\n".join(lines))

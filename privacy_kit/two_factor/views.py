@@ -1,4 +1,4 @@
-"""Two-factor pages of the admin: set-up of the authenticator app, the backup codes, new backup codes.
+"""Two-factor pages of the admin site: set-up of the authenticator app, the backup codes, new backup codes, passkeys.
 
 The set-up pages are reachable by staff who have only a password (the admin's
 other pages are not), so each checks who may see it.
@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import django_otp
+from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME, logout
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -19,10 +20,13 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_POST
 
 from ..conf import app_settings
-from . import devices
-from .forms import ConfirmDeviceForm, ReverifyForm
+from . import passkeys
+from .backup_codes import backup_codes_text, replace_backup_codes
+from .forms import ConfirmDeviceForm, PasskeyNameForm, ReverifyForm
+from .totp import PENDING_DEVICE_SESSION_KEY, pending_totp_device, qr_code_svg, totp_secret
 
 if TYPE_CHECKING:
     from .sites import PrivacyAdminSite
@@ -46,14 +50,14 @@ def two_factor_setup(request: HttpRequest, site: PrivacyAdminSite) -> HttpRespon
     if not site.needs_two_factor_setup(request):
         # Anonymous, not staff, or already has a device: the login page sorts them out.
         return HttpResponseRedirect(reverse("admin:login", current_app=site.name))
-    device = devices.pending_totp_device(request.user, request.session)
+    device = pending_totp_device(request.user, request.session)
     form = ConfirmDeviceForm(device, request.POST if request.method == "POST" else None, request=request)
     if form.is_valid():
-        codes = devices.replace_backup_codes(request.user, request=request)
+        codes = replace_backup_codes(request.user, request=request)
         # Verification raises the session's privilege: give it a new key, as login does.
         request.session.cycle_key()
         django_otp.login(request, form.device)
-        request.session.pop(devices.PENDING_DEVICE_SESSION_KEY, None)
+        request.session.pop(PENDING_DEVICE_SESSION_KEY, None)
         # Verified here, maybe after a password-only login elsewhere: the admin's session limit applies.
         request.session.set_expiry(int(app_settings.ADMIN_SESSION_HOURS * 3600))
         request.session[BACKUP_CODES_SESSION_KEY] = codes
@@ -67,8 +71,8 @@ def two_factor_setup(request: HttpRequest, site: PrivacyAdminSite) -> HttpRespon
         "title": _("Set up two-factor authentication"),
         "form": form,
         # Drawn by qrcode from the device's own URL: no user input reaches the markup.
-        "qr_code": mark_safe(devices.qr_code_svg(device.config_url)),  # noqa: S308
-        "secret": devices.totp_secret(device),
+        "qr_code": mark_safe(qr_code_svg(device.config_url)),  # noqa: S308
+        "secret": totp_secret(device),
         "next": request.GET.get(REDIRECT_FIELD_NAME, ""),
     }
     return render(request, "privacy_kit/admin/two_factor_setup.html", context)
@@ -88,7 +92,7 @@ def backup_codes(request: HttpRequest, site: PrivacyAdminSite) -> HttpResponse:
         **site.each_context(request),
         "title": _("Your backup codes"),
         "codes": codes,
-        "download_url": "data:text/plain;charset=utf-8," + quote(devices.backup_codes_text(codes, site.site_header)),
+        "download_url": "data:text/plain;charset=utf-8," + quote(backup_codes_text(codes, site.site_header)),
         "download_name": BACKUP_CODES_FILE_NAME,
         "next": _next_url(request, site),
     }
@@ -118,7 +122,7 @@ def regenerate_backup_codes(request: HttpRequest, site: PrivacyAdminSite) -> Htt
         return HttpResponseRedirect(reverse("admin:login", current_app=site.name))
     form = reverify(request)
     if form.is_valid():
-        codes = devices.replace_backup_codes(request.user, request=request)
+        codes = replace_backup_codes(request.user, request=request)
         # A session verified by an old backup code would lose its device with them.
         device = form.device
         if isinstance(device, StaticDevice):
@@ -135,3 +139,66 @@ def regenerate_backup_codes(request: HttpRequest, site: PrivacyAdminSite) -> Htt
         "form": form,
     }
     return render(request, "privacy_kit/admin/regenerate_backup_codes.html", context)
+
+
+# Passkeys (privacy_kit.two_factor.passkeys): offered when django-otp-webauthn is installed.
+
+
+@never_cache
+@csrf_protect
+@require_POST
+def passkey_login_options(request: HttpRequest, site: PrivacyAdminSite) -> JsonResponse:
+    """Return a passkey challenge for the login page; the login form then checks the password and the passkey."""
+    return JsonResponse(passkeys.login_options(request))
+
+
+@never_cache
+@csrf_protect
+@require_POST
+def passkey_registration_options(request: HttpRequest, site: PrivacyAdminSite) -> JsonResponse:
+    """Return the options that create a passkey, for a staff user verified by a factor they have already."""
+    if not site.has_permission(request):
+        return JsonResponse({"detail": str(NOT_VERIFIED)}, status=403)
+    return JsonResponse(passkeys.registration_options(request))
+
+
+NOT_VERIFIED = _("Log in with your password and an existing factor first.")
+
+
+@never_cache
+@csrf_protect
+def passkey_list(request: HttpRequest, site: PrivacyAdminSite) -> HttpResponse:
+    """List the user's passkeys and add one, named; the browser makes it (``passkey_registration_options``)."""
+    if not site.has_permission(request):
+        return HttpResponseRedirect(reverse("admin:login", current_app=site.name))
+    form = PasskeyNameForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        try:
+            device = passkeys.register_passkey(request, form.cleaned_data["name"], form.cleaned_data["response"])
+        except passkeys.PasskeyRefused as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("Passkey “%(name)s” added.") % {"name": device.name})
+            return HttpResponseRedirect(reverse("admin:two_factor_passkeys", current_app=site.name))
+    request.current_app = site.name
+    context: dict[str, Any] = {
+        **site.each_context(request),
+        "title": _("Your passkeys"),
+        "form": form,
+        "passkeys": passkeys.user_passkeys(request.user),
+        "options_url": reverse("admin:two_factor_passkey_options", current_app=site.name),
+    }
+    return render(request, "privacy_kit/admin/passkeys.html", context)
+
+
+@never_cache
+@csrf_protect
+@require_POST
+def remove_passkey(request: HttpRequest, site: PrivacyAdminSite, pk: int) -> HttpResponse:
+    """Remove one of the user's passkeys; a session it verified is verified no more (django-otp forgets it)."""
+    if not site.has_permission(request):
+        return HttpResponseRedirect(reverse("admin:login", current_app=site.name))
+    if not passkeys.remove_passkey(request.user, pk):
+        raise Http404("No such passkey of yours.")
+    messages.success(request, _("Passkey removed."))
+    return HttpResponseRedirect(reverse("admin:two_factor_passkeys", current_app=site.name))

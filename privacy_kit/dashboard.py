@@ -20,14 +20,14 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import crypto, registry
-from ..crypto import keyring
-from ..deadlines.clock import DUE, Clock, breach_clock, has_requests, request_clock, time_left
-from ..keys import providers
-from ..keys.models import SubjectKey
-from ..keys.store import key_database
-from ..retention.models import PurgeRun
-from ..security.models import SecurityEvent
+from . import crypto, registry
+from .crypto import keyring
+from .deadlines.clock import DUE, Clock, breach_clock, has_requests, request_clock, time_left
+from .keys import providers
+from .keys.models import SubjectKey
+from .keys.store import key_database
+from .retention.models import PurgeRun
+from .security.models import SecurityEvent
 
 PERMISSION = "privacy_kit.view_privacy_dashboard"
 #: How many rows a list of the dashboard shows; the rest is counted.
