@@ -362,7 +362,9 @@ def summary(label: str, runs: list[Figures], baseline: float, ranges: float | No
     growth = max(f.rss_growth for f in runs)
     longest = max(f.longest for f in runs)
     versus = f"x{best / ranges:5.2f}" if ranges else "      "
-    per_batch = f"{runs[0].round_trips / batches:5.2f}" if runs[0].round_trips > len(runs[0].transactions) else "    -"
+    per_batch = f"{runs[0].round_trips / batches:5.2f}"
+    if os.environ.get("BENCH_PURGE_DEBUG"):
+        print(label, sorted((round(d * 1e3, 1) for d in runs[0].transactions), reverse=True)[:8])
     return (
         f"          {label:<13} {best * 1e3:7.0f} ms  x{best / baseline:5.2f}  {versus}  {mib(peak)}  {mib(growth)}"
         f"  {longest * 1e3:9.1f} ms  {len(runs[0].transactions):5d}  {runs[0].round_trips:5d}  {per_batch}"
