@@ -27,7 +27,8 @@ dropped at the end, it measures:
               freshly loaded table of 1., purged by one process, then by two processes that take the
               next chunk from a shared queue as Celery workers do: the speedup of two workers.
 
-Each purge runs in a process forked for it, so that its peak RSS is its own: the figure is the
+Each purge runs in a process forked for it (from the benchmark's process, once each case has run there
+on a small table, as in a worker that has run a purge before), so that its peak RSS is its own: the figure is the
 ``VmHWM`` of that process (``/proc/self/status``, the ``ru_maxrss`` of the process), reset with
 ``/proc/self/clear_refs`` just before the purge, and its growth over the RSS the process started the
 purge with. Transactions are timed on the connection, in the measured process only: from the start
@@ -224,6 +225,7 @@ class Figures:
     rss_growth: int = 0  # bytes
     transactions: list[float] = field(default_factory=list)
     round_trips: int = 0  # statements, and a BEGIN and a COMMIT for each atomic block
+    client_cpu: float = 0.0  # seconds of CPU the purging process spent (Python, the driver), not the server's
 
     @property
     def longest(self) -> float:
@@ -280,17 +282,19 @@ class TransactionClock:
 def in_child(purge: Callable[[], int]) -> Figures:
     """Run ``purge`` (which returns a row count) in a forked process; return its time, count, RSS and transactions."""
 
-    def case() -> tuple[int, list[float], int]:
+    def case() -> tuple[int, list[float], int, float]:
         from django.db import connections
 
+        before = time.process_time()
         with TransactionClock(connections["default"]).running() as clock:
             count = purge()
+        cpu = time.process_time() - before
         # A BEGIN and a COMMIT go to the server besides the statements of each atomic block.
-        return count, clock.durations, clock.statements + 2 * clock.blocks
+        return count, clock.durations, clock.statements + 2 * clock.blocks, cpu
 
     forked = in_fork(case)
-    count, durations, round_trips = forked.result
-    return Figures(forked.seconds, count, forked.peak_rss, forked.rss_growth, durations, round_trips)
+    count, durations, round_trips, cpu = forked.result
+    return Figures(forked.seconds, count, forked.peak_rss, forked.rss_growth, durations, round_trips, cpu)
 
 
 def in_workers(workers: int, pieces: list[tuple[str, Any, Any]]) -> float:
@@ -356,6 +360,17 @@ def key_range_batches(table: str, cutoff: Any, size: int, *, relaxed: bool) -> i
     return deleted
 
 
+def warm_up(cases: dict[str, Callable[[], int]], load: Callable[[], None]) -> None:
+    """Run each case once on a small table in the benchmark's own process, which the measured ones are forked from.
+
+    A worker runs many purges: what the first one in a process pays once (imports, Django's
+    caches, the driver's type adapters) is left out of the figures, for every case alike.
+    """
+    for purge in cases.values():
+        load()
+        purge()
+
+
 def summary(label: str, runs: list[Figures], baseline: float, ranges: float | None, batches: int) -> str:
     best = min(f.seconds for f in runs)
     peak = max(f.peak_rss for f in runs)
@@ -363,17 +378,19 @@ def summary(label: str, runs: list[Figures], baseline: float, ranges: float | No
     longest = max(f.longest for f in runs)
     versus = f"x{best / ranges:5.2f}" if ranges else "      "
     per_batch = f"{runs[0].round_trips / batches:5.2f}"
+    cpu = min(f.client_cpu for f in runs)
     if os.environ.get("BENCH_PURGE_DEBUG"):
         print(label, sorted((round(d * 1e3, 1) for d in runs[0].transactions), reverse=True)[:8])
     return (
         f"          {label:<13} {best * 1e3:7.0f} ms  x{best / baseline:5.2f}  {versus}  {mib(peak)}  {mib(growth)}"
-        f"  {longest * 1e3:9.1f} ms  {len(runs[0].transactions):5d}  {runs[0].round_trips:5d}  {per_batch}"
+        f"  {longest * 1e3:9.1f} ms  {len(runs[0].transactions):5d}  {runs[0].round_trips:5d}  {per_batch:>9}"
+        f"  {cpu * 1e3:6.0f} ms"
     )
 
 
 HEADER = (
     f"          {'':<13} {'time':>10}  {'x raw':>6}  {'x ranges':>6}  {'peak RSS':>10}  {'RSS growth':>10}"
-    f"  {'longest tx':>12}  {'txs':>5}  {'trips':>5}  per batch"
+    f"  {'longest tx':>12}  {'txs':>5}  {'trips':>5}  per batch  client CPU"
 )
 
 
@@ -409,6 +426,7 @@ def bench_delete(rows: int, repeats: int) -> None:
         return key_range_batches(table, timezone.now() - timedelta(days=ROW_DAYS), size, relaxed=False)
 
     cases = {"engine": engine, "ranges": ranges, "ranges, sync": ranges_sync, "ORM": orm, "raw": raw}
+    warm_up(cases, lambda: load_rows(1000, timezone.now()))
     results: dict[str, list[Figures]] = {label: [] for label in cases}
     for _ in range(repeats):
         for label, purge in cases.items():
@@ -460,6 +478,7 @@ def bench_relationship(users: int, per_user: int, repeats: int) -> None:
             )
             return cursor.rowcount
 
+    warm_up({"engine": engine, "raw": raw}, lambda: load_orders(timezone.now(), 1))
     results: dict[str, list[Figures]] = {"engine": [], "raw": []}
     for _ in range(repeats):
         for label, purge in (("engine", engine), ("raw", raw)):

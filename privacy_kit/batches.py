@@ -6,12 +6,13 @@ batches the way ``LIMIT`` batches do; see docs/operations.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from django.db import models, router
+from django.db import connections, models, router
 from django.db.models import Max, Min, Q
 from django.db.models.deletion import Collector
+from django.db.models.sql import DeleteQuery
 
 
 def key_pages(rows: models.QuerySet, size: int) -> Iterator[list[Any]]:
@@ -69,6 +70,8 @@ class KeyRanges:
             raise ValueError(f"batch size must be at least 1, not {size}")
         self.queryset = queryset.order_by()
         self.size = size
+        #: The keys ``(start, end)``, end excluded, of the range yielded last (integer keys only).
+        self.bounds: tuple[int, int] | None = None
         self._found = False
 
     def found(self, count: int) -> None:
@@ -83,7 +86,9 @@ class KeyRanges:
             start, last = bounds["start"], bounds["last"]
             while start is not None:
                 self._found = False
-                yield Q(pk__gte=start, pk__lt=start + size)
+                # The last range ends after the last key: rows added behind the walk stay out of it.
+                self.bounds = (start, min(start + size, last + 1))
+                yield Q(pk__gte=self.bounds[0], pk__lt=self.bounds[1])
                 if start + size > last:
                     return
                 if self._found:
@@ -94,3 +99,40 @@ class KeyRanges:
             return
         for page in key_pages(queryset.values_list("pk"), size):
             yield Q(pk__gte=page[0][0], pk__lte=page[-1][0])
+
+
+def range_delete(queryset: models.QuerySet) -> Callable[[int, int], int] | None:
+    """Return a function that deletes the queryset's rows with ``start <= pk < end``; return how many went.
+
+    The DELETE is compiled once, with the bounds as its only parameters that change,
+    and sent for each range: a batch costs its statement and none of the ORM's work
+    to build it again. None when one statement cannot do it: an integer key is
+    needed, and nothing may cascade from the rows or listen to their deletion
+    (``delete_rows()`` does those).
+    """
+    queryset = queryset.order_by().only("pk")
+    model = queryset.model
+    using = queryset._db or router.db_for_write(model)
+    pk = model._meta.pk
+    if not isinstance(pk, models.IntegerField) or not Collector(using=using).can_fast_delete(queryset):
+        return None
+    connection = connections[using]
+    # Two keys the field accepts (a bound outside its range would be dropped from the SQL),
+    # found again among the compiled statement's parameters.
+    low = connection.ops.integer_field_range(pk.get_internal_type())[0]
+    first, second = (-(2**31) + 7, -(2**31) + 9) if low is None else (low + 7, low + 9)
+    query = queryset.filter(pk__gte=first, pk__lt=second).query.clone()
+    query.__class__ = DeleteQuery
+    statement, params = query.get_compiler(using).as_sql()
+    params = list(params)
+    if params.count(first) != 1 or params.count(second) != 1:
+        return None
+    slots = params.index(first), params.index(second)
+
+    def delete(start: int, end: int) -> int:
+        params[slots[0]], params[slots[1]] = start, end
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            return cursor.rowcount
+
+    return delete

@@ -2,7 +2,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from privacy_kit.batches import KeyRanges, delete_rows, key_pages, primary_key_batches
+from privacy_kit.batches import KeyRanges, delete_rows, key_pages, primary_key_batches, range_delete
 from tests.testapp.models import Order, PurgeEvent
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +112,18 @@ def test_a_delete_that_cascades_or_is_listened_to_still_goes_through_the_collect
     assert not PurgeEvent.objects.exists()
     assert delete_rows(Order.objects.all()) == {"testapp.Order": 1}
     assert orders_loaded_on_delete == [order.pk]
+
+
+def test_range_delete_deletes_the_querysets_rows_within_each_range_only():
+    make_events(range(1, 21))
+    PurgeEvent.objects.filter(pk__in=[3, 4, 15]).update(kind="keep")
+    delete = range_delete(PurgeEvent.objects.exclude(kind="keep"))
+    assert delete(1, 6) == 3 and delete(6, 11) == 5 and delete(6, 11) == 0
+    assert sorted(PurgeEvent.objects.values_list("pk", flat=True)) == [3, 4, *range(11, 21)]
+
+
+def test_range_delete_leaves_rows_that_cascade_or_are_listened_to_to_the_collector(
+    django_user_model, orders_loaded_on_delete
+):
+    assert range_delete(django_user_model.objects.all()) is None  # their carts and events cascade
+    assert range_delete(Order.objects.all()) is None  # a post_delete receiver must see each order

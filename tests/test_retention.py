@@ -345,11 +345,12 @@ def test_a_batch_that_fails_inside_a_callers_transaction_leaves_it_usable_and_th
     # pytest-django runs this test inside a transaction: each batch has a savepoint of its own.
     engine = sys.modules[purge_policy.__module__]
 
-    def broken(model, due):
+    def broken(using, *, exclusive):
+        # Inside the batch, where the batch takes the holds' lock: a statement that fails.
         with connection.cursor() as cursor:
             cursor.execute("SELECT * FROM privacy_kit_no_such_table")
 
-    monkeypatch.setattr(engine, "delete_due", broken)
+    monkeypatch.setattr(engine, "lock_holds", broken)
     Cart.objects.create(product="p", added_on=days_ago(90).date())
     with pytest.raises(DatabaseError):
         purge_policy("testapp.Cart", now=NOW)
@@ -398,30 +399,38 @@ def test_batches_commit_without_waiting_for_the_disk_and_the_connection_gets_its
     name = age_policy_without_subject()
     old_events(3)
     engine = sys.modules[purge_policy.__module__]
-    real_delete_due, seen = engine.delete_due, []
+    real_range_delete, seen = engine.range_delete, []
 
-    def show(model, due):
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW synchronous_commit")
-            seen.append(cursor.fetchone()[0])
-        return real_delete_due(model, due)
+    def showing(queryset):
+        delete = real_range_delete(queryset)
+
+        def show(start, end):
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW synchronous_commit")
+                seen.append(cursor.fetchone()[0])
+            return delete(start, end)
+
+        return show
 
     def setting():
         with connection.cursor() as cursor:
             cursor.execute("SHOW synchronous_commit")
             return cursor.fetchone()[0]
 
-    monkeypatch.setattr(engine, "delete_due", show)
+    monkeypatch.setattr(engine, "range_delete", showing)
     with connection.cursor() as cursor:
         cursor.execute("SET synchronous_commit TO local")
     assert purge_policy(name, now=NOW, batch_size=1).deleted == 3
     assert seen == ["off"] * 3 and setting() == "local"
 
-    def fail(model, due):
-        raise RuntimeError("batch failed")
+    def fail(queryset):
+        def delete(start, end):
+            raise RuntimeError("batch failed")
+
+        return delete
 
     old_events(1)
-    monkeypatch.setattr(engine, "delete_due", fail)
+    monkeypatch.setattr(engine, "range_delete", fail)
     with pytest.raises(RuntimeError):
         purge_policy(name, now=NOW)
     assert setting() == "local"

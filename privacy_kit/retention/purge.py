@@ -23,7 +23,7 @@ from django.db.models import Exists, ExpressionWrapper, F, Max, Min, OuterRef, Q
 from django.utils import timezone
 
 from privacy_kit import registry
-from privacy_kit.batches import KeyRanges, delete_rows
+from privacy_kit.batches import KeyRanges, delete_rows, range_delete
 from privacy_kit.conf import app_settings
 from privacy_kit.fields import EncryptedField
 from privacy_kit.ledger import AppendOnlyQuerySet
@@ -378,25 +378,35 @@ def purge_policy(
             )
             locks_holds = bool(registration.legal_hold_paths)
             ranges = KeyRanges(scope, batch_size or app_settings.PURGE_BATCH_SIZE)
-            # By age, the same query in every batch, narrowed to the batch's keys: built once.
+            # By age, the same query in every batch, narrowed to the batch's keys: built once,
+            # and a delete by age compiled once when one statement does it.
             due_by_age = expired(registration, now) if retention.basis == registry.AGE else None
+            delete_range = (
+                range_delete(due_by_age)
+                if due_by_age is not None
+                and retention.action == registry.DELETE
+                and not dry_run
+                and not isinstance(model._default_manager.all(), AppendOnlyQuerySet)
+                else None
+            )
+
+            def purge_batch(batch: Q) -> int:
+                if delete_range is not None and ranges.bounds is not None:
+                    return delete_range(*ranges.bounds)
+                due = due_by_age.filter(batch) if due_by_age is not None else expired(registration, now, batch=batch)
+                if dry_run:
+                    return due.count()
+                if retention.action == registry.DELETE:
+                    return delete_due(model, due)
+                return due.update(**values)
+
             with relaxed_commits(using):
                 for batch in ranges:
                     with batch_transaction(using, locks_holds=locks_holds):
                         if locks_holds:
-                            # expired() reads the holds in the batch's own statements, after this lock.
+                            # The batch's statements read the holds after this lock.
                             lock_holds(using, exclusive=False)
-                        due = (
-                            due_by_age.filter(batch)
-                            if due_by_age is not None
-                            else expired(registration, now, batch=batch)
-                        )
-                        if dry_run:
-                            count = due.count()
-                        elif retention.action == registry.DELETE:
-                            count = delete_due(model, due)
-                        else:
-                            count = due.update(**values)
+                        count = purge_batch(batch)
                     ranges.found(count)
                     if retention.action == registry.DELETE:
                         result.deleted += count
