@@ -2,7 +2,7 @@
 
 Plain functions: ``expired()`` says which rows of a registration are due,
 ``purge_policy()`` deletes or anonymizes them in primary-key batches (one short
-transaction each) and logs a ``PurgeRun``; ``plan_purge()`` cuts large tables
+transaction each, most often one statement) and logs a ``PurgeRun``; ``plan_purge()`` cuts large tables
 into chunks that several workers can purge side by side. Cut-offs are computed
 when a run starts, so running twice, or at once, changes nothing more.
 """
