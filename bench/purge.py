@@ -8,7 +8,9 @@ dropped at the end, it measures:
               table fills), each case on a freshly loaded table (``INSERT ... SELECT generate_series``,
               then ``VACUUM ANALYZE`` and ``CHECKPOINT``):
               - engine: ``privacy_kit.retention.purge_policy`` over the registered model (age basis,
-                delete), in ``PURGE_BATCH_SIZE`` primary-key batches;
+                delete, no subject), in ``PURGE_BATCH_SIZE`` primary-key batches;
+              - engine, subj.: the same rows in a model with a subject (a nullable foreign key to the
+                user, NULL here), whose batches take the legal holds' lock, each in a transaction;
               - ORM:    ``Model.objects.filter(created_at__lt=cutoff).delete()``;
               - raw:    ``DELETE FROM ... WHERE created_at < cutoff`` (the baseline);
               - ranges: plain primary-key range batches, the floor of any batched purge: the smallest and
@@ -72,6 +74,7 @@ ROW_DAYS = 300  # retention of the behavioral rows: the oldest 70% expire
 ORDER_DAYS = 365  # retention of the orders, after the end of the relationship
 
 RowModel: Any = None
+SubjectRowModel: Any = None
 OrderModel: Any = None
 
 
@@ -88,7 +91,7 @@ def configure() -> None:
 
 def define_models() -> None:
     """Declare the two benchmarked tables (app ``bench``; created with the schema editor) and register them."""
-    global RowModel, OrderModel
+    global RowModel, SubjectRowModel, OrderModel
     from django.db import models
 
     from privacy_kit import registry
@@ -117,7 +120,27 @@ def define_models() -> None:
         def __str__(self) -> str:
             return f"order {self.pk}"
 
-    RowModel, OrderModel = PurgeRow, PurgeOrder
+    class PurgeSubjectRow(models.Model):
+        user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+        kind = models.CharField(max_length=40)
+        data = models.JSONField(default=dict)
+        created_at = models.DateTimeField(db_index=True)
+
+        class Meta:
+            app_label = "bench"
+
+        def __str__(self) -> str:
+            return self.kind
+
+    RowModel, SubjectRowModel, OrderModel = PurgeRow, PurgeSubjectRow, PurgeOrder
+    # The same rows with a subject: each batch takes the legal holds' lock in a transaction of its own.
+    registry.register(
+        PurgeSubjectRow,
+        subject="user",
+        category="behavioral",
+        personal_fields=["data"],
+        retention=registry.Retention(basis="age", date_field="created_at", after_days=ROW_DAYS),
+    )
     registry.register(
         PurgeRow,
         subject=None,
@@ -149,6 +172,7 @@ def create_database() -> None:
     call_command("migrate", verbosity=0)
     with connection.schema_editor() as editor:
         editor.create_model(RowModel)
+        editor.create_model(SubjectRowModel)
         editor.create_model(OrderModel)
 
 
@@ -169,9 +193,9 @@ def settle(table: str) -> None:
 # -- data ------------------------------------------------------------------
 
 
-def load_rows(count: int, now: Any) -> None:
+def load_rows(count: int, now: Any, model: Any = None) -> None:
     """Load ``count`` rows, ids 1.., created_at rising with the id; the oldest 70% are past retention."""
-    table = RowModel._meta.db_table
+    table = (model or RowModel)._meta.db_table
     sql(f"TRUNCATE {table} RESTART IDENTITY")
     sql(
         f"INSERT INTO {table} (kind, data, created_at) "
@@ -409,6 +433,9 @@ def bench_delete(rows: int, repeats: int) -> None:
     def engine() -> int:
         return retention.purge_policy(name).deleted
 
+    def engine_with_subject() -> int:
+        return retention.purge_policy(SubjectRowModel._meta.label).deleted
+
     def orm() -> int:
         cutoff = timezone.now() - timedelta(days=ROW_DAYS)
         return RowModel.objects.filter(created_at__lt=cutoff).delete()[0]
@@ -425,14 +452,29 @@ def bench_delete(rows: int, repeats: int) -> None:
     def ranges_sync() -> int:
         return key_range_batches(table, timezone.now() - timedelta(days=ROW_DAYS), size, relaxed=False)
 
-    cases = {"engine": engine, "ranges": ranges, "ranges, sync": ranges_sync, "ORM": orm, "raw": raw}
-    warm_up(cases, lambda: load_rows(1000, timezone.now()))
+    cases = {
+        "engine": engine,
+        "engine, subj.": engine_with_subject,
+        "ranges": ranges,
+        "ranges, sync": ranges_sync,
+        "ORM": orm,
+        "raw": raw,
+    }
+    # The case with a subject purges a table of its own, loaded with the same rows.
+    tables = {label: SubjectRowModel if purge is engine_with_subject else RowModel for label, purge in cases.items()}
+
+    def load(label: str, count: int) -> None:
+        load_rows(count, timezone.now(), tables[label])
+
+    for label, purge in cases.items():
+        load(label, 1000)
+        purge()  # the warm-up (see warm_up())
     results: dict[str, list[Figures]] = {label: [] for label in cases}
     for _ in range(repeats):
         for label, purge in cases.items():
-            load_rows(rows, timezone.now())
+            load(label, rows)
             figures = in_child(purge)
-            left = sql(f"SELECT count(*) FROM {table}")[0][0]
+            left = sql(f"SELECT count(*) FROM {tables[label]._meta.db_table}")[0][0]
             if abs(figures.count - expected) > 1 or left != rows - figures.count:
                 raise RuntimeError(f"{label} deleted {figures.count} rows, {left} left; expected {expected}")
             results[label].append(figures)
