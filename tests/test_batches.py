@@ -127,3 +127,12 @@ def test_range_delete_leaves_rows_that_cascade_or_are_listened_to_to_the_collect
 ):
     assert range_delete(django_user_model.objects.all()) is None  # their carts and events cascade
     assert range_delete(Order.objects.all()) is None  # a post_delete receiver must see each order
+
+
+def test_rows_added_behind_the_walk_are_left_for_the_next_one():
+    make_events([1, 2, 3])
+    ranges = KeyRanges(PurgeEvent.objects.all(), 10)
+    for batch in ranges:
+        make_events([4])  # after the walk found its last key, 3
+        assert sorted(PurgeEvent.objects.filter(batch).values_list("pk", flat=True)) == [1, 2, 3]
+    assert ranges.bounds == (1, 4)

@@ -437,3 +437,13 @@ def test_batches_commit_without_waiting_for_the_disk_and_the_connection_gets_its
     assert PurgeRun.objects.order_by("pk").last().status == "failed"
     with connection.cursor() as cursor:
         cursor.execute("RESET synchronous_commit")
+
+
+def test_a_chunk_run_deletes_nothing_past_the_end_of_its_chunk():
+    name = age_policy_without_subject()
+    old_events(30)
+    keys = sorted(PurgeEvent.objects.values_list("pk", flat=True))
+    start, end = keys[4], keys[19]
+    # Batches of 10 from the chunk's first key: the last one would reach past the chunk's end.
+    assert purge_policy(name, start=start, end=end, batch_size=10, now=NOW).deleted == 15
+    assert sorted(PurgeEvent.objects.values_list("pk", flat=True)) == keys[:4] + keys[19:]
