@@ -403,8 +403,6 @@ def summary(label: str, runs: list[Figures], baseline: float, ranges: float | No
     versus = f"x{best / ranges:5.2f}" if ranges else "      "
     per_batch = f"{runs[0].round_trips / batches:5.2f}"
     cpu = min(f.client_cpu for f in runs)
-    if os.environ.get("BENCH_PURGE_DEBUG"):
-        print(label, sorted((round(d * 1e3, 1) for d in runs[0].transactions), reverse=True)[:8])
     return (
         f"          {label:<13} {best * 1e3:7.0f} ms  x{best / baseline:5.2f}  {versus}  {mib(peak)}  {mib(growth)}"
         f"  {longest * 1e3:9.1f} ms  {len(runs[0].transactions):5d}  {runs[0].round_trips:5d}  {per_batch:>9}"
