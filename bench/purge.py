@@ -8,31 +8,40 @@ dropped at the end, it measures:
               table fills), each case on a freshly loaded table (``INSERT ... SELECT generate_series``,
               then ``VACUUM ANALYZE`` and ``CHECKPOINT``):
               - engine: ``privacy_kit.retention.purge_policy`` over the registered model (age basis,
-                delete), in ``PURGE_BATCH_SIZE`` primary-key batches, one transaction each;
+                delete, no subject), in ``PURGE_BATCH_SIZE`` primary-key batches;
+              - engine, subj.: the same rows in a model with a subject (a nullable foreign key to the
+                user, NULL here), whose batches take the legal holds' lock, each in a transaction;
               - ORM:    ``Model.objects.filter(created_at__lt=cutoff).delete()``;
               - raw:    ``DELETE FROM ... WHERE created_at < cutoff`` (the baseline);
-              with the wall time, the ratio to raw, the peak RSS of the purging process and the longest
-              single transaction;
-2. anonymize: ``--users`` users with one order each (foreign key to the user, ``created_at``), half of
-              them inactive for longer than the 365-day period: ``purge_policy`` on the relationship
-              basis with the anonymize action (two char fields overwritten, total and date kept),
-              against one raw ``UPDATE`` of the same rows;
+              - ranges: plain primary-key range batches, the floor of any batched purge: the smallest and
+                largest key read once, then ``DELETE ... WHERE id >= a AND id < a + PURGE_BATCH_SIZE AND
+                created_at < cutoff`` for each range, in autocommit, with ``synchronous_commit`` off for
+                the walk as the engine has it ("ranges") and with every commit flushed ("ranges, sync");
+              with the wall time, the ratios to raw and to ranges, the peak RSS of the purging process,
+              the longest single transaction and the statements sent per batch;
+2. relationship: ``--users`` users with ``--orders-per-user`` orders each (foreign key to the user,
+              ``created_at``; the customers of consecutive orders cycle through the users, as orders of
+              many customers come in over time), half of the users inactive for longer than the
+              365-day period: ``purge_policy`` on the relationship basis with the anonymize action
+              (two char fields overwritten, total and date kept), against one raw ``UPDATE`` of the
+              same rows;
 3. workers:   ``purge_expired``'s chunks (``plan_purge``: ``PURGE_BATCH_SIZE`` x 10 keys each) of a
               freshly loaded table of 1., purged by one process, then by two processes that take the
               next chunk from a shared queue as Celery workers do: the speedup of two workers.
 
-Each purge runs in a process forked for it, so that its peak RSS is its own: the figure is the
-``VmHWM`` of that process (``/proc/self/status``), reset with ``/proc/self/clear_refs`` just before
-the purge, and its growth over the RSS the process started the purge with. The longest transaction of
-the engine is timed around each ``transaction.atomic`` block of the engine (the module's
-``transaction`` replaced, in the benchmark's process only, by one that times them), commit included;
-for one DELETE or UPDATE, the transaction is the whole statement. Times are the best of ``--repeats``
-runs, the cases taking turns; RSS and the longest transaction are the worst of them. It prints
-figures, not verdicts.
+Each purge runs in a process forked for it (from the benchmark's process, once each case has run there
+on a small table, as in a worker that has run a purge before), so that its peak RSS is its own: the figure is the
+``VmHWM`` of that process (``/proc/self/status``, the ``ru_maxrss`` of the process), reset with
+``/proc/self/clear_refs`` just before the purge, and its growth over the RSS the process started the
+purge with. Transactions are timed on the connection, in the measured process only: from the start
+of each ``atomic`` block (Django's or the engine's) to the end of its commit, and each statement run
+in autocommit (its own transaction) around the statement. Times are the best of ``--repeats`` runs,
+the cases taking turns; RSS and the longest transaction are the worst of them. It prints figures,
+not verdicts.
 
 Run from the repository root::
 
-    .venv/bin/python bench/purge.py [--rows 1000000] [--users 100000] [--repeats 3]
+    .venv/bin/python bench/purge.py [--rows 1000000] [--users 100000] [--orders-per-user 1] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -65,6 +74,7 @@ ROW_DAYS = 300  # retention of the behavioral rows: the oldest 70% expire
 ORDER_DAYS = 365  # retention of the orders, after the end of the relationship
 
 RowModel: Any = None
+SubjectRowModel: Any = None
 OrderModel: Any = None
 
 
@@ -81,7 +91,7 @@ def configure() -> None:
 
 def define_models() -> None:
     """Declare the two benchmarked tables (app ``bench``; created with the schema editor) and register them."""
-    global RowModel, OrderModel
+    global RowModel, SubjectRowModel, OrderModel
     from django.db import models
 
     from privacy_kit import registry
@@ -110,7 +120,27 @@ def define_models() -> None:
         def __str__(self) -> str:
             return f"order {self.pk}"
 
-    RowModel, OrderModel = PurgeRow, PurgeOrder
+    class PurgeSubjectRow(models.Model):
+        user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+        kind = models.CharField(max_length=40)
+        data = models.JSONField(default=dict)
+        created_at = models.DateTimeField(db_index=True)
+
+        class Meta:
+            app_label = "bench"
+
+        def __str__(self) -> str:
+            return self.kind
+
+    RowModel, SubjectRowModel, OrderModel = PurgeRow, PurgeSubjectRow, PurgeOrder
+    # The same rows with a subject: each batch takes the legal holds' lock in a transaction of its own.
+    registry.register(
+        PurgeSubjectRow,
+        subject="user",
+        category="behavioral",
+        personal_fields=["data"],
+        retention=registry.Retention(basis="age", date_field="created_at", after_days=ROW_DAYS),
+    )
     registry.register(
         PurgeRow,
         subject=None,
@@ -142,6 +172,7 @@ def create_database() -> None:
     call_command("migrate", verbosity=0)
     with connection.schema_editor() as editor:
         editor.create_model(RowModel)
+        editor.create_model(SubjectRowModel)
         editor.create_model(OrderModel)
 
 
@@ -162,9 +193,9 @@ def settle(table: str) -> None:
 # -- data ------------------------------------------------------------------
 
 
-def load_rows(count: int, now: Any) -> None:
+def load_rows(count: int, now: Any, model: Any = None) -> None:
     """Load ``count`` rows, ids 1.., created_at rising with the id; the oldest 70% are past retention."""
-    table = RowModel._meta.db_table
+    table = (model or RowModel)._meta.db_table
     sql(f"TRUNCATE {table} RESTART IDENTITY")
     sql(
         f"INSERT INTO {table} (kind, data, created_at) "
@@ -189,15 +220,20 @@ def load_customers(count: int, now: Any) -> None:
     settle("auth_user")
 
 
-def load_orders(now: Any) -> None:
-    """Give every user one order, 850 days old: only the inactive users' orders are due."""
+def load_orders(now: Any, per_user: int) -> None:
+    """Give every user ``per_user`` orders, 850 days old: only the inactive users' orders are due.
+
+    The customers of consecutive orders cycle through the users, so each batch of orders holds the
+    orders of many customers, as a shop's orders table does.
+    """
     table = OrderModel._meta.db_table
     sql(f"TRUNCATE {table} RESTART IDENTITY")
     sql(
         f"INSERT INTO {table} (customer_id, full_name, phone, total, created_at) "
-        "SELECT id, 'Customer ' || username, '+966 5' || lpad(id::text, 8, '0'), 10 + id %% 90, "
-        "%s::timestamptz - interval '850 days' FROM auth_user ORDER BY id",
-        [now],
+        "SELECT u.id, 'Customer ' || u.username, '+966 5' || lpad(u.id::text, 8, '0'), 10 + u.id %% 90, "
+        "%s::timestamptz - interval '850 days' "
+        "FROM generate_series(1, %s) AS n, auth_user u ORDER BY n, u.id",
+        [now, per_user],
     )
     settle(table)
 
@@ -212,56 +248,77 @@ class Figures:
     peak_rss: int = 0  # bytes
     rss_growth: int = 0  # bytes
     transactions: list[float] = field(default_factory=list)
+    round_trips: int = 0  # statements, and a BEGIN and a COMMIT for each atomic block
+    client_cpu: float = 0.0  # seconds of CPU the purging process spent (Python, the driver), not the server's
 
     @property
     def longest(self) -> float:
         return max(self.transactions, default=self.seconds)
 
 
-class TimedTransactions:
-    """Stand-in for ``django.db.transaction`` in the engine's module: times each ``atomic`` block."""
+class TransactionClock:
+    """Time every transaction of a connection: ``atomic`` blocks to the end of their commit, and autocommit statements.
 
-    def __init__(self, real: Any) -> None:
-        self.real = real
+    Django's ``atomic`` turns autocommit off when its outermost block starts and back on once it has
+    committed or rolled back, so the clock runs between those two calls; a statement run while
+    autocommit is on is a transaction of its own. It counts the statements too.
+    """
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
         self.durations: list[float] = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
+        self.statements = 0
+        self.blocks = 0  # atomic blocks: each adds a BEGIN and a COMMIT to its statements
+        self._started: float | None = None
 
     @contextmanager
-    def atomic(self, *args: Any, **kwargs: Any) -> Iterator[None]:
-        start = time.perf_counter()
+    def running(self) -> Iterator[TransactionClock]:
+        connection = self.connection
+        real = connection.set_autocommit
+
+        def set_autocommit(autocommit: bool, *args: Any, **kwargs: Any) -> None:
+            if not autocommit and self._started is None:
+                self._started = time.perf_counter()
+            real(autocommit, *args, **kwargs)
+            if autocommit and self._started is not None:
+                self.durations.append(time.perf_counter() - self._started)
+                self._started = None
+                self.blocks += 1
+
+        def timed(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+            self.statements += 1
+            if self._started is not None:
+                return execute(sql, params, many, context)
+            start = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                self.durations.append(time.perf_counter() - start)
+
+        connection.set_autocommit = set_autocommit
         try:
-            with self.real.atomic(*args, **kwargs):
-                yield
+            with connection.execute_wrapper(timed):
+                yield self
         finally:
-            self.durations.append(time.perf_counter() - start)
-
-
-@contextmanager
-def timed_engine_transactions() -> Iterator[TimedTransactions]:
-    from privacy_kit import retention
-
-    engine = sys.modules[retention.purge_policy.__module__]
-    timed = TimedTransactions(engine.transaction)
-    engine.transaction = timed
-    try:
-        yield timed
-    finally:
-        engine.transaction = timed.real
+            del connection.set_autocommit
 
 
 def in_child(purge: Callable[[], int]) -> Figures:
     """Run ``purge`` (which returns a row count) in a forked process; return its time, count, RSS and transactions."""
 
-    def case() -> tuple[int, list[float]]:
-        with timed_engine_transactions() as timed:
+    def case() -> tuple[int, list[float], int, float]:
+        from django.db import connections
+
+        before = time.process_time()
+        with TransactionClock(connections["default"]).running() as clock:
             count = purge()
-        return count, timed.durations
+        cpu = time.process_time() - before
+        # A BEGIN and a COMMIT go to the server besides the statements of each atomic block.
+        return count, clock.durations, clock.statements + 2 * clock.blocks, cpu
 
     forked = in_fork(case)
-    count, durations = forked.result
-    return Figures(forked.seconds, count, forked.peak_rss, forked.rss_growth, durations)
+    count, durations, round_trips, cpu = forked.result
+    return Figures(forked.seconds, count, forked.peak_rss, forked.rss_growth, durations, round_trips, cpu)
 
 
 def in_workers(workers: int, pieces: list[tuple[str, Any, Any]]) -> float:
@@ -307,18 +364,75 @@ def in_workers(workers: int, pieces: list[tuple[str, Any, Any]]) -> float:
 # -- the measurements ------------------------------------------------------
 
 
+def key_range_batches(table: str, cutoff: Any, size: int, *, relaxed: bool) -> int:
+    """Delete the rows of ``table`` older than ``cutoff`` in plain primary-key ranges, each in autocommit."""
+    from django.db import connection
+
+    deleted = 0
+    with connection.cursor() as cursor:
+        if relaxed:
+            cursor.execute("SET synchronous_commit TO OFF")
+        cursor.execute(f"SELECT min(id), max(id) FROM {table}")
+        low, high = cursor.fetchone()
+        for start in range(low, high + 1, size):
+            cursor.execute(
+                f"DELETE FROM {table} WHERE id >= %s AND id < %s AND created_at < %s", [start, start + size, cutoff]
+            )
+            deleted += cursor.rowcount
+        if relaxed:
+            cursor.execute("RESET synchronous_commit")
+    return deleted
+
+
+def warm_up(cases: dict[str, Callable[[], int]], load: Callable[[], None]) -> None:
+    """Run each case once on a small table in the benchmark's own process, which the measured ones are forked from.
+
+    A worker runs many purges: what the first one in a process pays once (imports, Django's
+    caches, the driver's type adapters) is left out of the figures, for every case alike.
+    """
+    for purge in cases.values():
+        load()
+        purge()
+
+
+def summary(label: str, runs: list[Figures], baseline: float, ranges: float | None, batches: int) -> str:
+    best = min(f.seconds for f in runs)
+    peak = max(f.peak_rss for f in runs)
+    growth = max(f.rss_growth for f in runs)
+    longest = max(f.longest for f in runs)
+    versus = f"x{best / ranges:5.2f}" if ranges else "      "
+    per_batch = f"{runs[0].round_trips / batches:5.2f}"
+    cpu = min(f.client_cpu for f in runs)
+    return (
+        f"          {label:<13} {best * 1e3:7.0f} ms  x{best / baseline:5.2f}  {versus}  {mib(peak)}  {mib(growth)}"
+        f"  {longest * 1e3:9.1f} ms  {len(runs[0].transactions):5d}  {runs[0].round_trips:5d}  {per_batch:>9}"
+        f"  {cpu * 1e3:6.0f} ms"
+    )
+
+
+HEADER = (
+    f"          {'':<13} {'time':>10}  {'x raw':>6}  {'x ranges':>6}  {'peak RSS':>10}  {'RSS growth':>10}"
+    f"  {'longest tx':>12}  {'txs':>5}  {'trips':>5}  per batch  client CPU"
+)
+
+
 def bench_delete(rows: int, repeats: int) -> None:
     from django.db import connection
     from django.utils import timezone
 
     from privacy_kit import retention
+    from privacy_kit.conf import app_settings
 
     table = RowModel._meta.db_table
     expected = round(rows * EXPIRED_SHARE)
     name = RowModel._meta.label
+    size = app_settings.PURGE_BATCH_SIZE
 
     def engine() -> int:
         return retention.purge_policy(name).deleted
+
+    def engine_with_subject() -> int:
+        return retention.purge_policy(SubjectRowModel._meta.label).deleted
 
     def orm() -> int:
         cutoff = timezone.now() - timedelta(days=ROW_DAYS)
@@ -330,42 +444,62 @@ def bench_delete(rows: int, repeats: int) -> None:
             cursor.execute(f"DELETE FROM {table} WHERE created_at < %s", [cutoff])
             return cursor.rowcount
 
-    cases = {"engine": engine, "ORM": orm, "raw": raw}
+    def ranges() -> int:
+        return key_range_batches(table, timezone.now() - timedelta(days=ROW_DAYS), size, relaxed=True)
+
+    def ranges_sync() -> int:
+        return key_range_batches(table, timezone.now() - timedelta(days=ROW_DAYS), size, relaxed=False)
+
+    cases = {
+        "engine": engine,
+        "engine, subj.": engine_with_subject,
+        "ranges": ranges,
+        "ranges, sync": ranges_sync,
+        "ORM": orm,
+        "raw": raw,
+    }
+    # The case with a subject purges a table of its own, loaded with the same rows.
+    tables = {label: SubjectRowModel if purge is engine_with_subject else RowModel for label, purge in cases.items()}
+
+    def load(label: str, count: int) -> None:
+        load_rows(count, timezone.now(), tables[label])
+
+    for label, purge in cases.items():
+        load(label, 1000)
+        purge()  # the warm-up (see warm_up())
     results: dict[str, list[Figures]] = {label: [] for label in cases}
     for _ in range(repeats):
         for label, purge in cases.items():
-            load_rows(rows, timezone.now())
+            load(label, rows)
             figures = in_child(purge)
-            left = sql(f"SELECT count(*) FROM {table}")[0][0]
+            left = sql(f"SELECT count(*) FROM {tables[label]._meta.db_table}")[0][0]
             if abs(figures.count - expected) > 1 or left != rows - figures.count:
                 raise RuntimeError(f"{label} deleted {figures.count} rows, {left} left; expected {expected}")
             results[label].append(figures)
 
     baseline = min(f.seconds for f in results["raw"])
-    print(f"delete    {rows:,} rows, {expected:,} expired (age basis, delete); best of {repeats}", flush=True)
-    print(f"          {'':<7} {'time':>9}  {'x raw':>6}  {'peak RSS':>10}  {'RSS growth':>10}  longest transaction")
+    floor = min(f.seconds for f in results["ranges"])
+    batches = -(-rows // size)
+    print(
+        f"delete    {rows:,} rows, {expected:,} expired (age basis, delete), {batches} ranges of {size:,} keys; "
+        f"best of {repeats}",
+        flush=True,
+    )
+    print(HEADER)
     for label, runs in results.items():
-        best = min(f.seconds for f in runs)
-        peak = max(f.peak_rss for f in runs)
-        growth = max(f.rss_growth for f in runs)
-        longest = max(f.longest for f in runs)
-        batches = f" ({len(runs[0].transactions)} transactions)" if runs[0].transactions else " (one statement)"
-        print(
-            f"          {label:<7} {best * 1e3:7.0f} ms  x{best / baseline:5.2f}  {mib(peak)}  {mib(growth)}  "
-            f"{longest * 1e3:7.1f} ms{batches}",
-            flush=True,
-        )
+        print(summary(label, runs, baseline, floor, batches), flush=True)
 
 
-def bench_anonymize(users: int, repeats: int) -> None:
+def bench_relationship(users: int, per_user: int, repeats: int) -> None:
     from django.db import connection
     from django.utils import timezone
 
     from privacy_kit import retention
+    from privacy_kit.conf import app_settings
 
     table = OrderModel._meta.db_table
     name = OrderModel._meta.label
-    expected = users // 2
+    expected = users // 2 * per_user
     load_customers(users, timezone.now())
 
     def engine() -> int:
@@ -384,10 +518,11 @@ def bench_anonymize(users: int, repeats: int) -> None:
             )
             return cursor.rowcount
 
+    warm_up({"engine": engine, "raw": raw}, lambda: load_orders(timezone.now(), 1))
     results: dict[str, list[Figures]] = {"engine": [], "raw": []}
     for _ in range(repeats):
         for label, purge in (("engine", engine), ("raw", raw)):
-            load_orders(timezone.now())
+            load_orders(timezone.now(), per_user)
             figures = in_child(purge)
             blank = sql(f"SELECT count(*) FROM {table} WHERE full_name = '' AND phone = ''")[0][0]
             if figures.count != expected or blank != expected:
@@ -395,20 +530,15 @@ def bench_anonymize(users: int, repeats: int) -> None:
             results[label].append(figures)
 
     baseline = min(f.seconds for f in results["raw"])
+    batches = -(-users * per_user // app_settings.PURGE_BATCH_SIZE)
     print(
-        f"anonymize {users:,} users with one order each, {expected:,} inactive (relationship basis, anonymize "
-        f"2 char fields); best of {repeats}",
+        f"relationship {users:,} users, {users * per_user:,} orders ({per_user} each), {users // 2:,} users inactive "
+        f"(anonymize 2 char fields), {batches} batches; best of {repeats}",
         flush=True,
     )
+    print(HEADER)
     for label, runs in results.items():
-        best = min(f.seconds for f in runs)
-        longest = max(f.longest for f in runs)
-        peak = max(f.peak_rss for f in runs)
-        print(
-            f"          {label:<7} {best * 1e3:7.0f} ms  x{best / baseline:5.2f}  {mib(peak)}  "
-            f"longest transaction {longest * 1e3:.1f} ms",
-            flush=True,
-        )
+        print(summary(label, runs, baseline, None, batches), flush=True)
 
 
 def bench_workers(rows: int, repeats: int) -> None:
@@ -444,6 +574,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="behavioral rows (default 1,000,000)")
     parser.add_argument("--users", type=int, default=100_000, help="users with one order each (default 100,000)")
+    parser.add_argument("--orders-per-user", type=int, default=1, help="orders of each user (default 1)")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["delete", "relationship", "workers"])
     parser.add_argument("--repeats", type=int, default=3, help="runs of each case (default 3)")
     args = parser.parse_args()
 
@@ -462,9 +594,12 @@ def main() -> None:
             f"PURGE_BATCH_SIZE {app_settings.PURGE_BATCH_SIZE:,}; {os.cpu_count()} cores",
             flush=True,
         )
-        bench_delete(args.rows, args.repeats)
-        bench_anonymize(args.users, args.repeats)
-        bench_workers(args.rows, args.repeats)
+        if "delete" not in args.skip:
+            bench_delete(args.rows, args.repeats)
+        if "relationship" not in args.skip:
+            bench_relationship(args.users, args.orders_per_user, args.repeats)
+        if "workers" not in args.skip:
+            bench_workers(args.rows, args.repeats)
     finally:
         connection.close()
         postgres_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE}")

@@ -1,10 +1,11 @@
 import datetime
 import decimal
+import sys
 
 import pytest
 from django.core import checks
 from django.core.management import call_command
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -12,7 +13,7 @@ from privacy_kit import registry
 from privacy_kit.models import BehavioralEvent, LegalHold, PurgeRun
 from privacy_kit.retention import anonymous_value, expired, inactive_users, plan_purge, purge_policy
 from tests.test_fields import write_stored
-from tests.testapp.models import Cart, Order
+from tests.testapp.models import Cart, Order, PurgeEvent
 from tests.testapp.policies import ORDER_PERSONAL_FIELDS, register_carts, register_orders
 
 pytestmark = pytest.mark.django_db
@@ -300,3 +301,149 @@ def test_behavioral_event_purge_by_age(django_user_model):
     keep = BehavioralEvent.objects.create(user=user, purpose=purpose, kind="search", data={}, created_at=days_ago(3))
     assert purge_policy("privacy_kit.BehavioralEvent", now=NOW).deleted == 1
     assert list(BehavioralEvent.objects.all()) == [keep]
+
+
+# -- batches ---------------------------------------------------------------------
+
+
+def test_relationship_basis_reads_activity_beyond_the_batch_of_a_row(policies, django_user_model):
+    # Batches of two orders: each subject's orders fall in different batches, and what
+    # keeps a subject active (a recent order) sits in a batch after their old ones.
+    gone = make_user(django_user_model, "gone", joined=2000, last_login=900)
+    back = make_user(django_user_model, "back", joined=2000, last_login=900)
+    logged_in = make_user(django_user_model, "logged-in", joined=2000, last_login=10)
+    old = [order(user, 1000) for user in (gone, back, logged_in, gone, back, gone)]
+    recent = order(back, 5)
+    due = {o.pk for o in old if o.customer == gone}
+    assert {o.pk for o in expired(registry.get("testapp.Order"), NOW)} == due
+    assert purge_policy("testapp.Order", now=NOW, batch_size=2).anonymized == 3
+    untouched = set(Order.objects.exclude(note="").values_list("pk", flat=True))
+    assert untouched == {o.pk for o in old if o.customer != gone} | {recent.pk}
+    for batch_size in (1, 2, 3, 100):
+        assert purge_policy("testapp.Order", now=NOW, batch_size=batch_size).anonymized == 0
+
+
+def test_a_subject_active_again_mid_run_keeps_the_rows_of_the_later_batches(policies, django_user_model, monkeypatch):
+    first = make_user(django_user_model, "first", joined=2000, last_login=900)
+    returning = make_user(django_user_model, "returning", joined=2000, last_login=900)
+    early, later = order(first, 1000), [order(returning, 1000), order(returning, 1000)]
+    engine = sys.modules[purge_policy.__module__]
+
+    class LogInAfterTheFirstBatch(engine.KeyRanges):
+        def found(self, count):
+            super().found(count)
+            # The customer logs in while the purge runs, after the batch of the first order.
+            django_user_model.objects.filter(pk=returning.pk).update(last_login=timezone.now())
+
+    monkeypatch.setattr(engine, "KeyRanges", LogInAfterTheFirstBatch)
+    assert purge_policy("testapp.Order", now=NOW, batch_size=1).anonymized == 1
+    assert Order.objects.get(pk=early.pk).full_name == ""
+    assert [Order.objects.get(pk=o.pk).full_name for o in later] == ["Salma Q.", "Salma Q."]
+
+
+def test_a_batch_that_fails_inside_a_callers_transaction_leaves_it_usable_and_the_run_failed(policies, monkeypatch):
+    # pytest-django runs this test inside a transaction: each batch has a savepoint of its own.
+    engine = sys.modules[purge_policy.__module__]
+
+    def broken(using, *, exclusive):
+        # Inside the batch, where the batch takes the holds' lock: a statement that fails.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM privacy_kit_no_such_table")
+
+    monkeypatch.setattr(engine, "lock_holds", broken)
+    Cart.objects.create(product="p", added_on=days_ago(90).date())
+    with pytest.raises(DatabaseError):
+        purge_policy("testapp.Cart", now=NOW)
+    run = PurgeRun.objects.get()
+    assert run.status == "failed" and run.error in {"ProgrammingError", "OperationalError"}
+    assert Cart.objects.count() == 1
+
+
+def age_policy_without_subject():
+    """Register PurgeEvent by age with no subject: no legal hold can keep its rows, so its batches take no lock."""
+    registry.register(
+        PurgeEvent,
+        subject=None,
+        category="behavioral",
+        personal_fields=["kind"],
+        retention=registry.Retention(basis="age", date_field="created_at", after_days=30),
+    )
+    return PurgeEvent._meta.label
+
+
+def old_events(count):
+    PurgeEvent.objects.bulk_create(PurgeEvent(kind="k", created_at=days_ago(40 + i)) for i in range(count))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_without_holds_is_one_statement_in_autocommit():
+    name = age_policy_without_subject()
+    old_events(30)
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append((sql, connection.in_atomic_block))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        assert purge_policy(name, now=NOW, batch_size=10).deleted == 30
+    on_events = [(sql.split()[0], atomic) for sql, atomic in statements if "testapp_purgeevent" in sql]
+    # The bounds of the walk once, then one DELETE a batch, each its own transaction:
+    # no next-key query while the ranges find rows.
+    assert on_events == [("SELECT", False)] + [("DELETE", False)] * 3
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="synchronous_commit is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_batches_commit_without_waiting_for_the_disk_and_the_connection_gets_its_setting_back(monkeypatch):
+    name = age_policy_without_subject()
+    old_events(3)
+    engine = sys.modules[purge_policy.__module__]
+    real_range_delete, seen = engine.range_delete, []
+
+    def showing(queryset):
+        delete = real_range_delete(queryset)
+
+        def show(start, end):
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW synchronous_commit")
+                seen.append(cursor.fetchone()[0])
+            return delete(start, end)
+
+        return show
+
+    def setting():
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    monkeypatch.setattr(engine, "range_delete", showing)
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO local")
+    assert purge_policy(name, now=NOW, batch_size=1).deleted == 3
+    assert seen == ["off"] * 3 and setting() == "local"
+
+    def fail(queryset):
+        def delete(start, end):
+            raise RuntimeError("batch failed")
+
+        return delete
+
+    old_events(1)
+    monkeypatch.setattr(engine, "range_delete", fail)
+    with pytest.raises(RuntimeError):
+        purge_policy(name, now=NOW)
+    assert setting() == "local"
+    assert PurgeRun.objects.order_by("pk").last().status == "failed"
+    with connection.cursor() as cursor:
+        cursor.execute("RESET synchronous_commit")
+
+
+def test_a_chunk_run_deletes_nothing_past_the_end_of_its_chunk():
+    name = age_policy_without_subject()
+    old_events(30)
+    keys = sorted(PurgeEvent.objects.values_list("pk", flat=True))
+    start, end = keys[4], keys[19]
+    # Batches of 10 from the chunk's first key: the last one would reach past the chunk's end.
+    assert purge_policy(name, start=start, end=end, batch_size=10, now=NOW).deleted == 15
+    assert sorted(PurgeEvent.objects.values_list("pk", flat=True)) == keys[:4] + keys[19:]

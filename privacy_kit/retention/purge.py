@@ -2,7 +2,7 @@
 
 Plain functions: ``expired()`` says which rows of a registration are due,
 ``purge_policy()`` deletes or anonymizes them in primary-key batches (one short
-transaction each) and logs a ``PurgeRun``; ``plan_purge()`` cuts large tables
+transaction each, most often one statement) and logs a ``PurgeRun``; ``plan_purge()`` cuts large tables
 into chunks that several workers can purge side by side. Cut-offs are computed
 when a run starts, so running twice, or at once, changes nothing more.
 """
@@ -12,18 +12,18 @@ from __future__ import annotations
 import datetime
 import hashlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import connections, models, router, transaction
+from django.db import DatabaseError, connections, models, router, transaction
 from django.db.models import Exists, ExpressionWrapper, F, Max, Min, OuterRef, Q
 from django.utils import timezone
 
 from privacy_kit import registry
-from privacy_kit.batches import delete_rows, primary_key_batches
+from privacy_kit.batches import KeyRanges, delete_rows, range_delete
 from privacy_kit.conf import app_settings
 from privacy_kit.fields import EncryptedField
 from privacy_kit.ledger import AppendOnlyQuerySet
@@ -142,20 +142,33 @@ def held_subjects() -> models.QuerySet:
     return LegalHold.objects.active().values("subject_id")
 
 
-def expired(registration: registry.Registration, now: datetime.datetime | None = None) -> models.QuerySet:
-    """Return the rows of a registration that its retention policy says are due now."""
+def expired(
+    registration: registry.Registration, now: datetime.datetime | None = None, *, batch: Q | None = None
+) -> models.QuerySet:
+    """Return the rows of a registration that its retention policy says are due now (within ``batch``).
+
+    On the relationship basis, ``batch`` (a filter on the rows, such as a range of
+    primary keys) also bounds the users looked at: only the subjects of the batch's
+    rows are checked for activity, so a batch reads the users table for them, not
+    whole, and the cost of a purge grows with its rows, not with users x batches.
+    """
     retention = registration.retention
     if retention is None:
         raise ValueError(f"{registration.name} has no retention policy.")
     now = now or timezone.now()
     model = registration.model
     rows = model._base_manager.all()
+    if batch is not None:
+        rows = rows.filter(batch)
     date_field = model._meta.get_field(retention.date_field)
     if retention.basis == registry.AGE:
         rows = rows.filter(**{f"{retention.date_field}__lt": _limit(date_field, now, retention.days)})
     else:
         since = now - datetime.timedelta(days=retention.days)
-        rows = rows.filter(**{f"{registration.subject_path}__in": inactive_users(since).values("pk")})
+        subjects = inactive_users(since)
+        if batch is not None:
+            subjects = subjects.filter(pk__in=rows.values(registration.subject_path))
+        rows = rows.filter(**{f"{registration.subject_path}__in": subjects.values("pk")})
     for path in registration.legal_hold_paths:
         rows = rows.exclude(**{f"{path}__in": held_subjects()})
     for relation in retention.keep_while_linked:
@@ -221,16 +234,48 @@ def lock_holds(using: str, *, exclusive: bool) -> None:
         cursor.execute(f"SELECT {function}(%s)", [_lock_key("legal_holds")])
 
 
-def _relax_commit(using: str) -> None:
-    """Let PostgreSQL acknowledge this batch's commit before it reaches the disk.
+@contextmanager
+def relaxed_commits(using: str) -> Iterator[None]:
+    """Let PostgreSQL acknowledge the commits of the batches inside before they reach the disk.
 
     Safe here: a crash can lose only the last batches of a purge, and the next
-    run, which computes the same cut-off, does them again. It saves a flush per batch.
+    run, which computes the same cut-off, does them again. It saves a flush per
+    batch. The connection keeps the setting for the walk (not ``SET LOCAL`` in each
+    batch, which would cost a statement a batch) and gets its own back after, so
+    the run's record and whatever the connection does next commit as before.
     """
     connection = connections[using]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('synchronous_commit')")
+        [previous] = cursor.fetchone()
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('synchronous_commit', %s, false)", [previous])
+        except DatabaseError:
+            # Only after an error: a broken connection takes the setting with it, and
+            # an aborted transaction undoes the SET when it rolls back.
+            pass
+
+
+def batch_transaction(using: str, *, locks_holds: bool) -> AbstractContextManager[Any]:
+    """Return the transaction of one purge batch: none of its own when its one statement is one.
+
+    A batch that takes the legal holds' lock needs a transaction for the lock to
+    last. Another batch is one statement in autocommit (a delete that must
+    cascade opens its own transaction): no BEGIN and COMMIT round trips, and the
+    lock time is the statement's. Inside a caller's transaction every batch gets
+    a savepoint, so that a batch that fails leaves that transaction usable.
+    """
+    if locks_holds or connections[using].in_atomic_block:
+        return transaction.atomic(using=using)
+    return nullcontext()
 
 
 def chunk_bounds(registration: registry.Registration, start: Any, end: Any) -> tuple[Any, Any]:
@@ -331,23 +376,42 @@ def purge_policy(
                 if retention.action == registry.ANONYMIZE
                 else {}
             )
-            for batch in primary_key_batches(scope, batch_size or app_settings.PURGE_BATCH_SIZE):
-                with transaction.atomic(using=using):
-                    _relax_commit(using)
-                    if registration.legal_hold_paths:
-                        # expired() reads the holds in the batch's own statements, after this lock.
-                        lock_holds(using, exclusive=False)
-                    due = expired(registration, now).filter(batch)
-                    if dry_run:
-                        count = due.count()
-                    elif retention.action == registry.DELETE:
-                        count = delete_due(model, due)
-                    else:
-                        count = model._base_manager.filter(pk__in=due.values("pk")).update(**values)
+            locks_holds = bool(registration.legal_hold_paths)
+            ranges = KeyRanges(scope, batch_size or app_settings.PURGE_BATCH_SIZE)
+            # By age, the same query in every batch, narrowed to the batch's keys: built once,
+            # and a delete by age compiled once when one statement does it.
+            due_by_age = expired(registration, now) if retention.basis == registry.AGE else None
+            delete_range = (
+                range_delete(due_by_age)
+                if due_by_age is not None
+                and retention.action == registry.DELETE
+                and not dry_run
+                and not isinstance(model._default_manager.all(), AppendOnlyQuerySet)
+                else None
+            )
+
+            def purge_batch(batch: Q) -> int:
+                if delete_range is not None and ranges.bounds is not None:
+                    return delete_range(*ranges.bounds)
+                due = due_by_age.filter(batch) if due_by_age is not None else expired(registration, now, batch=batch)
+                if dry_run:
+                    return due.count()
                 if retention.action == registry.DELETE:
-                    result.deleted += count
-                else:
-                    result.anonymized += count
+                    return delete_due(model, due)
+                return due.update(**values)
+
+            with relaxed_commits(using):
+                for batch in ranges:
+                    with batch_transaction(using, locks_holds=locks_holds):
+                        if locks_holds:
+                            # The batch's statements read the holds after this lock.
+                            lock_holds(using, exclusive=False)
+                        count = purge_batch(batch)
+                    ranges.found(count)
+                    if retention.action == registry.DELETE:
+                        result.deleted += count
+                    else:
+                        result.anonymized += count
         except Exception as error:
             # The class of the error only: a database message can quote row values.
             run.finish(
