@@ -359,3 +359,35 @@ def test_an_entry_whose_value_no_longer_opens_keeps_the_my_data_page_up(logged_i
     assert response.status_code == 500
     assert "That entry cannot be read just now" in response.content.decode()
     assert not DataRequest.objects.exists()
+
+
+# -- corrections against an erasure ----------------------------------------------
+
+
+def test_a_correction_request_cannot_write_personal_data_back_into_an_erased_account(layla, admin_user, orders):
+    from privacy_kit.rights.erasure import erase_subject
+
+    mine, _ = orders
+    request = verify(open_request(layla, kind=Kind.CORRECTION, channel=Channel.MAIL), method="id_document")
+    erase_subject(layla, reason="The customer asked.")
+    assert Order.objects.get(pk=mine.pk).full_name == ""
+    with pytest.raises(CorrectionRefused, match="erased"):
+        fulfil(
+            request, by=admin_user, correction=(mine, {"full_name": "Layla H.", "phone": "0551", "address": "Riyadh"})
+        )
+    erased = Order.objects.get(pk=mine.pk)
+    assert (erased.full_name, erased.phone, erased.address) in (("", "", None), ("", "", ""))
+    request.refresh_from_db()
+    assert request.status == Status.VERIFIED
+
+
+def test_a_correction_is_refused_while_the_accounts_erasure_is_pending(layla, admin_user, orders):
+    from privacy_kit.models import ErasureRecord
+    from privacy_kit.rights.erasure import subject_reference
+
+    mine, _ = orders
+    # An erasure recorded and not yet run by a worker: the account is closed, the rows not yet anonymized.
+    ErasureRecord.objects.create(subject_ref=subject_reference(layla.pk), reason="x", source="admin")
+    with pytest.raises(CorrectionRefused, match="erased"):
+        correct(mine, {"full_name": "Layla H.", "phone": "0551", "address": ""}, subject=layla, by=admin_user)
+    assert Order.objects.get(pk=mine.pk).full_name == "Layla"
