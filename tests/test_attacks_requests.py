@@ -391,3 +391,43 @@ def test_a_correction_is_refused_while_the_accounts_erasure_is_pending(layla, ad
     with pytest.raises(CorrectionRefused, match="erased"):
         correct(mine, {"full_name": "Layla H.", "phone": "0551", "address": ""}, subject=layla, by=admin_user)
     assert Order.objects.get(pk=mine.pk).full_name == "Layla"
+
+
+# -- the download of a copy staff prepared ---------------------------------------
+
+
+def prepared_copy(subject):
+    return fulfil(verify(open_request(subject, kind=Kind.COPY, channel=Channel.MAIL), method="id_document"))
+
+
+def test_a_prepared_copy_is_no_way_around_the_hourly_limit_of_downloads(logged_in, layla, settings):
+    settings.PRIVACY_KIT = {**settings.PRIVACY_KIT, "EXPORTS_PER_HOUR": 2}
+    url = f"/privacy/my-data/requests/{prepared_copy(layla).pk}/download/"
+    responses = [logged_in.post(url, {"password": PASSWORD}) for _ in range(3)]
+    assert [response.status_code for response in responses] == [200, 200, 429]
+    assert "You have downloaded your data several times in the last hour" in responses[2].content.decode()
+    assert SecurityEvent.objects.filter(kind="export", user=layla, detail="own data").count() == 2
+    # The limit is one for both ways of downloading.
+    assert logged_in.post("/privacy/my-data/export/", {"password": PASSWORD}).status_code == 429
+    for response in responses:
+        response.close()
+
+
+def test_a_prepared_copy_is_not_downloaded_after_logout(client, layla):
+    url = f"/privacy/my-data/requests/{prepared_copy(layla).pk}/download/"
+    client.force_login(layla)
+    client.logout()  # the shared browser, after logout
+    response = client.post(url, {"password": PASSWORD})
+    assert response.status_code == 302 and "login" in response["Location"]
+    assert not SecurityEvent.objects.filter(kind="export").exists()
+
+
+@pytest.mark.parametrize("method", ["head", "put", "patch", "delete", "options"])
+@pytest.mark.parametrize("view", ["correct", "download"])
+def test_the_my_data_request_views_answer_no_other_method_than_post(logged_in, layla, orders, method, view):
+    url = CORRECT if view == "correct" else f"/privacy/my-data/requests/{prepared_copy(layla).pk}/download/"
+    before = snapshot()
+    response = getattr(logged_in, method)(url)
+    assert response.status_code == 405
+    nothing_changed(before)
+    assert not SecurityEvent.objects.filter(kind="export").exists()
