@@ -431,3 +431,46 @@ def test_the_my_data_request_views_answer_no_other_method_than_post(logged_in, l
     assert response.status_code == 405
     nothing_changed(before)
     assert not SecurityEvent.objects.filter(kind="export").exists()
+
+
+# -- the reasons staff write, where the customer and staff read them -------------
+
+REASON = "Archive & backups <script>alert('x')</script>\r\nBcc: everyone@example.com"
+
+
+def extended(subject):
+    from privacy_kit.requests import extend
+
+    request = open_request(subject, kind=Kind.COPY, channel=Channel.MAIL)
+    return extend(request, until=request.due_at + datetime.timedelta(days=15), reason=REASON)
+
+
+def test_the_extension_mail_carries_the_reason_as_written_and_no_header_of_it(
+    layla, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        request = extended(layla)
+    [mail] = mailoutbox
+    assert mail.to == ["layla@example.sa"] and not mail.bcc and not mail.cc
+    message = mail.message()
+    assert message["Bcc"] is None and "\n" not in mail.subject
+    # A plain-text mail: the reason reads as staff wrote it, not HTML-escaped.
+    assert "Why: Archive & backups <script>alert('x')</script>" in mail.body
+    assert "&amp;" not in mail.body and "&lt;" not in mail.body
+    # Nothing of the customer but what the mail is about: no name, no username.
+    assert "layla" not in mail.body.lower() and f"#{request.pk}" in mail.subject
+
+
+def test_the_reasons_are_escaped_on_the_my_data_page_and_in_the_admin(logged_in, layla, admin_user):
+    from privacy_kit.requests import refuse
+    from tests.two_factor import verify as verify_session
+
+    request = extended(layla)
+    refused = refuse(open_request(layla, kind=Kind.ACCESS, channel=Channel.MAIL), reason="other", note=REASON)
+    page = logged_in.get("/privacy/my-data/").content.decode()
+    assert "<script>alert" not in page and "&lt;script&gt;alert" in page
+    staff = Client()
+    verify_session(staff, admin_user)
+    for item in (request, refused):
+        page = staff.get(f"{REQUESTS}{item.pk}/change/").content.decode()
+        assert "<script>alert" not in page and "&lt;script&gt;alert" in page
