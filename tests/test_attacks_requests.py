@@ -474,3 +474,46 @@ def test_the_reasons_are_escaped_on_the_my_data_page_and_in_the_admin(logged_in,
     for item in (request, refused):
         page = staff.get(f"{REQUESTS}{item.pk}/change/").content.decode()
         assert "<script>alert" not in page and "&lt;script&gt;alert" in page
+
+
+# -- a correctable field that is encrypted, searchable and unique ----------------
+
+
+@pytest.fixture
+def subscriptions(layla, omar):
+    from tests.testapp.models import Subscriber
+
+    registry.register(
+        Subscriber, subject="owner", category="personal", personal_fields=["email"], correctable=["email"]
+    )
+    mine = Subscriber.objects.create(owner=layla, email="layla@example.sa")
+    theirs = Subscriber.objects.create(owner=omar, email="omar@example.sa")
+    return mine, theirs
+
+
+def test_a_correction_to_another_subscribers_unique_email_is_refused_and_names_nothing_of_them(
+    logged_in, subscriptions
+):
+    from tests.testapp.models import Subscriber
+
+    mine, theirs = subscriptions
+    data = {"model": "testapp.Subscriber", "row": mine.pk, "password": PASSWORD}
+    for taken in ("omar@example.sa", " OMAR@example.SA "):
+        response = logged_in.post(CORRECT, {**data, "email": taken})
+        assert response.status_code == 400
+        page = response.content.decode()
+        assert "already exists" in page and f"#{theirs.pk}" not in page
+    assert not DataRequest.objects.exists()
+    assert Subscriber.objects.get(email="omar@example.sa").pk == theirs.pk
+    assert Subscriber.objects.get(pk=mine.pk).email == "layla@example.sa"
+
+
+def test_a_corrected_unique_email_is_found_by_its_blind_index_and_still_opens(logged_in, subscriptions):
+    from tests.testapp.models import Subscriber
+
+    mine, _ = subscriptions
+    data = {"model": "testapp.Subscriber", "row": mine.pk, "password": PASSWORD, "email": "l.h@example.sa"}
+    assert logged_in.post(CORRECT, data).status_code == 302
+    assert Subscriber.objects.get(email="l.h@example.sa").pk == mine.pk
+    assert not Subscriber.objects.filter(email="layla@example.sa").exists()
+    assert 'value="l.h@example.sa"' in logged_in.get("/privacy/my-data/").content.decode()
