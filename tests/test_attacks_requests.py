@@ -517,3 +517,50 @@ def test_a_corrected_unique_email_is_found_by_its_blind_index_and_still_opens(lo
     assert Subscriber.objects.get(email="l.h@example.sa").pk == mine.pk
     assert not Subscriber.objects.filter(email="layla@example.sa").exists()
     assert 'value="l.h@example.sa"' in logged_in.get("/privacy/my-data/").content.decode()
+
+
+# -- an erasure request against a staff account ------------------------------------
+
+
+@pytest.fixture
+def officer(django_user_model):
+    """A staff user who may record and act on requests (not a superuser), verified by a second factor."""
+    from django.contrib.auth.models import Permission
+
+    from tests.two_factor import verify as verify_session
+
+    user = django_user_model.objects.create_user("officer", password="pw-officer-1", is_staff=True)
+    codenames = ["view_datarequest", "add_datarequest", "change_datarequest"]
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    return client, verify_session(client, user)
+
+
+@pytest.mark.parametrize("target", ["staff", "superuser"])
+def test_staff_who_are_not_superusers_cannot_close_a_staff_account_through_an_erasure_request(
+    officer, django_user_model, target, django_capture_on_commit_callbacks
+):
+    from tests.test_requests import current_code
+
+    client, device = officer
+    flags = {"is_staff": True, "is_superuser": target == "superuser"}
+    victim = django_user_model.objects.create_user("victim", password="pw-victim-1", **flags)
+    request = verify(open_request(victim, kind=Kind.ERASURE, channel=Channel.MAIL), method="id_document")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            REQUESTS,
+            {
+                "action": "fulfil_requests",
+                "_selected_action": [request.pk],
+                "post": "yes",
+                "note": "",
+                "otp_token": current_code(device),
+            },
+            follow=True,
+        )
+    messages = [str(message) for message in response.context["messages"]]
+    assert any("Only a superuser can erase a staff account" in message for message in messages)
+    victim.refresh_from_db()
+    assert victim.is_active and victim.username == "victim"
+    request.refresh_from_db()
+    assert request.status == Status.VERIFIED

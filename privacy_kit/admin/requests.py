@@ -36,6 +36,7 @@ from ..requests.workflow import RequestError, extend, fulfil, open_request, refu
 from ..rights.erasure import ErasureRefused
 from ..security.access import record_access
 from .forms import ReverifyForm
+from .personal_data import STAFF_ERASURE_MSG, may_erase
 from .sites import site
 from .views import reverify
 
@@ -341,6 +342,8 @@ class DataRequestAdmin(admin.ModelAdmin):
                     str(_("Request #%(number)s is a correction: fulfil it on its page, with the corrected values."))
                     % {"number": item.pk}
                 )
+            if item.kind == DataRequest.Kind.ERASURE and not may_erase(request.user, item.subject):
+                raise RequestError(f"#{item.pk}: {STAFF_ERASURE_MSG}")
             return fulfil(item, by=request.user, request=request, note=data["note"])
 
         return self._act(
