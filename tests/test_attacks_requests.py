@@ -564,3 +564,54 @@ def test_staff_who_are_not_superusers_cannot_close_a_staff_account_through_an_er
     assert victim.is_active and victim.username == "victim"
     request.refresh_from_db()
     assert request.status == Status.VERIFIED
+
+
+# -- the staff correction page: whose data, which models -----------------------------
+
+
+def grant(user, *codenames):
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+
+
+def test_staff_without_the_models_change_permission_neither_see_nor_correct_its_entries(officer, layla, orders):
+    from privacy_kit.models import AccessLog
+
+    client, device = officer
+    mine, _ = orders
+    request = verify(open_request(layla, kind=Kind.CORRECTION, channel=Channel.MAIL), method="id_document")
+    base = f"{REQUESTS}{request.pk}/correct/"
+    listing = client.get(base)
+    assert listing.status_code == 200 and "testapp.Order" not in listing.content.decode()
+    url = f"{base}?row=testapp.Order:{mine.pk}"
+    page = client.get(url)
+    assert page.status_code == 403 and b"Layla" not in page.content
+    assert client.post(url, {"full_name": "X", "phone": "", "address": ""}).status_code == 403
+    assert not AccessLog.objects.filter(subject=layla).exists()
+    mine.refresh_from_db()
+    request.refresh_from_db()
+    assert (mine.full_name, request.status) == ("Layla", Status.VERIFIED)
+    # With the model's change permission, the same staff correct it.
+    grant(device.user, "change_order")
+    assert client.post(url, {"full_name": "Layla H.", "phone": "", "address": ""}).status_code == 302
+    mine.refresh_from_db()
+    assert mine.full_name == "Layla H."
+
+
+@pytest.mark.parametrize("target", ["staff", "superuser"])
+def test_staff_who_are_not_superusers_cannot_correct_a_staff_accounts_data(officer, django_user_model, target):
+    client, device = officer
+    grant(device.user, "change_order")
+    flags = {"is_staff": True, "is_superuser": target == "superuser"}
+    victim = django_user_model.objects.create_user("victim", password="pw-victim-1", **flags)
+    registry.register(
+        Order, subject="customer", category="personal", personal_fields=["full_name"], correctable=["full_name"]
+    )
+    theirs = Order.objects.create(customer=victim, full_name="Victim", total=1, created_at=NOW)
+    request = verify(open_request(victim, kind=Kind.CORRECTION, channel=Channel.MAIL), method="id_document")
+    url = f"{REQUESTS}{request.pk}/correct/?row=testapp.Order:{theirs.pk}"
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"full_name": "Attacker"}).status_code == 403
+    theirs.refresh_from_db()
+    assert theirs.full_name == "Victim"

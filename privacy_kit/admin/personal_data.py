@@ -95,8 +95,8 @@ def masked_column(field: models.Field) -> Callable[[Any], str]:
     return column
 
 
-def may_erase(user: Any, subject: Any) -> bool:
-    """Return whether the staff ``user`` may erase ``subject``: a staff account only by a superuser."""
+def may_act_on(user: Any, subject: Any) -> bool:
+    """Return whether the staff ``user`` may erase or correct ``subject``: a staff account only a superuser may."""
     staff_account = getattr(subject, "is_staff", False) or getattr(subject, "is_superuser", False)
     return bool(user.is_superuser or not staff_account)
 
@@ -337,7 +337,7 @@ class PersonalDataAdmin(admin.ModelAdmin):
         subject = self._subject_of_one(request, queryset)
         if subject is None:
             return None
-        if not may_erase(request.user, subject):
+        if not may_act_on(request.user, subject):
             self.message_user(request, STAFF_ERASURE_MSG, messages.ERROR)
             return None
         form = reverify(request, EraseSubjectForm) if request.POST.get("post") else EraseSubjectForm(request)

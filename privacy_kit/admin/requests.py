@@ -18,6 +18,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -36,7 +37,7 @@ from ..requests.workflow import RequestError, extend, fulfil, open_request, refu
 from ..rights.erasure import ErasureRefused
 from ..security.access import record_access
 from .forms import ReverifyForm
-from .personal_data import STAFF_ERASURE_MSG, may_erase
+from .personal_data import STAFF_ERASURE_MSG, may_act_on
 from .sites import site
 from .views import reverify
 
@@ -133,6 +134,12 @@ class RepeatFilter(admin.SimpleListFilter):
         if self.value() == "no":
             return queryset.filter(repeat_of__isnull=True)
         return queryset
+
+
+def may_change(user: Any, model: Any) -> bool:
+    """Return whether the staff ``user`` has the change permission of ``model``."""
+    meta = model._meta
+    return bool(user.has_perm(f"{meta.app_label}.{get_permission_codename('change', meta)}"))
 
 
 @admin.register(DataRequest, site=site)
@@ -342,7 +349,7 @@ class DataRequestAdmin(admin.ModelAdmin):
                     str(_("Request #%(number)s is a correction: fulfil it on its page, with the corrected values."))
                     % {"number": item.pk}
                 )
-            if item.kind == DataRequest.Kind.ERASURE and not may_erase(request.user, item.subject):
+            if item.kind == DataRequest.Kind.ERASURE and not may_act_on(request.user, item.subject):
                 raise RequestError(f"#{item.pk}: {STAFF_ERASURE_MSG}")
             return fulfil(item, by=request.user, request=request, note=data["note"])
 
@@ -378,6 +385,8 @@ class DataRequestAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, data_request) or data_request.subject is None:
             raise PermissionDenied
         subject = data_request.subject
+        if not may_act_on(request.user, subject):
+            raise PermissionDenied
         meta = self.model._meta
         change_url = reverse(
             f"{self.admin_site.name}:{meta.app_label}_{meta.model_name}_change", args=[data_request.pk]
@@ -394,6 +403,7 @@ class DataRequestAdmin(admin.ModelAdmin):
             context["sections"] = [
                 {"label": registration.name, "name": registration.model._meta.verbose_name_plural, "rows": rows}
                 for registration, rows in correctable_rows(subject)
+                if may_change(request.user, registration.model)
             ]
             return TemplateResponse(request, CORRECTION_TEMPLATE, context)
         label, pk = chosen.rsplit(":", 1)
@@ -402,6 +412,8 @@ class DataRequestAdmin(admin.ModelAdmin):
         except (CorrectionRefused, DecryptionError) as refusal:
             self.message_user(request, str(refusal), messages.ERROR)
             return HttpResponseRedirect(request.path)
+        if not may_change(request.user, row._meta.model):
+            raise PermissionDenied  # staff see and correct through a request only what they may change
         if request.method == "POST":
             data = request.POST.copy()
             data.pop("csrfmiddlewaretoken", None)
