@@ -615,3 +615,53 @@ def test_staff_who_are_not_superusers_cannot_correct_a_staff_accounts_data(offic
     assert client.post(url, {"full_name": "Attacker"}).status_code == 403
     theirs.refresh_from_db()
     assert theirs.full_name == "Victim"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs row locks and two connections")
+@pytest.mark.django_db(transaction=True)
+def test_an_erasure_that_runs_while_a_correction_is_saved_still_erases_the_corrected_values(layla, orders):
+    from django.db.models.signals import pre_save
+
+    from privacy_kit.rights.erasure import erase_subject
+    from tests.celery_processes import wait_until
+
+    mine, _ = orders
+    correcting = threading.current_thread()
+    started = threading.Event()
+    errors: list[BaseException] = []
+    waited: list[bool] = []
+
+    def lock_waiters() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # else a transaction sees its first snapshot
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            return cursor.fetchone()[0]
+
+    def hold_the_save(sender, instance, **kwargs):
+        if threading.current_thread() is correcting and not started.is_set():
+            started.set()
+            # The erasure's batch now waits for this row; without the lock it would run past it.
+            waited.append(wait_until(lambda: lock_waiters() > 0, timeout=10))
+
+    def erase():
+        try:
+            started.wait(30)
+            erase_subject(layla, reason="The customer asked.")
+        except BaseException as error:  # reported by the assertions below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    pre_save.connect(hold_the_save, sender=Order)
+    eraser = threading.Thread(target=erase)
+    eraser.start()
+    try:
+        correct(mine, {"full_name": "Layla H.", "phone": "0551", "address": "Riyadh"}, subject=layla)
+    finally:
+        pre_save.disconnect(hold_the_save, sender=Order)
+        eraser.join(60)
+    assert errors == [] and waited == [True]
+    erased = Order.objects.get(pk=mine.pk)
+    assert (erased.full_name, erased.phone, erased.address or "") == ("", "", "")
