@@ -665,3 +665,45 @@ def test_an_erasure_that_runs_while_a_correction_is_saved_still_erases_the_corre
     assert errors == [] and waited == [True]
     erased = Order.objects.get(pk=mine.pk)
     assert (erased.full_name, erased.phone, erased.address or "") == ("", "", "")
+
+
+# -- odd bodies posted to the my-data correction -------------------------------------
+
+
+def test_a_forged_field_name_is_shown_escaped_and_cut_short(logged_in, orders):
+    before = snapshot()
+    name = "<img src=x onerror=alert(1)>" + "x" * 100
+    response = logged_in.post(CORRECT, correction(orders[0], **{name: "1"}))
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "x" * 60 not in page
+    nothing_changed(before)
+
+
+def test_a_json_body_corrects_nothing(logged_in, orders):
+    before = snapshot()
+    response = logged_in.post(CORRECT, correction(orders[0]), content_type="application/json")
+    assert response.status_code in (400, 403)
+    nothing_changed(before)
+    assert not DataRequest.objects.filter(status=Status.FULFILLED).exists()
+
+
+def test_a_file_posted_with_a_correction_is_not_stored_and_the_values_are_checked_alone(logged_in, orders):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    mine, _ = orders
+    upload = SimpleUploadedFile("full_name.txt", b"Omar", content_type="text/plain")
+    response = logged_in.post(CORRECT, {**correction(mine), "full_name": upload})
+    # A file where a value is due is no value: the form asks for the name, nothing changes.
+    assert response.status_code == 400
+    mine.refresh_from_db()
+    assert mine.full_name == "Layla"
+
+
+def test_an_overlong_value_is_refused_before_it_is_encrypted(logged_in, orders):
+    before = snapshot()
+    response = logged_in.post(CORRECT, correction(orders[0], full_name="L" * 101, address="A" * 100_000))
+    assert response.status_code == 400
+    assert "Ensure this value has at most 100 characters" in response.content.decode()
+    nothing_changed(before)
