@@ -90,7 +90,8 @@ def subject_row(subject: Any, label: str, pk: Any, *, lock: bool = False) -> mod
     """Return the row ``pk`` of the registered model ``label`` if it is the subject's; else raise ``CorrectionRefused``.
 
     A row of another subject, and a row that does not exist, are refused alike
-    (``foreign``): whether someone else's row exists is not told.
+    (``foreign``): whether someone else's row exists is not told. ``lock`` reads it
+    under a row lock, inside the caller's transaction.
     """
     registration = _registration(str(label))
     model = registration.model
@@ -100,8 +101,10 @@ def subject_row(subject: Any, label: str, pk: Any, *, lock: bool = False) -> mod
         key = None
     row = None
     if key is not None:
-        rows = model._base_manager.filter(pk=key, **{str(registration.subject_path): subject.pk})
-        row = (rows.select_for_update(of=("self",)) if lock else rows).first()
+        if lock:
+            # The row alone (not the rows of its subject path), then read again after the lock.
+            list(model._base_manager.select_for_update().filter(pk=key).values_list("pk"))
+        row = model._base_manager.filter(pk=key, **{str(registration.subject_path): subject.pk}).first()
     if row is None:
         raise CorrectionRefused(_("That entry is not one of yours."), foreign=True)
     return row
