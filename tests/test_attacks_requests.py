@@ -707,3 +707,27 @@ def test_an_overlong_value_is_refused_before_it_is_encrypted(logged_in, orders):
     assert response.status_code == 400
     assert "Ensure this value has at most 100 characters" in response.content.decode()
     nothing_changed(before)
+
+
+def test_the_staff_correction_without_the_csrf_token_is_refused(admin_user, layla, orders):
+    from tests.two_factor import verify as verify_session
+
+    mine, _ = orders
+    client = Client(enforce_csrf_checks=True)
+    verify_session(client, admin_user)
+    request = verify(open_request(layla, kind=Kind.CORRECTION, channel=Channel.MAIL), method="id_document")
+    url = f"{REQUESTS}{request.pk}/correct/?row=testapp.Order:{mine.pk}"
+    assert client.post(url, {"full_name": "X", "phone": "", "address": ""}).status_code == 403
+    action = {"action": "fulfil_requests", "_selected_action": [request.pk], "post": "yes", "note": "x"}
+    assert client.post(REQUESTS, action).status_code == 403
+    mine.refresh_from_db()
+    request.refresh_from_db()
+    assert (mine.full_name, request.status) == ("Layla", Status.VERIFIED)
+
+
+@pytest.mark.parametrize("name", ["password", "is_staff", "is_superuser", "is_active", "last_login"])
+def test_the_fields_that_control_an_account_cannot_be_made_correctable(django_user_model, name):
+    before = registry.registrations()
+    with pytest.raises(registry.RegistrationError, match="who may log in"):
+        registry.register(django_user_model, subject="id", category="personal", correctable=["email", name])
+    assert registry.registrations() == before
