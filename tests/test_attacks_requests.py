@@ -731,3 +731,11 @@ def test_the_fields_that_control_an_account_cannot_be_made_correctable(django_us
     with pytest.raises(registry.RegistrationError, match="who may log in"):
         registry.register(django_user_model, subject="id", category="personal", correctable=["email", name])
     assert registry.registrations() == before
+
+
+def test_the_copy_download_without_the_csrf_token_is_refused(layla):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(layla)
+    url = f"/privacy/my-data/requests/{prepared_copy(layla).pk}/download/"
+    assert client.post(url, {"password": PASSWORD}).status_code == 403
+    assert not SecurityEvent.objects.filter(kind="export").exists()
