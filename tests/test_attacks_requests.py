@@ -739,3 +739,25 @@ def test_the_copy_download_without_the_csrf_token_is_refused(layla):
     url = f"/privacy/my-data/requests/{prepared_copy(layla).pk}/download/"
     assert client.post(url, {"password": PASSWORD}).status_code == 403
     assert not SecurityEvent.objects.filter(kind="export").exists()
+
+
+def test_a_second_erasure_request_of_an_erased_account_is_fulfilled_without_undoing_anything(
+    layla, admin_user, orders, django_capture_on_commit_callbacks
+):
+    from privacy_kit.models import ErasureRecord
+
+    mine, _ = orders
+    first, second = (
+        verify(open_request(layla, kind=Kind.ERASURE, channel=Channel.MAIL), method="id_document") for _ in range(2)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        fulfil(first, by=admin_user)
+    with pytest.raises(RequestError, match="cannot be fulfilled"):
+        fulfil(first, by=admin_user)  # the same request twice
+    with django_capture_on_commit_callbacks(execute=True):
+        fulfil(second, by=admin_user)
+    assert second.status == Status.FULFILLED
+    assert set(ErasureRecord.objects.values_list("status", flat=True)) == {"done"}
+    assert not ErasureRecord.objects.exclude(subject_key="").exists()  # no subject's pk left in the ledger
+    layla.refresh_from_db()
+    assert not layla.is_active and Order.objects.get(pk=mine.pk).full_name == ""
