@@ -103,3 +103,49 @@ def test_a_deleted_request_gets_no_alert_and_its_old_alerts_do_not_block_another
     assert send_deadline_alerts() == []
     second = request_of(layla, timezone.now() - 23 * DAY - HOUR)
     assert [alert.record.pk for alert in send_deadline_alerts()] == [second.pk]
+
+
+@pytest.mark.django_db
+def test_a_receiver_that_fails_on_one_record_does_not_keep_the_alerts_of_the_others_from_going(layla):
+    from privacy_kit.signals import deadline_alert
+
+    request = request_of(layla, timezone.now() - 23 * DAY - HOUR)  # the request clock runs first
+    record = breach(timezone.now() - 50 * HOUR)
+
+    def fails_on_requests(sender, **kwargs):
+        if sender is DataRequest:
+            raise RuntimeError("receiver down")
+
+    deadline_alert.connect(fails_on_requests, dispatch_uid="tests.fails_on_requests")
+    try:
+        with pytest.raises(RuntimeError):  # the run still fails, for the beat's log
+            send_deadline_alerts()
+    finally:
+        deadline_alert.disconnect(dispatch_uid="tests.fails_on_requests")
+    # The breach's 72 hours do not wait for a receiver of requests.
+    assert list(DeadlineAlert.objects.values_list("clock", "record_id")) == [("breach", record.pk)]
+    assert [message.subject for message in admin_mail()] and all(
+        f"#{record.pk}" in message.subject for message in admin_mail()
+    )
+    assert [alert.record.pk for alert in send_deadline_alerts()] == [request.pk]
+
+
+@pytest.mark.django_db
+def test_an_integrity_error_in_a_receiver_is_no_alert_already_sent(layla):
+    from django.db import IntegrityError
+
+    from privacy_kit.signals import deadline_alert
+
+    breach(timezone.now() - 50 * HOUR)
+
+    def breaks_a_constraint(sender, **kwargs):
+        raise IntegrityError("the receiver's own table")
+
+    deadline_alert.connect(breaks_a_constraint, dispatch_uid="tests.breaks_a_constraint")
+    try:
+        with pytest.raises(IntegrityError):
+            send_deadline_alerts()
+    finally:
+        deadline_alert.disconnect(dispatch_uid="tests.breaks_a_constraint")
+    assert not DeadlineAlert.objects.exists() and admin_mail() == []
+    assert len(send_deadline_alerts()) == 1
