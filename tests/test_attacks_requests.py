@@ -761,3 +761,43 @@ def test_a_second_erasure_request_of_an_erased_account_is_fulfilled_without_undo
     assert not ErasureRecord.objects.exclude(subject_key="").exists()  # no subject's pk left in the ledger
     layla.refresh_from_db()
     assert not layla.is_active and Order.objects.get(pk=mine.pk).full_name == ""
+
+
+@pytest.mark.parametrize("number", ["9" * 30, str(2**63), "-1", "0"])
+def test_an_out_of_range_id_is_refused_like_another_users(logged_in, layla, orders, number):
+    before = snapshot()
+    assert logged_in.post(CORRECT, {**correction(orders[0]), "row": number}).status_code == 403
+    if number.isdigit():
+        url = f"/privacy/my-data/requests/{number}/download/"
+        assert logged_in.post(url, {"password": PASSWORD}).status_code == 403
+    nothing_changed(before)
+    assert not SecurityEvent.objects.filter(kind="export", detail="own data").exists()
+
+
+def test_a_forged_change_form_changes_only_the_note_of_an_open_request_and_nothing_of_a_closed_one(admin_user, layla):
+    from privacy_kit.requests import refuse
+    from tests.two_factor import verify as verify_session
+
+    client = Client()
+    verify_session(client, admin_user)
+    request = open_request(layla, kind=Kind.ERASURE, channel=Channel.MAIL)
+    forged = {
+        "note": "Asked by mail.",
+        "status": "fulfilled",
+        "identity_verified_at": "2020-01-01 00:00",
+        "due_at": "2099-01-01 00:00",
+        "extended_until": "2099-01-01 00:00",
+        "evidence": '{"action": "erasure_queued"}',
+        "subject": admin_user.pk,
+        "_save": "Save",
+    }
+    before = DataRequest.objects.values().get(pk=request.pk)
+    client.post(f"{REQUESTS}{request.pk}/change/", forged)
+    after = DataRequest.objects.values().get(pk=request.pk)
+    assert after == {**before, "note": "Asked by mail."}
+    closed = refuse(open_request(layla, kind=Kind.ACCESS, channel=Channel.MAIL), reason="unreasonable")
+    before = DataRequest.objects.values().get(pk=closed.pk)
+    assert client.post(f"{REQUESTS}{closed.pk}/change/", forged).status_code == 403
+    assert DataRequest.objects.values().get(pk=closed.pk) == before
+    layla.refresh_from_db()
+    assert layla.is_active
