@@ -801,3 +801,25 @@ def test_a_forged_change_form_changes_only_the_note_of_an_open_request_and_nothi
     assert DataRequest.objects.values().get(pk=closed.pk) == before
     layla.refresh_from_db()
     assert layla.is_active
+
+
+@pytest.mark.parametrize(
+    "action, data",
+    [
+        ("verify_requests", {"method": "session_password"}),
+        ("extend_requests", {"days": 31, "reason": "Archive."}),
+        ("extend_requests", {"days": 0, "reason": "Archive."}),
+        ("extend_requests", {"days": 10, "reason": "   "}),
+        ("refuse_requests", {"reason": "because", "note": ""}),
+        ("refuse_requests", {"reason": "other", "note": "  "}),
+    ],
+)
+def test_forged_values_in_the_action_forms_move_no_request(admin_user, layla, action, data):
+    from tests.two_factor import verify as verify_session
+
+    client = Client()
+    verify_session(client, admin_user)
+    request = open_request(layla, kind=Kind.ACCESS, channel=Channel.MAIL)
+    before = DataRequest.objects.values().get(pk=request.pk)
+    client.post(REQUESTS, {"action": action, "_selected_action": [request.pk], "post": "yes", **data})
+    assert DataRequest.objects.values().get(pk=request.pk) == before
