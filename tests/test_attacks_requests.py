@@ -823,3 +823,14 @@ def test_forged_values_in_the_action_forms_move_no_request(admin_user, layla, ac
     before = DataRequest.objects.values().get(pk=request.pk)
     client.post(REQUESTS, {"action": action, "_selected_action": [request.pk], "post": "yes", **data})
     assert DataRequest.objects.values().get(pk=request.pk) == before
+
+
+def test_the_my_data_page_shows_no_internal_note_of_a_request(logged_in, layla, admin_user):
+    from privacy_kit.requests import refuse
+
+    note = "Fraud team: chargeback investigation 4711."
+    open_request(layla, kind=Kind.ACCESS, channel=Channel.PHONE, by=admin_user, note=note)
+    refuse(open_request(layla, kind=Kind.ERASURE, channel=Channel.MAIL), reason="other", note=note, by=admin_user)
+    page = logged_in.get("/privacy/my-data/").content.decode()
+    assert "investigation 4711" not in page and admin_user.get_username() not in page
+    assert "Refused: other (see the note)." in page
