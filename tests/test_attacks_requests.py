@@ -834,3 +834,14 @@ def test_the_my_data_page_shows_no_internal_note_of_a_request(logged_in, layla, 
     page = logged_in.get("/privacy/my-data/").content.decode()
     assert "investigation 4711" not in page and admin_user.get_username() not in page
     assert "Refused: other (see the note)." in page
+
+
+def test_no_one_deletes_a_request_in_the_admin_not_even_a_superuser_by_a_forged_post(admin_user, layla):
+    from tests.two_factor import verify as verify_session
+
+    client = Client()
+    verify_session(client, admin_user)
+    request = open_request(layla, kind=Kind.ACCESS, channel=Channel.MAIL)
+    assert client.post(f"{REQUESTS}{request.pk}/delete/", {"post": "yes"}).status_code == 403
+    client.post(REQUESTS, {"action": "delete_selected", "_selected_action": [request.pk], "post": "yes"})
+    assert DataRequest.objects.filter(pk=request.pk).exists()
