@@ -320,6 +320,10 @@ def _checked_transfers(label: str, transfers: Any) -> tuple[Transfer, ...]:
     return tuple(checked)
 
 
+#: The user model's fields that control the account, never corrected by its subject.
+ACCOUNT_CONTROL_FIELDS = frozenset({"password", "is_active", "is_staff", "is_superuser", "last_login", "date_joined"})
+
+
 def _checked_correctable(model: type[models.Model], names: Any) -> tuple[str, ...]:
     """Return the correctable field names; raise ``RegistrationError`` naming the first one a subject cannot correct."""
     label = model._meta.label
@@ -337,6 +341,11 @@ def _checked_correctable(model: type[models.Model], names: Any) -> tuple[str, ..
             raise RegistrationError(
                 f"{label}: correctable names {name!r}, which a subject cannot correct "
                 "(a primary key, a relation or a field that is not editable)."
+            )
+        if label == settings.AUTH_USER_MODEL and name in ACCOUNT_CONTROL_FIELDS:
+            raise RegistrationError(
+                f"{label}: correctable names {name!r}, which says who may log in and with which rights: "
+                "a subject cannot correct it."
             )
     return tuple(dict.fromkeys(checked))
 

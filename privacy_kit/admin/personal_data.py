@@ -39,6 +39,8 @@ MASK = "•••••"
 EXPORT_PERMISSION = "privacy_kit.export_personal_data"
 #: The ``fields`` entry of the AccessLog row of an export: all the customer's data.
 EXPORTED = "(export)"
+#: Closing an admin's account is an admin's decision, not a clerk's with delete rights on orders.
+STAFF_ERASURE_MSG = _("Only a superuser can erase a staff account. Nothing was erased.")
 #: The actions that act on the customer a row belongs to: offered only where rows belong to one.
 SUBJECT_ACTIONS = ("export_personal_data", "erase_subject")
 
@@ -91,6 +93,12 @@ def masked_column(field: models.Field) -> Callable[[Any], str]:
 
     column.__name__ = f"masked_{field.name}"
     return column
+
+
+def may_act_on(user: Any, subject: Any) -> bool:
+    """Return whether the staff ``user`` may erase or correct ``subject``: a staff account only a superuser may."""
+    staff_account = getattr(subject, "is_staff", False) or getattr(subject, "is_superuser", False)
+    return bool(user.is_superuser or not staff_account)
 
 
 class MaskedChangeList(ChangeList):
@@ -329,13 +337,8 @@ class PersonalDataAdmin(admin.ModelAdmin):
         subject = self._subject_of_one(request, queryset)
         if subject is None:
             return None
-        if (
-            getattr(subject, "is_staff", False) or getattr(subject, "is_superuser", False)
-        ) and not request.user.is_superuser:
-            # Closing an admin's account is an admin's decision, not a clerk's with delete rights on orders.
-            self.message_user(
-                request, _("Only a superuser can erase a staff account. Nothing was erased."), messages.ERROR
-            )
+        if not may_act_on(request.user, subject):
+            self.message_user(request, STAFF_ERASURE_MSG, messages.ERROR)
             return None
         form = reverify(request, EraseSubjectForm) if request.POST.get("post") else EraseSubjectForm(request)
         if form.is_bound and form.is_valid():

@@ -18,6 +18,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -37,6 +38,7 @@ from ..rights.erasure import ErasureRefused
 from ..security.access import record_access
 from ..two_factor.forms import ReverifyForm
 from ..two_factor.views import reverify
+from .personal_data import STAFF_ERASURE_MSG, may_act_on
 from .sites import site
 
 ACTION_TEMPLATE = "privacy_kit/admin/request_action.html"
@@ -132,6 +134,12 @@ class RepeatFilter(admin.SimpleListFilter):
         if self.value() == "no":
             return queryset.filter(repeat_of__isnull=True)
         return queryset
+
+
+def may_change(user: Any, model: Any) -> bool:
+    """Return whether the staff ``user`` has the change permission of ``model``."""
+    meta = model._meta
+    return bool(user.has_perm(f"{meta.app_label}.{get_permission_codename('change', meta)}"))
 
 
 @admin.register(DataRequest, site=site)
@@ -341,6 +349,8 @@ class DataRequestAdmin(admin.ModelAdmin):
                     str(_("Request #%(number)s is a correction: fulfil it on its page, with the corrected values."))
                     % {"number": item.pk}
                 )
+            if item.kind == DataRequest.Kind.ERASURE and not may_act_on(request.user, item.subject):
+                raise RequestError(f"#{item.pk}: {STAFF_ERASURE_MSG}")
             return fulfil(item, by=request.user, request=request, note=data["note"])
 
         return self._act(
@@ -375,6 +385,8 @@ class DataRequestAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, data_request) or data_request.subject is None:
             raise PermissionDenied
         subject = data_request.subject
+        if not may_act_on(request.user, subject):
+            raise PermissionDenied
         meta = self.model._meta
         change_url = reverse(
             f"{self.admin_site.name}:{meta.app_label}_{meta.model_name}_change", args=[data_request.pk]
@@ -391,6 +403,7 @@ class DataRequestAdmin(admin.ModelAdmin):
             context["sections"] = [
                 {"label": registration.name, "name": registration.model._meta.verbose_name_plural, "rows": rows}
                 for registration, rows in correctable_rows(subject)
+                if may_change(request.user, registration.model)
             ]
             return TemplateResponse(request, CORRECTION_TEMPLATE, context)
         label, pk = chosen.rsplit(":", 1)
@@ -399,6 +412,8 @@ class DataRequestAdmin(admin.ModelAdmin):
         except (CorrectionRefused, DecryptionError) as refusal:
             self.message_user(request, str(refusal), messages.ERROR)
             return HttpResponseRedirect(request.path)
+        if not may_change(request.user, row._meta.model):
+            raise PermissionDenied  # staff see and correct through a request only what they may change
         if request.method == "POST":
             data = request.POST.copy()
             data.pop("csrfmiddlewaretoken", None)

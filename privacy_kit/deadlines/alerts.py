@@ -26,6 +26,10 @@ class MailNotSent(Exception):
     """The mail to ADMINS could not go: the alert is rolled back, to be sent by the next run."""
 
 
+class ReceiverFailed(Exception):
+    """A ``deadline_alert`` receiver raised (the error is the cause): that alert is rolled back."""
+
+
 @dataclass(frozen=True)
 class SentAlert:
     """An alert sent by this run: its row, the record, and the time left (negative once overdue)."""
@@ -46,9 +50,17 @@ class SentAlert:
 def send_alert(clock: Clock, threshold: Threshold, record: Any, alert: DeadlineAlert, now: datetime.datetime) -> None:
     """Send ``deadline_alert`` for one record and mail ADMINS, with no personal data in the mail."""
     left = alert.due_at - now
-    deadline_alert.send(
-        sender=clock.model, record=record, clock=clock.name, threshold=threshold.name, due_at=alert.due_at, left=left
-    )
+    try:
+        deadline_alert.send(
+            sender=clock.model,
+            record=record,
+            clock=clock.name,
+            threshold=threshold.name,
+            due_at=alert.due_at,
+            left=left,
+        )
+    except Exception as error:
+        raise ReceiverFailed from error
     context = {
         "record": clock.describe(record),
         "record_id": record.pk,
@@ -75,10 +87,13 @@ def send_deadline_alerts(now: datetime.datetime | None = None) -> list[SentAlert
     time gets the 6-hour alert, not the 24-hour one as well. The alert's row is
     inserted, then the alert sent, in one transaction: a second process that
     tries the same alert meanwhile waits on the row and then finds it there. A
-    mail that cannot go rolls the row back, so the next run sends it again.
+    mail that cannot go rolls the row back, so the next run sends it again. A
+    receiver of ``deadline_alert`` that raises rolls back that alert only: the
+    others are sent, then the first error is raised.
     """
     now = now or timezone.now()
     sent: list[SentAlert] = []
+    failures: list[BaseException] = []
     for clock in clocks():
         soon = clock.records().filter(**{f"{DUE}__lte": now + clock.horizon})
         records = list(soon.order_by(DUE, "pk"))
@@ -97,13 +112,34 @@ def send_deadline_alerts(now: datetime.datetime | None = None) -> list[SentAlert
                 continue
             try:
                 with transaction.atomic(using=using):
-                    alert = DeadlineAlert.objects.create(
-                        clock=clock.name, record_id=record.pk, threshold=threshold.name, due_at=due_at, sent_at=now
-                    )
+                    try:
+                        # In a savepoint of its own: only the alert's row says another run sent it.
+                        with transaction.atomic(using=using):
+                            alert = DeadlineAlert.objects.create(
+                                clock=clock.name,
+                                record_id=record.pk,
+                                threshold=threshold.name,
+                                due_at=due_at,
+                                sent_at=now,
+                            )
+                    except IntegrityError:
+                        continue  # another run sent it
                     send_alert(clock, threshold, record, alert, now)
-            except IntegrityError:
-                continue  # another run sent it
             except MailNotSent:
                 continue
+            except ReceiverFailed as failed:
+                # Rolled back, for the next run; the other records' alerts still go.
+                error = failed.__cause__ or failed
+                logger.error(
+                    "A receiver of the %s alert of %s #%s failed (%s).",
+                    threshold.name,
+                    clock.name,
+                    record.pk,
+                    type(error).__name__,
+                )
+                failures.append(error)
+                continue
             sent.append(SentAlert(alert, record, due_at - now))
+    if failures:
+        raise failures[0]
     return sent

@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from django import forms
-from django.db import models
+from django.db import models, router, transaction
 from django.forms.models import modelform_factory
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -86,11 +86,12 @@ def correctable_rows(subject: Any, *, limit: int = 20) -> list[tuple[registry.Re
     return found
 
 
-def subject_row(subject: Any, label: str, pk: Any) -> models.Model:
+def subject_row(subject: Any, label: str, pk: Any, *, lock: bool = False) -> models.Model:
     """Return the row ``pk`` of the registered model ``label`` if it is the subject's; else raise ``CorrectionRefused``.
 
     A row of another subject, and a row that does not exist, are refused alike
-    (``foreign``): whether someone else's row exists is not told.
+    (``foreign``): whether someone else's row exists is not told. ``lock`` reads it
+    under a row lock, inside the caller's transaction.
     """
     registration = _registration(str(label))
     model = registration.model
@@ -100,6 +101,9 @@ def subject_row(subject: Any, label: str, pk: Any) -> models.Model:
         key = None
     row = None
     if key is not None:
+        if lock:
+            # The row alone (not the rows of its subject path), then read again after the lock.
+            list(model._base_manager.select_for_update().filter(pk=key).values_list("pk"))
         row = model._base_manager.filter(pk=key, **{str(registration.subject_path): subject.pk}).first()
     if row is None:
         raise CorrectionRefused(_("That entry is not one of yours."), foreign=True)
@@ -117,7 +121,27 @@ def correct(
     nothing is changed.
     """
     registration = _registration(obj._meta.label)
-    subject_row(subject, obj._meta.label, obj.pk)  # the row is the subject's, read from the database
+    with transaction.atomic(using=router.db_for_write(obj._meta.model)):
+        # The row is the subject's, read from the database under a lock that an erasure's batch waits for.
+        subject_row(subject, obj._meta.label, obj.pk, lock=True)
+        _refuse_if_erased(subject)
+        return _apply(registration, obj, data, subject=subject, by=by, request=request)
+
+
+def _refuse_if_erased(subject: Any) -> None:
+    """Refuse a correction of a subject whose erasure is recorded: it would write their data back."""
+    from ..models import ErasureRecord
+    from ..rights.erasure import subject_reference
+
+    if ErasureRecord.objects.filter(subject_ref=subject_reference(subject.pk)).exists():
+        raise CorrectionRefused(
+            _("This account is erased or being erased: its data cannot be corrected. Nothing was changed.")
+        )
+
+
+def _apply(
+    registration: registry.Registration, obj: models.Model, data: Any, *, subject: Any, by: Any, request: Any
+) -> list[str]:
     allowed = set(registration.correctable)
     unknown = sorted(str(name)[:50] for name in data if name not in allowed)
     if unknown:

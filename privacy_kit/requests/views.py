@@ -23,7 +23,15 @@ from django.views.decorators.http import require_POST
 from ..crypto import DecryptionError
 from ..models import SecurityEvent
 from ..rights.export import export_response
-from ..rights.views import FOREIGN_SUBJECT_MSG, ConfirmPasswordForm, _foreign_subject, _page, refuse_foreign
+from ..rights.views import (
+    FOREIGN_SUBJECT_MSG,
+    TOO_MANY_EXPORTS_MSG,
+    ConfirmPasswordForm,
+    _foreign_subject,
+    _page,
+    may_export,
+    refuse_foreign,
+)
 from .corrections import FORM_KEYS, CorrectionRefused, correction_form, subject_row
 from .models import DataRequest
 from .my_data import downloadable
@@ -103,6 +111,9 @@ def download_copy(request: HttpRequest, pk: Any) -> HttpResponse:
     if not password.is_valid():
         return _page(request, status=400, download_error=password.errors["password"][0])
     try:
-        return export_response(request, request.user)
+        with transaction.atomic():
+            if not may_export(request.user):
+                return _page(request, status=429, download_error=TOO_MANY_EXPORTS_MSG)
+            return export_response(request, request.user)
     except DecryptionError:
         return _page(request, status=500, download_error=EXPORT_FAILED_MSG)

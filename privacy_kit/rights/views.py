@@ -192,6 +192,21 @@ def my_data(request: HttpRequest) -> HttpResponse:
     return _page(request, **context)
 
 
+def may_export(user: Any) -> bool:
+    """Return whether the user may download their data once more this hour; call it in a transaction.
+
+    Locking the user's row makes parallel downloads take turns: each one counts the
+    exports recorded before it, and records its own before the next one counts. The
+    download of a copy staff prepared counts and is counted alike.
+    """
+    list(get_user_model()._base_manager.select_for_update().filter(pk=user.pk).values_list("pk"))
+    hour_ago = timezone.now() - datetime.timedelta(hours=1)
+    recent = SecurityEvent.objects.filter(
+        kind=SecurityEvent.Kind.EXPORT, user=user, created_at__gte=hour_ago, detail=OWN_DATA
+    ).aggregate(n=Count("pk"))["n"]
+    return bool(recent < app_settings.EXPORTS_PER_HOUR)
+
+
 @login_required
 @require_POST
 @never_cache
@@ -206,14 +221,7 @@ def export_data(request: HttpRequest) -> HttpResponse:
     data_request = verified_request(request, DataRequest.Kind.COPY)
     try:
         with transaction.atomic():
-            # Locking the user's row makes parallel downloads take turns: each one counts the
-            # exports recorded before it, and records its own before the next one counts.
-            list(get_user_model()._base_manager.select_for_update().filter(pk=request.user.pk).values_list("pk"))
-            hour_ago = timezone.now() - datetime.timedelta(hours=1)
-            recent = SecurityEvent.objects.filter(
-                kind=SecurityEvent.Kind.EXPORT, user=request.user, created_at__gte=hour_ago, detail=OWN_DATA
-            ).aggregate(n=Count("pk"))["n"]
-            if recent >= app_settings.EXPORTS_PER_HOUR:
+            if not may_export(request.user):
                 refuse(data_request, reason=str(DataRequest.RefusalReason.REPETITIVE), note=TOO_MANY_EXPORTS_NOTE)
                 return _page(request, status=429, export_error=TOO_MANY_EXPORTS_MSG)
             fulfil(data_request, request=request)
