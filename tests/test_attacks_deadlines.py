@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.core import mail
-from django.db import connection, connections
 from django.utils import timezone
 
 from privacy_kit.deadlines import send_deadline_alerts
-from privacy_kit.deadlines.clock import Clock
 from privacy_kit.models import DataRequest, DeadlineAlert
 from privacy_kit.requests import RequestError, fulfil, open_request, refuse, verify
 from tests.test_deadlines import ADMIN, ADMINS, DAY, HOUR, breach, request_of
@@ -30,42 +26,6 @@ def layla(django_user_model):
 
 def admin_mail():
     return [message for message in mail.outbox if message.to == [ADMIN]]
-
-
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="the PostgreSQL run is tests/test_deadlines.py's")
-@pytest.mark.django_db(transaction=True)
-def test_two_runs_at_once_on_sqlite_send_each_alert_once(monkeypatch):
-    record = breach(timezone.now() - 67 * HOUR)
-    # Both runs have read the alerts already sent (none) before either inserts its own.
-    both_read = threading.Barrier(2, timeout=30)
-    real = Clock.threshold_reached
-
-    def after_both_read(self, due_at, now):
-        both_read.wait()
-        return real(self, due_at, now)
-
-    monkeypatch.setattr(Clock, "threshold_reached", after_both_read)
-    results: list[list] = []
-    errors: list[BaseException] = []
-
-    def run():
-        try:
-            results.append(send_deadline_alerts())
-        except BaseException as error:  # reported by the assertions below
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-
-    assert errors == []
-    assert sorted(len(result) for result in results) == [0, 1]
-    assert list(DeadlineAlert.objects.values_list("record_id", "threshold")) == [(record.pk, "6h")]
-    assert len(mail.outbox) == 1
 
 
 @pytest.mark.django_db

@@ -249,10 +249,9 @@ def test_the_mail_in_arabic(settings):
     assert "72 ساعة" in message.body
 
 
-# -- two runs at once (PostgreSQL, real transactions) ----------------------------------
+# -- two runs at once (real transactions, on SQLite and PostgreSQL) --------------------------
 
 
-@needs_postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_runs_at_once_send_each_alert_once(monkeypatch):
     record = breach(timezone.now() - 67 * HOUR)
