@@ -48,7 +48,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR), str(BENCH_DIR.parent)]  # timing, privacy_kit, example_shop
 
 import django_setup  # noqa: E402
-from django_setup import default_database, postgres_admin  # noqa: E402
+from django_setup import admin_settings, default_database, postgres_admin  # noqa: E402
 from timing import best_alternating, clock  # noqa: E402
 
 REPEATS = 5
@@ -71,49 +71,8 @@ def configure(database: str, sqlite_path: Path) -> None:
     """Configure and set up Django with the benchmarked database as the default one."""
     django_setup.configure(
         {"default": default_database(database, sqlite_path, PG_DATABASE)},
-        INSTALLED_APPS=[
-            "django.contrib.auth",
-            "django.contrib.contenttypes",
-            "django.contrib.sessions",
-            "django.contrib.messages",
-            "privacy_kit.two_factor.apps.PrivacyAdminConfig",
-            "django_otp",
-            "django_otp.plugins.otp_totp",
-            "django_otp.plugins.otp_static",
-            "axes",
-            "privacy_kit",
-            "example_shop.shop",
-        ],
-        MIDDLEWARE=[
-            "django.contrib.sessions.middleware.SessionMiddleware",
-            "django.middleware.locale.LocaleMiddleware",
-            "django.middleware.csrf.CsrfViewMiddleware",
-            "django.contrib.auth.middleware.AuthenticationMiddleware",
-            "django_otp.middleware.OTPMiddleware",
-            "privacy_kit.middleware.ConsentMiddleware",
-            "django.contrib.messages.middleware.MessageMiddleware",
-            "axes.middleware.AxesMiddleware",
-        ],
-        AUTHENTICATION_BACKENDS=[
-            "axes.backends.AxesStandaloneBackend",
-            "django.contrib.auth.backends.ModelBackend",
-        ],
-        TEMPLATES=[
-            {
-                "BACKEND": "django.template.backends.django.DjangoTemplates",
-                "APP_DIRS": True,
-                "OPTIONS": {
-                    "context_processors": [
-                        "django.template.context_processors.request",
-                        "django.contrib.auth.context_processors.auth",
-                        "django.contrib.messages.context_processors.messages",
-                    ]
-                },
-            }
-        ],
+        **admin_settings(apps=["example_shop.shop"], locale=True),
         ROOT_URLCONF=URLCONF,
-        STATIC_URL="static/",
-        DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
         PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
         privacy_kit={"ADMIN_2FA_REQUIRED": True},
     )

@@ -40,7 +40,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR), str(BENCH_DIR.parent)]  # timing, privacy_kit, example_shop, tests
 
 import django_setup  # noqa: E402
-from django_setup import default_database, postgres_admin  # noqa: E402
+from django_setup import admin_settings, default_database, postgres_admin  # noqa: E402
 from timing import best_alternating, clock  # noqa: E402
 
 REPEATS = 5
@@ -58,46 +58,9 @@ def configure(database: str, hasher: str, sqlite_path: Path) -> None:
     """Configure and set up Django with the benchmarked database as the default one (the install block)."""
     django_setup.configure(
         {"default": default_database(database, sqlite_path, PG_DATABASE)},
-        INSTALLED_APPS=[
-            "django.contrib.auth",
-            "django.contrib.contenttypes",
-            "django.contrib.sessions",
-            "django.contrib.messages",
-            "privacy_kit.two_factor.apps.PrivacyAdminConfig",
-            "django_otp",
-            "django_otp.plugins.otp_totp",
-            "django_otp.plugins.otp_static",
-            "django_otp_webauthn",
-            "axes",
-            "privacy_kit",
-        ],
-        MIDDLEWARE=[
-            "django.contrib.sessions.middleware.SessionMiddleware",
-            "django.middleware.csrf.CsrfViewMiddleware",
-            "django.contrib.auth.middleware.AuthenticationMiddleware",
-            "django_otp.middleware.OTPMiddleware",
-            "privacy_kit.middleware.ConsentMiddleware",
-            "django.contrib.messages.middleware.MessageMiddleware",
-            "axes.middleware.AxesMiddleware",
-        ],
-        AUTHENTICATION_BACKENDS=["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"],
+        **admin_settings(apps=["django_otp_webauthn"]),
         AXES_RESET_ON_SUCCESS=False,
-        TEMPLATES=[
-            {
-                "BACKEND": "django.template.backends.django.DjangoTemplates",
-                "APP_DIRS": True,
-                "OPTIONS": {
-                    "context_processors": [
-                        "django.template.context_processors.request",
-                        "django.contrib.auth.context_processors.auth",
-                        "django.contrib.messages.context_processors.messages",
-                    ]
-                },
-            }
-        ],
         ROOT_URLCONF=URLCONF,
-        STATIC_URL="static/",
-        DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
         # One hasher a process: with another first, Django would re-hash the password at the first login.
         PASSWORD_HASHERS=[HASHERS[hasher]],
         OTP_WEBAUTHN_RP_ID="localhost",

@@ -30,6 +30,52 @@ def default_database(database: str, sqlite_path: Path, postgres_name: str) -> di
     }
 
 
+def admin_settings(*, apps: list[str], locale: bool = False) -> dict[str, Any]:
+    """Return the settings of a project with privacy_kit's admin as README installs it, ``apps`` added."""
+    middleware = [
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        *(["django.middleware.locale.LocaleMiddleware"] if locale else []),
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django_otp.middleware.OTPMiddleware",
+        "privacy_kit.middleware.ConsentMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+        "axes.middleware.AxesMiddleware",
+    ]
+    return {
+        "INSTALLED_APPS": [
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django.contrib.sessions",
+            "django.contrib.messages",
+            "privacy_kit.two_factor.apps.PrivacyAdminConfig",
+            "django_otp",
+            "django_otp.plugins.otp_totp",
+            "django_otp.plugins.otp_static",
+            "axes",
+            "privacy_kit",
+            *apps,
+        ],
+        "MIDDLEWARE": middleware,
+        "AUTHENTICATION_BACKENDS": ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"],
+        "TEMPLATES": [
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "APP_DIRS": True,
+                "OPTIONS": {
+                    "context_processors": [
+                        "django.template.context_processors.request",
+                        "django.contrib.auth.context_processors.auth",
+                        "django.contrib.messages.context_processors.messages",
+                    ]
+                },
+            }
+        ],
+        "STATIC_URL": "static/",
+        "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
+    }
+
+
 def postgres_admin(statement: str) -> None:
     """Run one statement outside any transaction (CREATE or DROP DATABASE) on the PostgreSQL server."""
     import psycopg
