@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import crypto, registry
 from .crypto import keyring
-from .deadlines.clock import DUE, Clock, breach_clock, has_requests, request_clock, time_left
+from .deadlines.clock import DUE, Clock, breach_clock, request_clock, time_left
 from .keys import providers
 from .keys.models import SubjectKey
 from .keys.store import key_database
@@ -177,7 +177,7 @@ def dashboard_context(now: datetime.datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     return {
         "now": now,
-        "requests": clock_section(request_clock(), now) if has_requests() else None,
+        "requests": clock_section(request_clock(), now),
         "breaches": clock_section(breach_clock(), now),
         "policies": purge_section(now),
         "failures": recent_failures(now),

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.apps import apps
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -128,21 +127,9 @@ def request_clock() -> Clock:
     )
 
 
-def has_requests() -> bool:
-    """Return whether the data-subject requests are part of this privacy_kit."""
-    try:
-        apps.get_model("privacy_kit", "DataRequest")
-    except LookupError:
-        return False
-    return True
-
-
 def clocks() -> list[Clock]:
     """Return every clock: data-subject requests and breaches."""
-    found = [breach_clock()]
-    if has_requests():
-        found.insert(0, request_clock())
-    return found
+    return [request_clock(), breach_clock()]
 
 
 def time_left(clock: Clock, due_at: datetime.datetime, now: datetime.datetime) -> str:
