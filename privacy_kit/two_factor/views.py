@@ -20,7 +20,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from ..conf import app_settings
 from . import passkeys
@@ -167,6 +167,7 @@ NOT_VERIFIED = _("Log in with your password and an existing factor first.")
 
 @never_cache
 @csrf_protect
+@require_http_methods(["GET", "HEAD", "POST"])
 def passkey_list(request: HttpRequest, site: PrivacyAdminSite) -> HttpResponse:
     """List the user's passkeys and add one, named; the browser makes it (``passkey_registration_options``)."""
     if not site.has_permission(request):
