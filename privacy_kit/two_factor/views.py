@@ -148,8 +148,16 @@ def regenerate_backup_codes(request: HttpRequest, site: PrivacyAdminSite) -> Htt
 @csrf_protect
 @require_POST
 def passkey_login_options(request: HttpRequest, site: PrivacyAdminSite) -> JsonResponse:
-    """Return a passkey challenge for the login page; the login form then checks the password and the passkey."""
-    return JsonResponse(passkeys.login_options(request))
+    """Return a passkey challenge for the login page; the login form then checks the password and the passkey.
+
+    The challenge goes to the browser in a signed cookie, not in a session: an anonymous
+    caller, however many times they call, writes nothing on the server.
+    """
+    options, state = passkeys.login_options(request)
+    response = JsonResponse(options)
+    login_path = reverse("admin:login", current_app=site.name)
+    passkeys.set_login_state(response, state, path=login_path, secure=request.is_secure())
+    return response
 
 
 @never_cache
