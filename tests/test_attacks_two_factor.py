@@ -257,3 +257,49 @@ def test_two_logins_racing_one_challenge_verify_one_session_only(staff):
         second.cookies[name] = value
     assert refused(second.post(LOGIN, form))
     assert is_verified_session(first)
+
+
+# django-otp-webauthn's own views, mounted as its documentation shows (passwordless login off).
+# They do what privacy_kit's pages refuse; the guarantee is that `manage.py check` says so (W044).
+
+WEBAUTHN = "/webauthn/"
+
+
+def warned_of_mounted_webauthn_urls():
+    from privacy_kit.checks import W044, W044_MOUNTED_MSG, check_passkeys
+
+    return [m.msg for m in check_passkeys() if m.id == W044] == [W044_MOUNTED_MSG]
+
+
+@pytest.mark.urls("tests.urls_passwordless")
+def test_its_registration_adds_an_unrecorded_first_factor_for_a_password_only_user_and_check_says_so(colleague):
+    client = Client()
+    client.force_login(colleague)  # the password, no device yet
+    begin = client.post(f"{WEBAUTHN}registration/begin/")
+    answer = SoftAuthenticator().create(begin.json())
+    client.post(f"{WEBAUTHN}registration/complete/", data=answer, content_type="application/json")
+    assert WebAuthnCredential.objects.filter(user=colleague).exists()
+    assert not SecurityEvent.objects.filter(kind=SecurityEvent.Kind.DEVICE_ADDED, user=colleague).exists()
+    assert warned_of_mounted_webauthn_urls()
+
+
+@pytest.mark.urls("tests.urls_passwordless")
+def test_its_authentication_verifies_a_password_only_session_uncounted_and_check_says_so(staff, laptop):
+    client = Client()
+    client.force_login(staff)  # the password (say at the shop's login page), no second factor
+    for _ in range(3):  # passkeys that are not staff's
+        begin = client.post(f"{WEBAUTHN}authentication/begin/")
+        answer = SoftAuthenticator().get(begin.json())
+        client.post(f"{WEBAUTHN}authentication/complete/", data=answer, content_type="application/json")
+    assert failures() == 0  # django-axes heard of none
+    begin = client.post(f"{WEBAUTHN}authentication/begin/")
+    answer = laptop.get(begin.json(), user_verified=False)  # no fingerprint, no PIN
+    client.post(f"{WEBAUTHN}authentication/complete/", data=answer, content_type="application/json")
+    assert DEVICE_ID_SESSION_KEY in client.session
+    assert warned_of_mounted_webauthn_urls()
+
+
+def test_the_admins_own_passkey_pages_are_no_reason_for_the_warning():
+    from privacy_kit.checks import W044, check_passkeys
+
+    assert W044 not in [m.id for m in check_passkeys()]
