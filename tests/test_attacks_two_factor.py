@@ -5,6 +5,9 @@ stale browser would, through the real views, with tests/passkeys.py's authentica
 (real keys and signatures). What broke is fixed in the code; what held stays tested.
 """
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 
 from privacy_kit.models import SecurityEvent
 from tests.passkeys import SoftAuthenticator
+from tests.runs import settings_only
 from tests.test_passkeys import (
     ADMINS,
     LOGIN,
@@ -303,3 +307,69 @@ def test_the_admins_own_passkey_pages_are_no_reason_for_the_warning():
     from privacy_kit.checks import W044, check_passkeys
 
     assert W044 not in [m.id for m in check_passkeys()]
+
+
+# The INSTALLED_APPS entry of earlier versions, which reloads privacy_kit.admin in ready()
+
+SHOP_MODELS = """
+from django.db import models
+from privacy_kit.admin import PersonalDataAdmin  # at import time of models.py
+
+BASE_SEEN_BY_MODELS = PersonalDataAdmin
+
+
+class Note(models.Model):
+    text = models.TextField()
+
+    class Meta:
+        app_label = "noteshop"
+"""
+SHOP_ADMIN = """
+from django.contrib import admin
+from privacy_kit.admin import PersonalDataAdmin
+from .models import Note
+
+
+@admin.register(Note)
+class NoteAdmin(PersonalDataAdmin):
+    pass
+"""
+SHOP_CHECK = """
+import django
+django.setup()
+from django.contrib import admin
+import privacy_kit.admin
+from privacy_kit.admin.personal_data import PersonalDataAdmin
+from noteshop import models
+from noteshop.models import Note
+registered = admin.site._registry[Note]
+print(models.BASE_SEEN_BY_MODELS is PersonalDataAdmin is privacy_kit.admin.PersonalDataAdmin,
+      isinstance(registered, privacy_kit.admin.PersonalDataAdmin),
+      admin.site._registry is privacy_kit.admin.site._registry)
+"""
+
+
+@settings_only
+@pytest.mark.parametrize(
+    "admin_app",
+    ["privacy_kit.two_factor.apps.PrivacyAdminConfig", "privacy_kit.admin.apps.PrivacyAdminConfig"],
+    ids=["entry", "entry-of-earlier-versions"],
+)
+def test_a_shop_models_module_importing_personal_data_admin_keeps_one_class_under_each_entry(tmp_path, admin_app):
+    package = tmp_path / "noteshop"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "models.py").write_text(SHOP_MODELS)
+    (package / "admin.py").write_text(SHOP_ADMIN)
+    (tmp_path / "shop_settings.py").write_text(
+        "from tests.settings import *\n"
+        "INSTALLED_APPS = [name for name in INSTALLED_APPS if not name.endswith('PrivacyAdminConfig')]\n"
+        f"INSTALLED_APPS.insert(0, {admin_app!r})\n"
+        "INSTALLED_APPS.append('noteshop')\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "shop_settings", "PYTHONPATH": f"{tmp_path}:{BASE_DIR}"}
+    run = subprocess.run(
+        [sys.executable, "-c", SHOP_CHECK], env=env, capture_output=True, text=True, timeout=120, cwd=BASE_DIR
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["True", "True", "True"]
