@@ -19,7 +19,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 
 from privacy_kit.models import SecurityEvent
 from tests.passkeys import SoftAuthenticator
-from tests.runs import settings_only
+from tests.runs import ON_POSTGRES, settings_only
 from tests.test_passkeys import (
     ADMINS,
     LOGIN,
@@ -373,3 +373,58 @@ def test_a_shop_models_module_importing_personal_data_admin_keeps_one_class_unde
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split() == ["True", "True", "True"]
+
+
+# Re-verification of a user whose only device is a passkey (docs/admin.md: refused, never let through)
+
+
+def test_a_passkey_only_user_cannot_get_new_backup_codes_with_a_passkey_answer_or_a_guess(staff, laptop):
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.filter(user=staff).delete()
+    StaticDevice.objects.filter(user=staff).delete()
+    client = Client()
+    assert log_in_with_passkey(client, laptop).status_code == 302
+    options = client.post(LOGIN_OPTIONS).json()  # a challenge, answered, posted where a code goes
+    forged = {"otp_token": "", "passkey": laptop.get(options)}
+    url = "/admin/two-factor/backup-codes/new/"
+    assert client.post(url, forged).status_code == 200
+    assert client.post(url, {"otp_token": "123456"}).status_code == 200
+    assert client.post(url, {"otp_token": laptop.get(options)[:32]}).status_code == 200
+    assert not StaticDevice.objects.filter(user=staff).exists()
+    assert failures() == 2  # the guesses are counted; the empty code is a form error
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="two requests at once, each in its own connection: PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_two_threads_posting_one_answer_at_once_verify_one_session(django_user_model):
+    import threading
+
+    from django.db import connection
+
+    django_user_model.objects.create_superuser("staff", "staff@example.sa", PASSWORD)
+    synced = ZeroCounter()
+    assert add_passkey(verified_client(django_user_model.objects.get()), synced).status_code == 302
+    first = Client()
+    answer = synced.get(first.post(LOGIN_OPTIONS).json())
+    cookies = {name: morsel.value for name, morsel in first.cookies.items()}
+    form = {"username": "staff", "password": PASSWORD, "passkey": answer, "next": "/admin/"}
+    start, statuses = threading.Barrier(2), []
+
+    def log_in():
+        client = Client()
+        for name, value in cookies.items():
+            client.cookies[name] = value
+        start.wait()
+        try:
+            statuses.append(client.post(LOGIN, form).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=log_in) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 302]
