@@ -15,6 +15,7 @@ from django.contrib.sessions.models import Session
 from django.core import mail
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
 from privacy_kit.models import SecurityEvent
@@ -195,9 +196,6 @@ def test_a_passkey_named_with_markup_is_shown_escaped_and_kept_out_of_events_and
     event = SecurityEvent.objects.get(kind=SecurityEvent.Kind.DEVICE_ADDED)
     assert "<" not in event.detail and "alert" not in event.detail
     assert len(mail.outbox) == 1 and "alert(" not in mail.outbox[0].body + mail.outbox[0].subject
-    passkey = WebAuthnCredential.objects.get(user=staff)
-    change = client.get(f"/admin/django_otp_webauthn/webauthncredential/{passkey.pk}/change/")
-    assert "<script>alert(2)</script>" not in change.content.decode()
 
 
 # Lockouts
@@ -428,3 +426,64 @@ def test_two_threads_posting_one_answer_at_once_verify_one_session(django_user_m
     for thread in threads:
         thread.join()
     assert sorted(statuses) == [200, 302]
+
+
+# The devices in the admin
+
+
+def test_passkeys_have_no_admin_page_to_move_one_to_a_colleague(staff, colleague, laptop):
+    passkey = WebAuthnCredential.objects.get(user=staff)
+    client = verified_client(staff)  # a superuser
+    url = f"/admin/django_otp_webauthn/webauthncredential/{passkey.pk}/change/"
+    assert client.get(url).status_code == 404
+    client.post(url, {"user": colleague.pk, "name": passkey.name, "confirmed": "on"})
+    passkey.refresh_from_db()
+    assert passkey.user_id == staff.pk
+
+
+def test_an_authenticator_app_added_for_a_colleague_in_the_admin_is_recorded(
+    staff, colleague, settings, django_capture_on_commit_callbacks
+):
+    settings.ADMINS = ADMINS
+    client = verified_client(staff)  # a superuser: django-otp's own admin page adds devices
+    form = {
+        "user": colleague.pk,
+        "name": "planted",
+        "confirmed": "on",
+        "key": "3132333435363738393031323334353637383930",
+    }
+    form |= {"step": 30, "t0": 0, "digits": 6, "tolerance": 1, "drift": 0, "last_t": -1, "throttling_failure_count": 0}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/admin/otp_totp/totpdevice/add/", form)
+    planted = TOTPDevice.objects.filter(user=colleague, name="planted").first()
+    assert response.status_code == 302 and planted is not None
+    event = SecurityEvent.objects.get(kind=SecurityEvent.Kind.DEVICE_ADDED, user=colleague)
+    assert event.detail == f"otp_totp.TOTPDevice #{planted.pk}" and len(mail.outbox) == 1
+    # Renamed later: nothing new.
+    form |= {"name": "renamed"}
+    assert client.post(f"/admin/otp_totp/totpdevice/{planted.pk}/change/", form).status_code == 302
+    assert SecurityEvent.objects.filter(kind=SecurityEvent.Kind.DEVICE_ADDED).count() == 1
+
+
+def test_backup_codes_added_to_a_colleagues_device_in_the_admin_are_recorded(staff, colleague):
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    from privacy_kit.two_factor.backup_codes import replace_backup_codes
+
+    replace_backup_codes(colleague)
+    device = StaticDevice.objects.get(user=colleague)
+    tokens = list(device.token_set.all())
+    form = {"user": colleague.pk, "name": device.name, "confirmed": "on", "throttling_failure_count": 0}
+    prefix = "token_set"
+    form |= {f"{prefix}-TOTAL_FORMS": len(tokens) + 1, f"{prefix}-INITIAL_FORMS": len(tokens)}
+    form |= {f"{prefix}-MIN_NUM_FORMS": 0, f"{prefix}-MAX_NUM_FORMS": 1000}
+    for n, token in enumerate(tokens):
+        form |= {f"{prefix}-{n}-id": token.pk, f"{prefix}-{n}-device": device.pk, f"{prefix}-{n}-token": token.token}
+    form |= {f"{prefix}-{len(tokens)}-device": device.pk, f"{prefix}-{len(tokens)}-token": "planted1"}
+    before = SecurityEvent.objects.filter(kind=SecurityEvent.Kind.DEVICE_ADDED, user=colleague).count()
+    response = verified_client(staff).post(f"/admin/otp_static/staticdevice/{device.pk}/change/", form)
+    assert response.status_code == 302, response.context["errors"] if response.context else response
+    assert device.token_set.filter(token="planted1").exists()
+    events = SecurityEvent.objects.filter(kind=SecurityEvent.Kind.DEVICE_ADDED, user=colleague)
+    assert events.count() == before + 1
+    assert events.latest("pk").detail == f"otp_static.StaticDevice #{device.pk}, 1 backup codes added"

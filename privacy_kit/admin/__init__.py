@@ -56,6 +56,13 @@ def load_model_admins() -> None:
         from .lockouts import AccessAttemptAdmin  # django-axes's, with an unlock action
 
         loaded["AccessAttemptAdmin"] = AccessAttemptAdmin
+    if django_apps.is_installed("django_otp.plugins.otp_totp") and django_apps.is_installed(
+        "django_otp.plugins.otp_static"
+    ):
+        from .devices import StaticDeviceAdmin, TOTPDeviceAdmin  # django-otp's, recording devices given
+
+        loaded["StaticDeviceAdmin"] = StaticDeviceAdmin
+        loaded["TOTPDeviceAdmin"] = TOTPDeviceAdmin
     if django_apps.is_installed("django.contrib.auth"):
         from .users import UserAdmin  # django.contrib.auth's, with email and names masked
 
