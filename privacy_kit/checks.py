@@ -941,6 +941,15 @@ W044_HINT = (
     "Set OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False, or unmount django_otp_webauthn.urls: "
     "the admin's own passkey login asks for the password first."
 )
+W044_MOUNTED_MSG = (
+    "django-otp-webauthn's URLs are mounted: there a staff user with only a password adds a passkey as a first "
+    "factor with no device_added event or alert, and a password-only session is verified by a passkey without "
+    "user verification and without django-axes counting a refused one."
+)
+W044_MOUNTED_HINT = (
+    "Unmount django_otp_webauthn.urls: the admin's passkey pages (admin:two_factor_passkeys) add passkeys "
+    "after an existing factor, recorded, and its login checks the password and the passkey, counted."
+)
 W045 = "privacy_kit.W045"
 W045_MSG = "OTP_WEBAUTHN_RP_ID '{rp_id}' is an IP address: browsers make no passkey for one."
 W045_HINT = "Use a domain name: the shop's, or 'localhost' on a developer's machine."
@@ -996,18 +1005,24 @@ def check_passkeys(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         if host and rp_id and not _on_domain(host, rp_id):
             hint = W043_HINT.format(rp_id=rp_id)
             messages.append(checks.Warning(W043_MSG.format(origin=origin, rp_id=rp_id), hint=hint, id=W043))
-    if webauthn_settings.OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN and _passwordless_login_mounted():
-        messages.append(checks.Warning(W044_MSG, hint=W044_HINT, id=W044))
+    if _webauthn_urls_mounted():
+        if webauthn_settings.OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN:
+            messages.append(checks.Warning(W044_MSG, hint=W044_HINT, id=W044))
+        else:
+            messages.append(checks.Warning(W044_MOUNTED_MSG, hint=W044_MOUNTED_HINT, id=W044))
     return messages
 
 
-def _passwordless_login_mounted() -> bool:
+def _webauthn_urls_mounted() -> bool:
+    """Return whether django-otp-webauthn's own ceremony views (login or registration) are mounted."""
     from django.urls import NoReverseMatch, reverse
 
-    try:
-        reverse("otp_webauthn:credential-authentication-complete")
-    except NoReverseMatch:
-        return False
-    except Exception:  # a broken URLconf is reported by Django's own check (urls.E...)
-        return False
-    return True
+    for name in ("credential-authentication-complete", "credential-registration-complete"):
+        try:
+            reverse(f"otp_webauthn:{name}")
+        except NoReverseMatch:
+            continue
+        except Exception:  # a broken URLconf is reported by Django's own check (urls.E...)
+            return False
+        return True
+    return False

@@ -4,9 +4,6 @@ It keeps working. ``"privacy_kit.two_factor.apps.PrivacyAdminConfig"`` is the sa
 and Django loads privacy_kit's ModelAdmins for it as for any app's ``admin`` module.
 """
 
-import importlib
-import sys
-
 from ..two_factor import apps
 
 
@@ -15,7 +12,10 @@ class PrivacyAdminConfig(apps.PrivacyAdminConfig):
 
     def ready(self) -> None:
         # This entry imported privacy_kit.admin while INSTALLED_APPS was read, before a
-        # ModelAdmin could load (and autodiscovery finds a module imported already): run
-        # it again now, before autodiscovery imports the shop's admin modules that use it.
-        importlib.reload(sys.modules[__package__])
+        # ModelAdmin could load (and autodiscovery finds a module imported already): load
+        # them now, unless a shop module asked for one already. Not a reload: a class a
+        # shop imported stays the class its ModelAdmins are checked against.
+        from . import load_model_admins
+
+        load_model_admins()
         super().ready()

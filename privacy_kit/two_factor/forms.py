@@ -53,7 +53,7 @@ class TwoFactorLoginForm(ReportsFailedCodes, OTPAuthenticationFormMixin, AdminAu
         return devices.normalize_code(self.cleaned_data.get("otp_token") or "")
 
     def clean(self) -> dict[str, Any]:
-        # Taken out of the session before the password is checked: a challenge serves one attempt.
+        # Read before the password is checked; the login page then deletes it: a challenge serves one attempt.
         uses_passkey = bool(self.data.get("passkey")) and passkeys.passkeys_enabled() and self.request is not None
         state = passkeys.take_login_state(self.request) if uses_passkey else None
         cleaned_data = super().clean()

@@ -7,20 +7,26 @@ for a passkey of this site (``login_options``), and the login form checks the
 assertion against the passkeys of the user whose password it just checked
 (``verify_assertion``). No page of privacy_kit logs anyone in with a passkey alone.
 
-Each ceremony's challenge lives in the session and is taken out before it is
-checked, so an assertion or an attestation is good once. The models are imported in
-the functions: django-otp-webauthn is the optional ``passkeys`` extra.
+A registration's challenge lives in the session and is taken out before it is
+checked, so an attestation is good once. The login page's challenge is asked for by
+visitors who have no session yet: it lives in a signed cookie of that browser
+(``LOGIN_STATE_COOKIE``), so that a flood of visitors writes no session rows, and an
+assertion is good once because its challenge must be newer than the passkey's last use,
+checked with the passkey's row locked. The models are imported in the functions:
+django-otp-webauthn is the optional ``passkeys`` extra.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
+from django.core import signing
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from ..security.events import device_label, record_security_event, send_security_alert
@@ -35,7 +41,9 @@ APP = "django_otp_webauthn"
 PASSKEY_NAME_MAX_LENGTH = 64
 #: The session keys of a ceremony's state, one per ceremony: each is popped before use.
 REGISTRATION_STATE_SESSION_KEY = "privacy_kit_passkey_registration"
-LOGIN_STATE_SESSION_KEY = "privacy_kit_passkey_login"
+#: The login page's challenge, in a signed cookie of the browser that asked for it (no session row).
+LOGIN_STATE_COOKIE = "privacy_kit_passkey_login"
+LOGIN_STATE_SALT = "privacy_kit.two_factor.passkeys.login"
 #: What the login page sends in place of an assertion when the browser gave none (cancelled, timed out).
 CANCELLED = "cancelled"
 DEFAULT_PASSKEY_NAME = _("Passkey")
@@ -119,23 +127,45 @@ def register_passkey(request: HttpRequest, name: str, response: str) -> Abstract
     return device
 
 
-def login_options(request: HttpRequest) -> dict[str, Any]:
-    """Return the options for ``navigator.credentials.get()`` on the login page, keeping the challenge in the session.
+def login_options(request: HttpRequest) -> tuple[dict[str, Any], str]:
+    """Return the options for ``navigator.credentials.get()`` on the login page, and the challenge's cookie value.
 
     They name no credential and no user: the visitor has only typed a password so far,
-    which is checked with the assertion, in the same login form.
+    which is checked with the assertion, in the same login form. The caller sets the
+    cookie (``set_login_state``): nothing is written on the server for a visitor.
     """
     options, state = helper(request).authenticate_begin(user=None, require_user_verification=True)
-    request.session[LOGIN_STATE_SESSION_KEY] = state
-    return dict(options)
+    state = {"challenge": state["challenge"], "issued_at": time.time()}
+    return dict(options), signing.dumps(state, salt=LOGIN_STATE_SALT, compress=True)
+
+
+def set_login_state(response: HttpResponse, value: str, path: str, secure: bool) -> None:
+    """Give the browser the login challenge's cookie, good for django-otp-webauthn's ceremony timeout."""
+    response.set_cookie(
+        LOGIN_STATE_COOKIE, value, max_age=_login_timeout(), path=path, secure=secure, httponly=True, samesite="Lax"
+    )
 
 
 def take_login_state(request: HttpRequest) -> dict[str, Any] | None:
-    """Take the login page's passkey challenge out of the session: whatever happens next, it is used up."""
-    state = request.session.pop(LOGIN_STATE_SESSION_KEY, None)
-    # Saved now: a request that fails further on must not leave the challenge for another try.
-    request.session.save()
-    return state
+    """Return the login page's passkey challenge sent by this browser, if signed here and not expired.
+
+    The login page then deletes the cookie. A browser that sends it again gains nothing:
+    ``verify_assertion`` refuses a challenge older than the passkey's last use.
+    """
+    value = request.COOKIES.get(LOGIN_STATE_COOKIE)
+    if not value:
+        return None
+    try:
+        state = signing.loads(value, salt=LOGIN_STATE_SALT, max_age=_login_timeout())
+    except signing.BadSignature:  # forged, or expired (SignatureExpired is one)
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def _login_timeout() -> int:
+    from django_otp_webauthn.settings import app_settings as webauthn_settings
+
+    return int(webauthn_settings.OTP_WEBAUTHN_TIMEOUT_SECONDS)
 
 
 def verify_assertion(user: Any, state: dict[str, Any] | None, response: str, request: HttpRequest) -> Any:
@@ -159,6 +189,10 @@ def verify_assertion(user: Any, state: dict[str, Any] | None, response: str, req
                 .select_for_update()
                 .get(credential_id_sha256=model.get_credential_id_sha256(credential.raw_id))
             )
+            # Used once: a challenge from before the passkey's last use was answered already, or
+            # lost a race (a counter of 0, as synced passkeys keep it, would not tell).
+            if device.last_used_at is not None and float(state["issued_at"]) <= device.last_used_at.timestamp():
+                raise refused
             verified = verify_authentication_response(
                 credential=credential,
                 expected_challenge=base64url_to_bytes(state["challenge"]),

@@ -82,12 +82,15 @@ class PrivacyAdminSite(admin.AdminSite):
         """Log in with password and code; staff without a device go on to set one up."""
         if request.method == "GET" and self.needs_two_factor_setup(request):
             return self.two_factor_setup_redirect(request)
-        from .passkeys import passkeys_enabled
+        from . import passkeys
 
-        if passkeys_enabled():
+        if passkeys.passkeys_enabled():
             url = reverse("admin:two_factor_passkey_login_options", current_app=self.name)
             extra_context = {**(extra_context or {}), "passkey_options_url": url}
         response = super().login(request, extra_context)
+        if request.method == "POST" and passkeys.LOGIN_STATE_COOKIE in request.COOKIES:
+            # The passkey challenge served this attempt, whatever its outcome.
+            response.delete_cookie(passkeys.LOGIN_STATE_COOKIE, path=request.path, samesite="Lax")
         if request.method == "POST" and response.status_code == 302:
             # A staff session ends after a working day, whatever the site's session age.
             request.session.set_expiry(int(app_settings.ADMIN_SESSION_HOURS * 3600))

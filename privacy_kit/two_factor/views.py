@@ -20,7 +20,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from ..conf import app_settings
 from . import passkeys
@@ -148,8 +148,16 @@ def regenerate_backup_codes(request: HttpRequest, site: PrivacyAdminSite) -> Htt
 @csrf_protect
 @require_POST
 def passkey_login_options(request: HttpRequest, site: PrivacyAdminSite) -> JsonResponse:
-    """Return a passkey challenge for the login page; the login form then checks the password and the passkey."""
-    return JsonResponse(passkeys.login_options(request))
+    """Return a passkey challenge for the login page; the login form then checks the password and the passkey.
+
+    The challenge goes to the browser in a signed cookie, not in a session: an anonymous
+    caller, however many times they call, writes nothing on the server.
+    """
+    options, state = passkeys.login_options(request)
+    response = JsonResponse(options)
+    login_path = reverse("admin:login", current_app=site.name)
+    passkeys.set_login_state(response, state, path=login_path, secure=request.is_secure())
+    return response
 
 
 @never_cache
@@ -167,6 +175,7 @@ NOT_VERIFIED = _("Log in with your password and an existing factor first.")
 
 @never_cache
 @csrf_protect
+@require_http_methods(["GET", "HEAD", "POST"])
 def passkey_list(request: HttpRequest, site: PrivacyAdminSite) -> HttpResponse:
     """List the user's passkeys and add one, named; the browser makes it (``passkey_registration_options``)."""
     if not site.has_permission(request):
