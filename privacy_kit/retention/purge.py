@@ -245,7 +245,9 @@ def relaxed_commits(using: str) -> Iterator[None]:
     the run's record and whatever the connection does next commit as before.
     """
     connection = connections[using]
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        # Inside a caller's transaction nothing commits before the caller does, and the
+        # setting read there may be the transaction's own (SET LOCAL), not the session's.
         yield
         return
     with connection.cursor() as cursor:
@@ -255,13 +257,30 @@ def relaxed_commits(using: str) -> Iterator[None]:
     try:
         yield
     finally:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('synchronous_commit', %s, false)", [previous])
-        except DatabaseError:
-            # Only after an error: a broken connection takes the setting with it, and
-            # an aborted transaction undoes the SET when it rolls back.
-            pass
+        if interrupted_statement(connection):
+            # Interrupted inside a statement (Celery's soft time limit is a signal that raises
+            # wherever the worker is): the statement still runs in the server and the connection
+            # can send nothing more. Cancel it and close the connection, which takes the setting
+            # and the run's session locks with it; the run's record is written on a new one.
+            connection.connection.cancel()
+            connection.close()
+        else:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT set_config('synchronous_commit', %s, false)", [previous])
+            except DatabaseError:
+                # Only after an error: a broken connection takes the setting with it.
+                pass
+
+
+# libpq's PQTRANS_ACTIVE, as psycopg and psycopg2 report it: a statement is in flight.
+_STATEMENT_IN_FLIGHT = 1
+
+
+def interrupted_statement(connection: Any) -> bool:
+    """Say whether the connection's last statement is still running: an exception left it without its result."""
+    raw = connection.connection
+    return raw is not None and not raw.closed and raw.info.transaction_status == _STATEMENT_IN_FLIGHT
 
 
 def batch_transaction(using: str, *, locks_holds: bool) -> AbstractContextManager[Any]:

@@ -1,0 +1,243 @@
+"""Attacks on the purge engine's fast paths: one statement a batch, compiled once, commits relaxed.
+
+Each test tries to make a purge delete a row that must stay, leave a due row
+uncounted, skip a receiver, or leave ``synchronous_commit`` relaxed on a
+connection that goes on serving the shop. The policies are the test app's
+(``PurgeEvent`` by age, ``Order`` on the relationship basis).
+"""
+
+from __future__ import annotations
+
+import datetime
+import signal
+import sys
+import threading
+
+import psycopg
+import pytest
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import connection, transaction
+from django.db.models.signals import post_delete, pre_delete
+from django.utils import timezone
+
+from privacy_kit import registry
+from privacy_kit.models import LegalHold, PurgeRun
+from privacy_kit.retention import purge_policy
+from tests.celery_processes import wait_until
+from tests.testapp import privacy
+from tests.testapp.models import PurgeEvent
+
+pytestmark = pytest.mark.django_db
+NOW = timezone.now()
+on_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="synchronous_commit is PostgreSQL's")
+engine = sys.modules[purge_policy.__module__]
+
+
+def days_ago(days):
+    return NOW - datetime.timedelta(days=days)
+
+
+def age_policy_without_subject():
+    """PurgeEvent by age, nobody's rows: its batches take no lock and run as one compiled DELETE each."""
+    registry.register(
+        PurgeEvent,
+        subject=None,
+        category="behavioral",
+        personal_fields=["kind"],
+        retention=registry.Retention(basis="age", date_field="created_at", after_days=30),
+    )
+    return PurgeEvent._meta.label
+
+
+def events(keys, *, days=40, user=None):
+    PurgeEvent.objects.bulk_create(PurgeEvent(pk=key, user=user, kind="k", created_at=days_ago(days)) for key in keys)
+
+
+def keys():
+    return sorted(PurgeEvent.objects.values_list("pk", flat=True))
+
+
+def setting():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+def after_each_batch(monkeypatch, hook):
+    """Run ``hook(batch_number)`` after each batch of the next purge, as another client would between them."""
+
+    class Hooked(engine.KeyRanges):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.done = 0
+
+        def found(self, count):
+            super().found(count)
+            self.done += 1
+            hook(self.done)
+
+    monkeypatch.setattr(engine, "KeyRanges", Hooked)
+
+
+# -- receivers ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sender", [PurgeEvent, None], ids=["this-model", "any-model"])
+def test_a_receiver_connected_after_a_first_purge_hears_every_row_of_the_next(sender):
+    # The first purge of the process takes the fast path (nothing listens); the shop then
+    # connects receivers: the next purge must send both signals for every row it deletes.
+    name = age_policy_without_subject()
+    events(range(1, 6))
+    assert purge_policy(name, now=NOW, batch_size=2).deleted == 5
+    events(range(6, 11))
+    events([11], days=5)
+    heard = {"pre": [], "post": []}
+
+    def before(sender, instance, **kwargs):
+        if isinstance(instance, PurgeEvent):
+            heard["pre"].append(instance.pk)
+
+    def after(sender, instance, **kwargs):
+        if isinstance(instance, PurgeEvent):
+            heard["post"].append(instance.pk)
+
+    pre_delete.connect(before, sender=sender, weak=False)
+    post_delete.connect(after, sender=sender, weak=False)
+    try:
+        assert purge_policy(name, now=NOW, batch_size=2).deleted == 5
+    finally:
+        pre_delete.disconnect(before, sender=sender)
+        post_delete.disconnect(after, sender=sender)
+    assert sorted(heard["pre"]) == sorted(heard["post"]) == list(range(6, 11))
+    assert keys() == [11]
+    # Disconnected again, the fast path comes back and still deletes exactly the due rows.
+    events(range(12, 15))
+    assert purge_policy(name, now=NOW, batch_size=2).deleted == 3
+    assert keys() == [11]
+
+
+# -- keys ----------------------------------------------------------------------------
+
+
+def test_keys_at_the_compiled_statements_own_placeholders_negative_keys_and_wide_gaps():
+    # range_delete() compiles its DELETE with two placeholder keys near the bottom of the
+    # column's range and finds them again among the parameters: rows sitting on exactly those
+    # keys, negative keys, and gaps far larger than a batch must all be walked right.
+    name = age_policy_without_subject()
+    low = connection.ops.integer_field_range(PurgeEvent._meta.pk.get_internal_type())[0]
+    first = -(2**31) + 7 if low is None else low + 7
+    due = [first - 1, first, first + 1, first + 2, first + 3, -5, -1, 0, 1, 2, 10**6, 10**6 + 1, 10**12]
+    young = [first + 4, -3, 3, 10**6 + 2]
+    events(due)
+    events(young, days=5)
+    result = purge_policy(name, now=NOW, batch_size=2)
+    assert keys() == sorted(young)
+    assert result.deleted == len(due)
+    assert PurgeRun.objects.get().deleted == len(due)
+
+
+def test_rows_added_ahead_of_the_walk_go_and_rows_added_behind_it_stay(monkeypatch):
+    name = age_policy_without_subject()
+    events([1, 2, 3, 4, 1000, 1001])
+
+    def insert(batch):
+        if batch == 1:
+            # Ahead of the walk (inside its keys, in a gap it has not reached) and behind it (past its last key).
+            events([5, 500])
+            events([6], days=5)
+            events([2000, 2001])
+
+    after_each_batch(monkeypatch, insert)
+    result = purge_policy(name, now=NOW, batch_size=2)
+    assert keys() == [6, 2000, 2001]
+    assert result.deleted == 8 == PurgeRun.objects.get().deleted
+
+
+# -- legal holds between batches --------------------------------------------------
+
+
+def test_a_hold_placed_between_two_batches_keeps_every_later_row_of_its_subject(monkeypatch, django_user_model):
+    privacy.register()
+    first = django_user_model.objects.create_user("first")
+    later = django_user_model.objects.create_user("later")
+    # Alternate the two subjects' rows, one row a batch.
+    for key in range(1, 9):
+        events([key], user=first if key % 2 else later)
+
+    def hold(batch):
+        if batch == 1:
+            LegalHold.objects.create(subject=later, reason="dispute")
+
+    after_each_batch(monkeypatch, hold)
+    result = purge_policy(privacy.POLICY, now=NOW, batch_size=1)
+    assert keys() == [2, 4, 6, 8]
+    assert result.deleted == 4
+
+
+# -- the relaxed commits ---------------------------------------------------------
+
+
+@on_postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("relaxed", ["off", "local"])
+def test_a_setting_local_to_the_callers_transaction_does_not_outlive_it(relaxed):
+    # The caller relaxes its own transaction only (SET LOCAL) and purges inside it: once it
+    # commits, the connection's next transactions must commit as the session says.
+    name = age_policy_without_subject()
+    events(range(1, 4))
+    assert setting() == "on"
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL synchronous_commit TO {relaxed}")
+        assert purge_policy(name, now=NOW, batch_size=1).deleted == 3
+        assert setting() == relaxed
+    assert setting() == "on"
+    assert keys() == []
+
+
+@on_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_soft_time_limit_while_a_batch_waits_leaves_no_relaxed_connection_and_no_lock(request):
+    # Celery's soft time limit is a signal whose handler raises SoftTimeLimitExceeded, wherever
+    # the worker is: here while a batch's DELETE waits on a row another client has locked.
+    name = age_policy_without_subject()
+    events(range(1, 7))
+    blocker = psycopg.connect(**connection.get_connection_params(), autocommit=False)
+    request.addfinalizer(blocker.close)
+    blocker.execute("SELECT 1 FROM testapp_purgeevent WHERE id = 3 FOR UPDATE")
+
+    def soft_limit(signum, frame):
+        raise SoftTimeLimitExceeded()
+
+    previous = signal.signal(signal.SIGUSR1, soft_limit)
+    timer = threading.Timer(1.0, signal.pthread_kill, [threading.main_thread().ident, signal.SIGUSR1])
+    timer.start()
+    try:
+        with pytest.raises(BaseException) as raised:
+            purge_policy(name, now=NOW, batch_size=2)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGUSR1, previous)
+        blocker.rollback()
+    # The soft time limit itself, not an error of the connection it interrupted (which the task would retry).
+    assert raised.type is SoftTimeLimitExceeded
+    run = PurgeRun.objects.get()
+    assert (run.status, run.error, run.deleted) == ("failed", "SoftTimeLimitExceeded", 2)
+    # The connection is either gone (and its setting and session locks with it) or back to its own setting.
+    if connection.connection is not None and connection.is_usable():
+        assert setting() == "on"
+    connection.close_if_unusable_or_obsolete()
+    # No lock left behind on the policy: the next run is not skipped, and finishes the purge.
+
+    def lock_free():
+        [[taken]] = blocker.execute("SELECT pg_try_advisory_lock(%s)", [engine._lock_key(name)]).fetchall()
+        return taken
+
+    assert wait_until(lock_free, timeout=5)
+    blocker.execute("SELECT pg_advisory_unlock(%s)", [engine._lock_key(name)])
+    blocker.rollback()
+    # The interrupted DELETE was cancelled, not left to run once the row was free: rows 3 and 4 are still there.
+    assert keys() == [3, 4, 5, 6]
+    result = purge_policy(name, now=NOW, batch_size=2)
+    assert not result.skipped and keys() == []
+    assert setting() == "on"
