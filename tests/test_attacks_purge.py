@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import connection, transaction
+from django.db.models import ExpressionWrapper, F, TextField
 from django.db.models.signals import post_delete, pre_delete
 from django.utils import timezone
 
@@ -25,7 +26,8 @@ from privacy_kit.models import LegalHold, PurgeRun
 from privacy_kit.retention import purge_policy
 from tests.celery_processes import wait_until
 from tests.testapp import privacy
-from tests.testapp.models import PurgeEvent
+from tests.testapp.models import Order, PurgeEvent
+from tests.testapp.policies import register_orders
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now()
@@ -241,3 +243,38 @@ def test_a_soft_time_limit_while_a_batch_waits_leaves_no_relaxed_connection_and_
     result = purge_policy(name, now=NOW, batch_size=2)
     assert not result.skipped and keys() == []
     assert setting() == "on"
+
+
+# -- the relationship basis --------------------------------------------------------
+
+
+def stored_names(pks=None):
+    """The stored text of orders' full_name, empty once anonymized (read as stored: a row of nobody may not open)."""
+    rows = Order.objects.order_by("pk") if pks is None else Order.objects.filter(pk__in=pks).order_by("pk")
+    stored = rows.annotate(stored=ExpressionWrapper(F("full_name"), output_field=TextField()))
+    return list(stored.values_list("stored", flat=True))
+
+
+def test_a_customer_deleted_mid_run_leaves_no_personal_data_in_their_orders(monkeypatch, django_user_model):
+    register_orders()
+    gone = django_user_model.objects.create(username="gone", date_joined=days_ago(2000), last_login=days_ago(900))
+    for _ in range(3):
+        Order.objects.create(customer=gone, full_name="Salma Q.", phone="055", total=1, created_at=days_ago(1000))
+
+    def delete_the_customer(batch):
+        if batch == 1:
+            # The shop deletes the account (the orders keep their rows, customer set to NULL).
+            django_user_model.objects.filter(pk=gone.pk).delete()
+
+    after_each_batch(monkeypatch, delete_the_customer)
+    purge_policy("testapp.Order", now=NOW, batch_size=1)
+    assert stored_names() == ["", "", ""]
+
+
+def test_orders_of_nobody_expire_by_their_own_date_on_the_relationship_basis(django_user_model):
+    register_orders()
+    old = Order.objects.create(customer=None, full_name="Guest", phone="055", total=1, created_at=days_ago(1000))
+    recent = Order.objects.create(customer=None, full_name="Guest", phone="055", total=1, created_at=days_ago(10))
+    assert purge_policy("testapp.Order", now=NOW, batch_size=1).anonymized == 1
+    assert stored_names([old.pk]) == [""]
+    assert stored_names([recent.pk]) != [""]

@@ -168,7 +168,11 @@ def expired(
         subjects = inactive_users(since)
         if batch is not None:
             subjects = subjects.filter(pk__in=rows.values(registration.subject_path))
-        rows = rows.filter(**{f"{registration.subject_path}__in": subjects.values("pk")})
+        path = registration.subject_path
+        # A row of nobody (a guest's, or its user since deleted) has no relationship to last
+        # as long as: its own date ends its period, as on the age basis.
+        nobodys = Q(**{f"{path}__isnull": True, f"{retention.date_field}__lt": _limit(date_field, now, retention.days)})
+        rows = rows.filter(Q(**{f"{path}__in": subjects.values("pk")}) | nobodys)
     for path in registration.legal_hold_paths:
         rows = rows.exclude(**{f"{path}__in": held_subjects()})
     for relation in retention.keep_while_linked:
