@@ -24,6 +24,7 @@ from django.utils import timezone
 from privacy_kit import registry
 from privacy_kit.models import LegalHold, PurgeRun
 from privacy_kit.retention import purge_policy
+from tests import test_purge_workers as with_workers
 from tests.celery_processes import wait_until
 from tests.testapp import privacy
 from tests.testapp.models import Order, PurgeEvent
@@ -278,3 +279,68 @@ def test_orders_of_nobody_expire_by_their_own_date_on_the_relationship_basis(dja
     assert purge_policy("testapp.Order", now=NOW, batch_size=1).anonymized == 1
     assert stored_names([old.pk]) == [""]
     assert stored_names([recent.pk]) != [""]
+
+
+# -- the run's record ---------------------------------------------------------------
+
+# The workers, their Redis and the policy of tests/test_purge_workers.py.
+redis_server, publisher, queue, workers = (
+    with_workers.redis_server,
+    with_workers.publisher,
+    with_workers.queue,
+    with_workers.workers,
+)
+policy, people = with_workers.policy, with_workers.people
+load_events, snapshot, split, runs, send = (
+    with_workers.load_events,
+    with_workers.snapshot,
+    with_workers.split,
+    with_workers.runs,
+    with_workers.send,
+)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("subject", [None, "user"], ids=["autocommit-batches", "batches-locking-holds"])
+def test_the_runs_record_counts_each_batch_when_it_commits(monkeypatch, subject):
+    # A worker killed between two batches leaves its run marked running, then failed: its
+    # record must still say how many rows it deleted, so the runs add up to what went.
+    if subject:
+        privacy.register()
+        name = privacy.POLICY
+    else:
+        name = age_policy_without_subject()
+    events(range(1, 8))
+    events([8], days=5)
+    seen = []
+
+    def record(batch):
+        run = PurgeRun.objects.get()
+        seen.append((run.deleted, 8 - PurgeEvent.objects.count()))
+
+    after_each_batch(monkeypatch, record)
+    assert purge_policy(name, now=NOW, batch_size=2).deleted == 7
+    assert seen == [(2, 2), (4, 4), (6, 6), (7, 7)]
+
+
+@with_workers.needs_postgres
+@with_workers.needs_redis_server
+@pytest.mark.django_db(transaction=True)
+def test_after_a_worker_is_killed_mid_purge_the_runs_count_every_deleted_row_once(
+    policy, people, workers, publisher, queue, redis_server
+):
+    user, held = people
+    now = timezone.now()
+    load_events(60_000, user, held, now)
+    stay, due = split(snapshot(), held, now)
+    first = workers(batch_size=500, visibility_timeout=3)
+    send(publisher, queue, "privacy_kit.purge_policy", policy)
+    assert wait_until(lambda: PurgeEvent.objects.count() <= len(stay) + len(due) - 5000, interval=0.01), first.log()
+    first.kill()
+    second = workers(batch_size=500, visibility_timeout=3)
+    assert wait_until(lambda: len(runs(policy)) == 2 and runs(policy)[1].finished_at, timeout=60), second.log()
+    assert snapshot() == stay
+    killed, completed = runs(policy)
+    assert (killed.status, killed.error) == ("failed", "Interrupted")
+    assert 0 < killed.deleted < len(due)
+    assert killed.deleted + completed.deleted == len(due)

@@ -287,16 +287,17 @@ def interrupted_statement(connection: Any) -> bool:
     return raw is not None and not raw.closed and raw.info.transaction_status == _STATEMENT_IN_FLIGHT
 
 
-def batch_transaction(using: str, *, locks_holds: bool) -> AbstractContextManager[Any]:
+def batch_transaction(using: str, *, locks_holds: bool, counts: bool) -> AbstractContextManager[Any]:
     """Return the transaction of one purge batch: none of its own when its one statement is one.
 
     A batch that takes the legal holds' lock needs a transaction for the lock to
-    last. Another batch is one statement in autocommit (a delete that must
-    cascade opens its own transaction): no BEGIN and COMMIT round trips, and the
-    lock time is the statement's. Inside a caller's transaction every batch gets
-    a savepoint, so that a batch that fails leaves that transaction usable.
+    last, and so does a batch that writes its count to the run's record after its
+    rows (``counts``), for the count to commit with them. Another batch is one
+    statement in autocommit: no BEGIN and COMMIT round trips, and the lock time is
+    the statement's. Inside a caller's transaction every batch gets a savepoint, so
+    that a batch that fails leaves that transaction usable.
     """
-    if locks_holds or connections[using].in_atomic_block:
+    if locks_holds or counts or connections[using].in_atomic_block:
         return transaction.atomic(using=using)
     return nullcontext()
 
@@ -404,14 +405,20 @@ def purge_policy(
             # By age, the same query in every batch, narrowed to the batch's keys: built once,
             # and a delete by age compiled once when one statement does it.
             due_by_age = expired(registration, now) if retention.basis == registry.AGE else None
+            # Each batch adds its count to the run's record as it commits: a worker killed
+            # midway leaves a record that says how many rows it took. On PostgreSQL a
+            # compiled delete does it in its own statement; another batch, in its transaction.
+            counted = "deleted" if retention.action == registry.DELETE else "anonymized"
+            in_statement = connections[using].vendor == "postgresql" and not dry_run
             delete_range = (
-                range_delete(due_by_age)
+                range_delete(due_by_age, counter=(run, counted) if in_statement else None)
                 if due_by_age is not None
                 and retention.action == registry.DELETE
                 and not dry_run
                 and not isinstance(model._default_manager.all(), AppendOnlyQuerySet)
                 else None
             )
+            counts = not dry_run and not (delete_range is not None and in_statement)
 
             def purge_batch(batch: Q) -> int:
                 if delete_range is not None and ranges.bounds is not None:
@@ -425,11 +432,13 @@ def purge_policy(
 
             with relaxed_commits(using):
                 for batch in ranges:
-                    with batch_transaction(using, locks_holds=locks_holds):
+                    with batch_transaction(using, locks_holds=locks_holds, counts=counts):
                         if locks_holds:
                             # The batch's statements read the holds after this lock.
                             lock_holds(using, exclusive=False)
                         count = purge_batch(batch)
+                        if counts and count:
+                            PurgeRun.objects.filter(pk=run.pk).update(**{counted: F(counted) + count})
                     ranges.found(count)
                     if retention.action == registry.DELETE:
                         result.deleted += count
