@@ -101,9 +101,7 @@ class KeyRanges:
             yield Q(pk__gte=page[0][0], pk__lte=page[-1][0])
 
 
-def range_delete(
-    queryset: models.QuerySet, *, counter: tuple[models.Model, str] | None = None
-) -> Callable[[int, int], int] | None:
+def range_delete(queryset: models.QuerySet) -> Callable[[int, int], int] | None:
     """Return a function that deletes the queryset's rows with ``start <= pk < end``; return how many went.
 
     The DELETE is compiled once, with the bounds as its only parameters that change,
@@ -111,10 +109,6 @@ def range_delete(
     to build it again. None when one statement cannot do it: an integer key is
     needed, and nothing may cascade from the rows or listen to their deletion
     (``delete_rows()`` does those).
-
-    ``counter`` (PostgreSQL only), a row and the name of an integer field of it: the
-    same statement adds the count to that field, so that the count commits with the
-    rows it counts, even in autocommit.
     """
     queryset = queryset.order_by().only("pk")
     model = queryset.model
@@ -134,24 +128,11 @@ def range_delete(
     if params.count(first) != 1 or params.count(second) != 1:
         return None
     slots = params.index(first), params.index(second)
-    if counter is not None:
-        if connection.vendor != "postgresql":
-            raise ValueError("range_delete(counter=...) needs PostgreSQL: a DELETE inside WITH.")
-        record, name = counter
-        meta, quote = record._meta, connection.ops.quote_name
-        column = quote(meta.get_field(name).column)
-        # The compiled DELETE, and names from the model's meta, quoted; values are parameters.
-        statement = (
-            f"WITH gone AS ({statement} RETURNING 1), counted AS (SELECT count(*) AS n FROM gone), "  # noqa: S608
-            f"logged AS (UPDATE {quote(meta.db_table)} SET {column} = {column} + (SELECT n FROM counted) "
-            f"WHERE {quote(meta.pk.column)} = %s) SELECT n FROM counted"
-        )
-        params.append(record.pk)
 
     def delete(start: int, end: int) -> int:
         params[slots[0]], params[slots[1]] = start, end
         with connection.cursor() as cursor:
             cursor.execute(statement, params)
-            return cursor.fetchone()[0] if counter is not None else cursor.rowcount
+            return cursor.rowcount
 
     return delete

@@ -389,13 +389,9 @@ def test_a_batch_without_holds_is_one_delete_that_commits_with_its_count():
         assert purge_policy(name, now=NOW, batch_size=10).deleted == 30
     on_events = [(sql.split()[0], atomic) for sql, atomic in statements if "testapp_purgeevent" in sql]
     # The bounds of the walk once, then one DELETE a batch: no next-key query while the ranges
-    # find rows. On PostgreSQL the DELETE adds its count to the run's record in the same statement
-    # (WITH ... DELETE ... UPDATE), its own transaction; elsewhere the batch is a transaction
-    # of the DELETE and that UPDATE.
-    if connection.vendor == "postgresql":
-        assert on_events == [("SELECT", False)] + [("WITH", False)] * 3
-    else:
-        assert on_events == [("SELECT", False)] + [("DELETE", True)] * 3
+    # find rows. Each batch is a transaction of the DELETE and the UPDATE that adds its count
+    # to the run's record, so that the count commits with the rows.
+    assert on_events == [("SELECT", False)] + [("DELETE", True)] * 3
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="synchronous_commit is PostgreSQL's")
@@ -406,8 +402,8 @@ def test_batches_commit_without_waiting_for_the_disk_and_the_connection_gets_its
     engine = sys.modules[purge_policy.__module__]
     real_range_delete, seen = engine.range_delete, []
 
-    def showing(queryset, **kwargs):
-        delete = real_range_delete(queryset, **kwargs)
+    def showing(queryset):
+        delete = real_range_delete(queryset)
 
         def show(start, end):
             with connection.cursor() as cursor:
@@ -428,7 +424,7 @@ def test_batches_commit_without_waiting_for_the_disk_and_the_connection_gets_its
     assert purge_policy(name, now=NOW, batch_size=1).deleted == 3
     assert seen == ["off"] * 3 and setting() == "local"
 
-    def fail(queryset, **kwargs):
+    def fail(queryset):
         def delete(start, end):
             raise RuntimeError("batch failed")
 

@@ -2,7 +2,7 @@
 
 Plain functions: ``expired()`` says which rows of a registration are due,
 ``purge_policy()`` deletes or anonymizes them in primary-key batches (one short
-transaction each, most often one statement) and logs a ``PurgeRun``; ``plan_purge()`` cuts large tables
+transaction each) and logs a ``PurgeRun``; ``plan_purge()`` cuts large tables
 into chunks that several workers can purge side by side. Cut-offs are computed
 when a run starts, so running twice, or at once, changes nothing more.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -288,18 +288,33 @@ def interrupted_statement(connection: Any) -> bool:
 
 
 def batch_transaction(using: str, *, locks_holds: bool, counts: bool) -> AbstractContextManager[Any]:
-    """Return the transaction of one purge batch: none of its own when its one statement is one.
+    """Return the transaction of one purge batch: none for the counting of a dry run.
 
     A batch that takes the legal holds' lock needs a transaction for the lock to
-    last, and so does a batch that writes its count to the run's record after its
-    rows (``counts``), for the count to commit with them. Another batch is one
-    statement in autocommit: no BEGIN and COMMIT round trips, and the lock time is
-    the statement's. Inside a caller's transaction every batch gets a savepoint, so
-    that a batch that fails leaves that transaction usable.
+    last, and a batch that adds its count to the run's record (``counts``, every batch
+    that changes rows) needs one for the count to commit with its rows: a worker
+    killed midway leaves a record that says what it did. Inside a caller's
+    transaction every batch gets a savepoint, so that a batch that fails leaves that
+    transaction usable.
     """
     if locks_holds or counts or connections[using].in_atomic_block:
         return transaction.atomic(using=using)
     return nullcontext()
+
+
+def run_counter(run: Any, action: str, using: str) -> Callable[[int], None]:
+    """Return a function that adds a batch's count to the run's deleted (or anonymized) rows, built once."""
+    connection, meta = connections[using], run._meta
+    quote = connection.ops.quote_name
+    column = quote(meta.get_field("deleted" if action == registry.DELETE else "anonymized").column)
+    # Names from the model's meta, quoted; the values are parameters.
+    statement = f"UPDATE {quote(meta.db_table)} SET {column} = {column} + %s WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+
+    def add(count: int) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, [count, run.pk])
+
+    return add
 
 
 def chunk_bounds(registration: registry.Registration, start: Any, end: Any) -> tuple[Any, Any]:
@@ -405,20 +420,17 @@ def purge_policy(
             # By age, the same query in every batch, narrowed to the batch's keys: built once,
             # and a delete by age compiled once when one statement does it.
             due_by_age = expired(registration, now) if retention.basis == registry.AGE else None
-            # Each batch adds its count to the run's record as it commits: a worker killed
-            # midway leaves a record that says how many rows it took. On PostgreSQL a
-            # compiled delete does it in its own statement; another batch, in its transaction.
-            counted = "deleted" if retention.action == registry.DELETE else "anonymized"
-            in_statement = connections[using].vendor == "postgresql" and not dry_run
             delete_range = (
-                range_delete(due_by_age, counter=(run, counted) if in_statement else None)
+                range_delete(due_by_age)
                 if due_by_age is not None
                 and retention.action == registry.DELETE
                 and not dry_run
                 and not isinstance(model._default_manager.all(), AppendOnlyQuerySet)
                 else None
             )
-            counts = not dry_run and not (delete_range is not None and in_statement)
+            # Each batch adds its count to the run's record in its own transaction: a worker
+            # killed midway leaves a record that says how many rows it took.
+            add_count = None if dry_run else run_counter(run, retention.action, using)
 
             def purge_batch(batch: Q) -> int:
                 if delete_range is not None and ranges.bounds is not None:
@@ -432,13 +444,13 @@ def purge_policy(
 
             with relaxed_commits(using):
                 for batch in ranges:
-                    with batch_transaction(using, locks_holds=locks_holds, counts=counts):
+                    with batch_transaction(using, locks_holds=locks_holds, counts=add_count is not None):
                         if locks_holds:
                             # The batch's statements read the holds after this lock.
                             lock_holds(using, exclusive=False)
                         count = purge_batch(batch)
-                        if counts and count:
-                            PurgeRun.objects.filter(pk=run.pk).update(**{counted: F(counted) + count})
+                        if add_count is not None and count:
+                            add_count(count)
                     ranges.found(count)
                     if retention.action == registry.DELETE:
                         result.deleted += count
