@@ -119,6 +119,29 @@ def test_a_receiver_connected_after_a_first_purge_hears_every_row_of_the_next(se
     assert keys() == [11]
 
 
+def test_a_receiver_connected_while_a_purge_runs_hears_the_rows_of_its_later_batches(monkeypatch):
+    # A module imported late (by another thread of the process, or by the purge's own first
+    # batch) connects a receiver mid-walk: the rows of the batches after it must not leave unheard.
+    name = age_policy_without_subject()
+    events(range(1, 7))
+    heard = []
+
+    def before(sender, instance, **kwargs):
+        heard.append(instance.pk)
+
+    def connect(batch):
+        if batch == 1:
+            pre_delete.connect(before, sender=PurgeEvent, weak=False)
+
+    after_each_batch(monkeypatch, connect)
+    try:
+        assert purge_policy(name, now=NOW, batch_size=2).deleted == 6
+    finally:
+        pre_delete.disconnect(before, sender=PurgeEvent)
+    assert sorted(heard) == [3, 4, 5, 6]
+    assert keys() == []
+
+
 # -- keys ----------------------------------------------------------------------------
 
 

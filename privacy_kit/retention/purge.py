@@ -23,7 +23,7 @@ from django.db.models import Exists, ExpressionWrapper, F, Max, Min, OuterRef, Q
 from django.utils import timezone
 
 from privacy_kit import registry
-from privacy_kit.batches import KeyRanges, delete_rows, range_delete
+from privacy_kit.batches import KeyRanges, delete_rows, heard, range_delete
 from privacy_kit.conf import app_settings
 from privacy_kit.fields import EncryptedField
 from privacy_kit.ledger import AppendOnlyQuerySet
@@ -433,7 +433,7 @@ def purge_policy(
             add_count = None if dry_run else run_counter(run, retention.action, using)
 
             def purge_batch(batch: Q) -> int:
-                if delete_range is not None and ranges.bounds is not None:
+                if delete_range is not None and ranges.bounds is not None and not heard(model):
                     return delete_range(*ranges.bounds)
                 due = due_by_age.filter(batch) if due_by_age is not None else expired(registration, now, batch=batch)
                 if dry_run:
