@@ -16,9 +16,10 @@ import threading
 import psycopg
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import connection, transaction
-from django.db.models import ExpressionWrapper, F, TextField
+from django.db import connection, models, transaction
+from django.db.models import ExpressionWrapper, F, ProtectedError, TextField
 from django.db.models.signals import post_delete, pre_delete
+from django.test.utils import isolate_apps
 from django.utils import timezone
 
 from privacy_kit import registry
@@ -367,3 +368,81 @@ def test_after_a_worker_is_killed_mid_purge_the_runs_count_every_deleted_row_onc
     assert (killed.status, killed.error) == ("failed", "Interrupted")
     assert 0 < killed.deleted < len(due)
     assert killed.deleted + completed.deleted == len(due)
+
+
+# -- rows that other rows point at ----------------------------------------------------
+
+
+@on_postgres  # the tables are made inside the test's transaction, which PostgreSQL's DDL can be
+@isolate_apps("tests.testapp")
+def test_cascades_set_null_protect_and_inheritance_go_through_the_collector():
+    class Parcel(models.Model):
+        created_at = models.DateTimeField()
+
+        class Meta:
+            app_label = "testapp"
+
+    class ParcelNote(models.Model):
+        parcel = models.ForeignKey(Parcel, on_delete=models.CASCADE)
+
+        class Meta:
+            app_label = "testapp"
+
+    class ParcelLink(models.Model):
+        parcel = models.ForeignKey(Parcel, null=True, on_delete=models.SET_NULL)
+
+        class Meta:
+            app_label = "testapp"
+
+    class ParcelStub(models.Model):
+        parcel = models.ForeignKey(Parcel, on_delete=models.PROTECT)
+
+        class Meta:
+            app_label = "testapp"
+
+    class ParcelChild(Parcel):
+        label = models.CharField(max_length=10, blank=True)
+
+        class Meta:
+            app_label = "testapp"
+
+    with connection.schema_editor() as editor:
+        for model in (Parcel, ParcelNote, ParcelLink, ParcelStub, ParcelChild):
+            editor.create_model(model)
+    for model in (Parcel, ParcelChild):
+        registry.register(
+            model,
+            subject=None,
+            category="personal",
+            personal_fields=[],
+            retention=registry.Retention(basis="age", date_field="created_at", after_days=30),
+        )
+    old, young = days_ago(40), days_ago(5)
+    parcels = [Parcel.objects.create(pk=key, created_at=old) for key in range(1, 5)]
+    kept = Parcel.objects.create(pk=5, created_at=young)
+    child = ParcelChild.objects.create(pk=6, created_at=old)
+    ParcelNote.objects.create(parcel=parcels[0])
+    ParcelNote.objects.create(parcel=kept)
+    link = ParcelLink.objects.create(parcel=parcels[1])
+    assert engine.range_delete(Parcel.objects.all()) is None
+
+    # The child's policy deletes its parent row with it, and the parent's policy its children.
+    assert purge_policy(ParcelChild._meta.label, now=NOW).deleted == 1
+    assert not Parcel.objects.filter(pk=child.pk).exists()
+    ParcelChild.objects.create(pk=7, created_at=old)
+    result = purge_policy(Parcel._meta.label, now=NOW, batch_size=2)
+    assert result.deleted == 5
+    assert sorted(Parcel.objects.values_list("pk", flat=True)) == [5]
+    assert list(ParcelNote.objects.values_list("parcel", flat=True)) == [5]
+    link.refresh_from_db()
+    assert link.parcel_id is None
+    assert not ParcelChild.objects.exists()
+
+    # A protected row fails its batch, and the run, without deleting any row of that batch.
+    protected = [Parcel.objects.create(pk=key, created_at=old) for key in (10, 11, 12, 13)]
+    ParcelStub.objects.create(parcel=protected[2])
+    with pytest.raises(ProtectedError):
+        purge_policy(Parcel._meta.label, now=NOW, batch_size=2)
+    assert sorted(Parcel.objects.values_list("pk", flat=True)) == [5, 12, 13]
+    run = PurgeRun.objects.filter(policy=Parcel._meta.label).order_by("pk").last()
+    assert (run.status, run.error, run.deleted) == ("failed", "ProtectedError", 2)
