@@ -12,6 +12,7 @@ import datetime
 import signal
 import sys
 import threading
+import uuid
 
 import psycopg
 import pytest
@@ -446,3 +447,42 @@ def test_cascades_set_null_protect_and_inheritance_go_through_the_collector():
     assert sorted(Parcel.objects.values_list("pk", flat=True)) == [5, 12, 13]
     run = PurgeRun.objects.filter(policy=Parcel._meta.label).order_by("pk").last()
     assert (run.status, run.error, run.deleted) == ("failed", "ProtectedError", 2)
+
+
+@on_postgres
+@isolate_apps("tests.testapp")
+@pytest.mark.parametrize("key", ["uuid", "text", "composite"])
+def test_keys_that_are_not_integers_are_walked_in_pages_and_every_due_row_goes(key):
+    fields = {"created_at": models.DateTimeField(), "Meta": type("Meta", (), {"app_label": "testapp"})}
+    if key == "uuid":
+        fields["id"] = models.UUIDField(primary_key=True)
+    elif key == "text":
+        fields["id"] = models.CharField(primary_key=True, max_length=20)
+    else:
+        fields |= {"shop": models.IntegerField(), "number": models.IntegerField()}
+        fields["pk"] = models.CompositePrimaryKey("shop", "number")
+    Keyed = type("Keyed", (models.Model,), {"__module__": __name__, **fields})
+    with connection.schema_editor() as editor:
+        editor.create_model(Keyed)
+    registry.register(
+        Keyed,
+        subject=None,
+        category="personal",
+        personal_fields=[],
+        retention=registry.Retention(basis="age", date_field="created_at", after_days=30),
+    )
+
+    def make(i, days):
+        if key == "uuid":
+            return Keyed.objects.create(id=uuid.UUID(int=i * 2**100 + i), created_at=days_ago(days))
+        if key == "text":
+            return Keyed.objects.create(id=f"k{i:03d}" if i % 2 else f"K-{i}", created_at=days_ago(days))
+        return Keyed.objects.create(shop=i % 3, number=-i, created_at=days_ago(days))
+
+    young = [make(i, 5).pk for i in range(0, 30, 7)]
+    for i in range(30):
+        if i % 7:
+            make(i, 40)
+    result = purge_policy(Keyed._meta.label, now=NOW, batch_size=4)
+    assert sorted(Keyed.objects.values_list("pk", flat=True)) == sorted(young)
+    assert result.deleted == 30 - len(young) == PurgeRun.objects.get().deleted
