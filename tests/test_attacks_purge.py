@@ -225,10 +225,15 @@ def test_a_setting_local_to_the_callers_transaction_does_not_outlive_it(relaxed)
 
 @on_postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_soft_time_limit_while_a_batch_waits_leaves_no_relaxed_connection_and_no_lock(request):
+@pytest.mark.parametrize("subject", [None, "user"], ids=["batch-without-holds", "batch-locking-holds"])
+def test_a_soft_time_limit_while_a_batch_waits_leaves_no_relaxed_connection_and_no_lock(request, subject):
     # Celery's soft time limit is a signal whose handler raises SoftTimeLimitExceeded, wherever
     # the worker is: here while a batch's DELETE waits on a row another client has locked.
-    name = age_policy_without_subject()
+    if subject:
+        privacy.register()
+        name = privacy.POLICY
+    else:
+        name = age_policy_without_subject()
     events(range(1, 7))
     blocker = psycopg.connect(**connection.get_connection_params(), autocommit=False)
     request.addfinalizer(blocker.close)
