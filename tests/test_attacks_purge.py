@@ -29,7 +29,7 @@ from privacy_kit.retention import purge_policy
 from tests import test_purge_workers as with_workers
 from tests.celery_processes import wait_until
 from tests.testapp import privacy
-from tests.testapp.models import Order, PurgeEvent
+from tests.testapp.models import Cart, Order, PurgeEvent
 from tests.testapp.policies import register_orders
 
 pytestmark = pytest.mark.django_db
@@ -491,3 +491,49 @@ def test_keys_that_are_not_integers_are_walked_in_pages_and_every_due_row_goes(k
     result = purge_policy(Keyed._meta.label, now=NOW, batch_size=4)
     assert sorted(Keyed.objects.values_list("pk", flat=True)) == sorted(young)
     assert result.deleted == 30 - len(young) == PurgeRun.objects.get().deleted
+
+
+def test_a_customer_active_again_through_another_model_mid_run_keeps_the_later_orders(monkeypatch, django_user_model):
+    # Activity is also the customer's rows of every other registered model: a cart line
+    # added between two batches makes the customer active for the batches after it.
+    register_orders()
+    registry.register(
+        Cart,
+        subject="customer",
+        category="behavioral",
+        personal_fields=["product"],
+        retention=registry.Retention(basis="age", date_field="added_on", after_days=30),
+    )
+    customer = django_user_model.objects.create(username="back", date_joined=days_ago(2000), last_login=days_ago(900))
+    orders = [
+        Order.objects.create(customer=customer, full_name="Salma Q.", phone="055", total=1, created_at=days_ago(1000))
+        for _ in range(3)
+    ]
+
+    def shop(batch):
+        if batch == 1:
+            Cart.objects.create(customer=customer, product="p", added_on=timezone.localdate())
+
+    after_each_batch(monkeypatch, shop)
+    assert purge_policy("testapp.Order", now=NOW, batch_size=1).anonymized == 1
+    assert stored_names([orders[0].pk]) == [""]
+    assert "" not in stored_names([o.pk for o in orders[1:]])
+
+
+def test_a_hold_placed_between_two_anonymizing_batches_keeps_the_later_orders(monkeypatch, django_user_model):
+    register_orders()
+    customer = django_user_model.objects.create(username="held", date_joined=days_ago(2000), last_login=days_ago(900))
+    orders = [
+        Order.objects.create(customer=customer, full_name="Salma Q.", phone="055", total=1, created_at=days_ago(1000))
+        for _ in range(3)
+    ]
+
+    def hold(batch):
+        if batch == 1:
+            LegalHold.objects.create(subject=customer, reason="dispute")
+
+    after_each_batch(monkeypatch, hold)
+    result = purge_policy("testapp.Order", now=NOW, batch_size=1)
+    assert result.anonymized == 1 == PurgeRun.objects.get().anonymized
+    assert stored_names([orders[0].pk]) == [""]
+    assert "" not in stored_names([o.pk for o in orders[1:]])
