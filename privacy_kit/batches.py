@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.db import connections, models, router
-from django.db.models import Max, Min, Q
+from django.db.models import Max, Min, Q, signals
 from django.db.models.deletion import Collector
 from django.db.models.sql import DeleteQuery
 
@@ -44,6 +44,16 @@ def delete_rows(queryset: models.QuerySet) -> dict[str, int]:
         # two more round trips a batch). The statement is its own transaction.
         return {queryset.model._meta.label: queryset._raw_delete(using)}
     return queryset.delete()[1]
+
+
+def heard(model: type[models.Model]) -> bool:
+    """Say whether a receiver listens to the deletion of the model's rows now.
+
+    Asked before each range a compiled delete (``range_delete()``) would take: a
+    receiver may be connected at any time, by a module imported late, and the rows
+    of the ranges after it must go through the collector that sends its signals.
+    """
+    return signals.pre_delete.has_listeners(model) or signals.post_delete.has_listeners(model)
 
 
 def primary_key_batches(queryset: models.QuerySet, size: int) -> Iterator[Q]:
@@ -108,7 +118,8 @@ def range_delete(queryset: models.QuerySet) -> Callable[[int, int], int] | None:
     and sent for each range: a batch costs its statement and none of the ORM's work
     to build it again. None when one statement cannot do it: an integer key is
     needed, and nothing may cascade from the rows or listen to their deletion
-    (``delete_rows()`` does those).
+    (``delete_rows()`` does those). A receiver connected after this call is the
+    caller's to see: ask ``heard()`` before each range.
     """
     queryset = queryset.order_by().only("pk")
     model = queryset.model

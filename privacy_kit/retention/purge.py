@@ -2,7 +2,7 @@
 
 Plain functions: ``expired()`` says which rows of a registration are due,
 ``purge_policy()`` deletes or anonymizes them in primary-key batches (one short
-transaction each, most often one statement) and logs a ``PurgeRun``; ``plan_purge()`` cuts large tables
+transaction each) and logs a ``PurgeRun``; ``plan_purge()`` cuts large tables
 into chunks that several workers can purge side by side. Cut-offs are computed
 when a run starts, so running twice, or at once, changes nothing more.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +23,7 @@ from django.db.models import Exists, ExpressionWrapper, F, Max, Min, OuterRef, Q
 from django.utils import timezone
 
 from privacy_kit import registry
-from privacy_kit.batches import KeyRanges, delete_rows, range_delete
+from privacy_kit.batches import KeyRanges, delete_rows, heard, range_delete
 from privacy_kit.conf import app_settings
 from privacy_kit.fields import EncryptedField
 from privacy_kit.ledger import AppendOnlyQuerySet
@@ -168,7 +168,11 @@ def expired(
         subjects = inactive_users(since)
         if batch is not None:
             subjects = subjects.filter(pk__in=rows.values(registration.subject_path))
-        rows = rows.filter(**{f"{registration.subject_path}__in": subjects.values("pk")})
+        path = registration.subject_path
+        # A row of nobody (a guest's, or its user since deleted) has no relationship to last
+        # as long as: its own date ends its period, as on the age basis.
+        nobodys = Q(**{f"{path}__isnull": True, f"{retention.date_field}__lt": _limit(date_field, now, retention.days)})
+        rows = rows.filter(Q(**{f"{path}__in": subjects.values("pk")}) | nobodys)
     for path in registration.legal_hold_paths:
         rows = rows.exclude(**{f"{path}__in": held_subjects()})
     for relation in retention.keep_while_linked:
@@ -245,7 +249,9 @@ def relaxed_commits(using: str) -> Iterator[None]:
     the run's record and whatever the connection does next commit as before.
     """
     connection = connections[using]
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        # Inside a caller's transaction nothing commits before the caller does, and the
+        # setting read there may be the transaction's own (SET LOCAL), not the session's.
         yield
         return
     with connection.cursor() as cursor:
@@ -255,27 +261,60 @@ def relaxed_commits(using: str) -> Iterator[None]:
     try:
         yield
     finally:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('synchronous_commit', %s, false)", [previous])
-        except DatabaseError:
-            # Only after an error: a broken connection takes the setting with it, and
-            # an aborted transaction undoes the SET when it rolls back.
-            pass
+        if interrupted_statement(connection):
+            # Interrupted inside a statement (Celery's soft time limit is a signal that raises
+            # wherever the worker is): the statement still runs in the server and the connection
+            # can send nothing more. Cancel it and close the connection, which takes the setting
+            # and the run's session locks with it; the run's record is written on a new one.
+            connection.connection.cancel()
+            connection.close()
+        else:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT set_config('synchronous_commit', %s, false)", [previous])
+            except DatabaseError:
+                # Only after an error: a broken connection takes the setting with it.
+                pass
 
 
-def batch_transaction(using: str, *, locks_holds: bool) -> AbstractContextManager[Any]:
-    """Return the transaction of one purge batch: none of its own when its one statement is one.
+# libpq's PQTRANS_ACTIVE, as psycopg and psycopg2 report it: a statement is in flight.
+_STATEMENT_IN_FLIGHT = 1
+
+
+def interrupted_statement(connection: Any) -> bool:
+    """Say whether the connection's last statement is still running: an exception left it without its result."""
+    raw = connection.connection
+    return raw is not None and not raw.closed and raw.info.transaction_status == _STATEMENT_IN_FLIGHT
+
+
+def batch_transaction(using: str, *, locks_holds: bool, counts: bool) -> AbstractContextManager[Any]:
+    """Return the transaction of one purge batch: none for the counting of a dry run.
 
     A batch that takes the legal holds' lock needs a transaction for the lock to
-    last. Another batch is one statement in autocommit (a delete that must
-    cascade opens its own transaction): no BEGIN and COMMIT round trips, and the
-    lock time is the statement's. Inside a caller's transaction every batch gets
-    a savepoint, so that a batch that fails leaves that transaction usable.
+    last, and a batch that adds its count to the run's record (``counts``, every batch
+    that changes rows) needs one for the count to commit with its rows: a worker
+    killed midway leaves a record that says what it did. Inside a caller's
+    transaction every batch gets a savepoint, so that a batch that fails leaves that
+    transaction usable.
     """
-    if locks_holds or connections[using].in_atomic_block:
+    if locks_holds or counts or connections[using].in_atomic_block:
         return transaction.atomic(using=using)
     return nullcontext()
+
+
+def run_counter(run: Any, action: str, using: str) -> Callable[[int], None]:
+    """Return a function that adds a batch's count to the run's deleted (or anonymized) rows, built once."""
+    connection, meta = connections[using], run._meta
+    quote = connection.ops.quote_name
+    column = quote(meta.get_field("deleted" if action == registry.DELETE else "anonymized").column)
+    # Names from the model's meta, quoted; the values are parameters.
+    statement = f"UPDATE {quote(meta.db_table)} SET {column} = {column} + %s WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+
+    def add(count: int) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, [count, run.pk])
+
+    return add
 
 
 def chunk_bounds(registration: registry.Registration, start: Any, end: Any) -> tuple[Any, Any]:
@@ -389,9 +428,12 @@ def purge_policy(
                 and not isinstance(model._default_manager.all(), AppendOnlyQuerySet)
                 else None
             )
+            # Each batch adds its count to the run's record in its own transaction: a worker
+            # killed midway leaves a record that says how many rows it took.
+            add_count = None if dry_run else run_counter(run, retention.action, using)
 
             def purge_batch(batch: Q) -> int:
-                if delete_range is not None and ranges.bounds is not None:
+                if delete_range is not None and ranges.bounds is not None and not heard(model):
                     return delete_range(*ranges.bounds)
                 due = due_by_age.filter(batch) if due_by_age is not None else expired(registration, now, batch=batch)
                 if dry_run:
@@ -402,11 +444,13 @@ def purge_policy(
 
             with relaxed_commits(using):
                 for batch in ranges:
-                    with batch_transaction(using, locks_holds=locks_holds):
+                    with batch_transaction(using, locks_holds=locks_holds, counts=add_count is not None):
                         if locks_holds:
                             # The batch's statements read the holds after this lock.
                             lock_holds(using, exclusive=False)
                         count = purge_batch(batch)
+                        if add_count is not None and count:
+                            add_count(count)
                     ranges.found(count)
                     if retention.action == registry.DELETE:
                         result.deleted += count
