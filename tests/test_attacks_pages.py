@@ -193,13 +193,16 @@ def test_parallel_downloads_pass_the_hourly_limit(layla, settings, monkeypatch):
     codes = []
 
     def download():
-        client = Client()
-        client.force_login(layla)
-        response = client.post("/privacy/my-data/export/", {"password": PASSWORD})
-        if response.status_code == 200:
-            b"".join(response.streaming_content)
-        codes.append(response.status_code)
-        connection.close()
+        try:
+            client = Client()
+            client.force_login(layla)
+            response = client.post("/privacy/my-data/export/", {"password": PASSWORD})
+            if response.status_code == 200:
+                b"".join(response.streaming_content)
+            response.close()
+            codes.append(response.status_code)
+        finally:
+            connection.close()
 
     threads = [threading.Thread(target=download) for _ in range(3)]
     for thread in threads:

@@ -292,6 +292,50 @@ def test_two_staff_fulfilling_one_request_at_once_close_it_once(layla, admin_use
     assert sorted(outcomes) == ["fulfilled", "refused"]
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs row locks and two connections")
+@pytest.mark.django_db(transaction=True)
+def test_a_repeat_being_recorded_does_not_hold_up_the_request_it_repeats(layla):
+    """Two downloads at once deadlocked: the second's insert locks the first request as its repeat_of.
+
+    The insert's foreign-key checks take FOR KEY SHARE on the request it repeats and on the
+    account; fulfilling the first request and counting its downloads locked the same rows FOR
+    UPDATE, which waits for them, while the insert waited for the account. The workflow's locks
+    are FOR NO KEY UPDATE: they do not wait for a key share.
+    """
+    from privacy_kit.rights.views import may_export
+
+    first = verify(open_request(layla, kind=Kind.WITHDRAWAL, channel=Channel.MAIL), method="id_document")
+    inserted, done = threading.Event(), threading.Event()
+
+    def record_a_repeat():
+        try:
+            with transaction.atomic():
+                open_request(layla, kind=Kind.WITHDRAWAL, channel=Channel.MAIL)
+                # Django's foreign keys are checked at commit: that is where an autocommit insert
+                # takes these locks; here they are taken now, and held.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                inserted.set()
+                done.wait(10)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=record_a_repeat)
+    other.start()
+    try:
+        assert inserted.wait(10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            assert may_export(layla)
+            assert fulfil(first).status == Status.FULFILLED
+    finally:
+        done.set()
+        other.join()
+    assert DataRequest.objects.get(pk=first.pk).status == Status.FULFILLED
+    assert DataRequest.objects.filter(repeat_of=first).count() == 1
+
+
 # -- the admin -----------------------------------------------------------------
 
 REQUESTS = "/admin/privacy_kit/datarequest/"

@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 
 from django.core.mail import send_mail
-from django.db import router, transaction
+from django.db import connections, router, transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import formats, timezone
@@ -122,8 +122,14 @@ def open_request(
 
 
 def _locked(data_request: DataRequest) -> DataRequest:
-    """Return the request read again under a row lock (inside the caller's transaction)."""
-    return DataRequest.objects.select_for_update().get(pk=data_request.pk)
+    """Return the request read again under a row lock (inside the caller's transaction).
+
+    FOR NO KEY UPDATE where the database has it: a request being recorded as this one's
+    repeat holds a key share on it until it commits, and must not wait for it (nor it for
+    that insert, which waits for the account's lock: a deadlock).
+    """
+    no_key = connections[_using()].features.has_select_for_no_key_update
+    return DataRequest.objects.select_for_update(no_key=no_key).get(pk=data_request.pk)
 
 
 def _refresh(target: DataRequest, source: DataRequest) -> DataRequest:

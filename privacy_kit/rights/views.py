@@ -16,7 +16,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth import authenticate, get_user_model, logout
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect
@@ -199,7 +199,11 @@ def may_export(user: Any) -> bool:
     exports recorded before it, and records its own before the next one counts. The
     download of a copy staff prepared counts and is counted alike.
     """
-    list(get_user_model()._base_manager.select_for_update().filter(pk=user.pk).values_list("pk"))
+    users = get_user_model()._base_manager
+    # FOR NO KEY UPDATE: downloads take turns, and the key share that an insert naming the
+    # account (its request, its security event) holds until it commits does not wait for them.
+    no_key = connections[users.db].features.has_select_for_no_key_update
+    list(users.select_for_update(no_key=no_key).filter(pk=user.pk).values_list("pk"))
     hour_ago = timezone.now() - datetime.timedelta(hours=1)
     recent = SecurityEvent.objects.filter(
         kind=SecurityEvent.Kind.EXPORT, user=user, created_at__gte=hour_ago, detail=OWN_DATA
