@@ -39,6 +39,7 @@ import tempfile
 import time
 import types
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR), str(BENCH_DIR.parent)]  # timing, privacy_kit, example_shop
 
 import django_setup  # noqa: E402
-from django_setup import admin_settings, default_database, postgres_admin  # noqa: E402
+from django_setup import admin_settings, default_database, fresh_postgres_database  # noqa: E402
 from timing import best_alternating, clock  # noqa: E402
 
 REPEATS = 5
@@ -203,27 +204,18 @@ def bench_changelist(alias: str, client: Any, customers: list[Any], requests: in
 
 
 def bench_database(database: str, customers: int, requests: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="privacy_kit_bench_") as tmp:
-        if database == "postgres":
-            postgres_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")  # left over by an interrupted run
-            postgres_admin(f"CREATE DATABASE {PG_DATABASE}")
-        try:
-            configure(database, Path(tmp) / "bench.sqlite3")
-            from django.core.management import call_command
-            from django.db import connection
+    database_of_its_own = fresh_postgres_database(PG_DATABASE) if database == "postgres" else nullcontext()
+    with database_of_its_own, tempfile.TemporaryDirectory(prefix="privacy_kit_bench_") as tmp:
+        configure(database, Path(tmp) / "bench.sqlite3")
+        from django.core.management import call_command
+        from django.db import connection
 
-            connection.ensure_connection()
-            version = ".".join(map(str, connection.get_database_version()))
-            print(f"{database}: {connection.display_name} {version}", flush=True)
-            call_command("migrate", interactive=False, verbosity=0)
-            created = create_customers(customers)
-            bench_changelist(database, verified_client(), created, requests)
-        finally:
-            if database == "postgres":
-                from django.db import connections
-
-                connections.close_all()
-                postgres_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+        connection.ensure_connection()
+        version = ".".join(map(str, connection.get_database_version()))
+        print(f"{database}: {connection.display_name} {version}", flush=True)
+        call_command("migrate", interactive=False, verbosity=0)
+        created = create_customers(customers)
+        bench_changelist(database, verified_client(), created, requests)
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import types
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR), str(BENCH_DIR.parent)]  # timing, privacy_kit, example_shop, tests
 
 import django_setup  # noqa: E402
-from django_setup import admin_settings, default_database, postgres_admin  # noqa: E402
+from django_setup import admin_settings, default_database, fresh_postgres_database  # noqa: E402
 from timing import best_alternating, clock  # noqa: E402
 
 REPEATS = 5
@@ -174,26 +175,17 @@ def bench_hasher(alias: str, hasher: str, logins: int) -> None:
 
 
 def bench_database(database: str, hasher: str, logins: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="privacy_kit_bench_") as tmp:
-        if database == "postgres":
-            postgres_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")  # left over by an interrupted run
-            postgres_admin(f"CREATE DATABASE {PG_DATABASE}")
-        try:
-            configure(database, hasher, Path(tmp) / "bench.sqlite3")
-            from django.core.management import call_command
-            from django.db import connection
+    database_of_its_own = fresh_postgres_database(PG_DATABASE) if database == "postgres" else nullcontext()
+    with database_of_its_own, tempfile.TemporaryDirectory(prefix="privacy_kit_bench_") as tmp:
+        configure(database, hasher, Path(tmp) / "bench.sqlite3")
+        from django.core.management import call_command
+        from django.db import connection
 
-            connection.ensure_connection()
-            version = ".".join(map(str, connection.get_database_version()))
-            print(f"{database}: {connection.display_name} {version}", flush=True)
-            call_command("migrate", interactive=False, verbosity=0)
-            bench_hasher(database, hasher, logins)
-        finally:
-            if database == "postgres":
-                from django.db import connections
-
-                connections.close_all()
-                postgres_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+        connection.ensure_connection()
+        version = ".".join(map(str, connection.get_database_version()))
+        print(f"{database}: {connection.display_name} {version}", flush=True)
+        call_command("migrate", interactive=False, verbosity=0)
+        bench_hasher(database, hasher, logins)
 
 
 def main() -> None:

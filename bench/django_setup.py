@@ -87,7 +87,7 @@ def postgres_admin(statement: str) -> None:
 @contextmanager
 def fresh_postgres_database(name: str) -> Iterator[None]:
     """Create the PostgreSQL database ``name`` for a run (dropping one an interrupted run left), drop it after."""
-    postgres_admin(f"DROP DATABASE IF EXISTS {name}")
+    postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     postgres_admin(f"CREATE DATABASE {name}")
     try:
         yield
@@ -95,7 +95,7 @@ def fresh_postgres_database(name: str) -> Iterator[None]:
         from django.db import connections
 
         connections.close_all()
-        postgres_admin(f"DROP DATABASE IF EXISTS {name}")
+        postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def configure(databases: dict[str, dict[str, Any]], *, privacy_kit: dict[str, Any] | None = None, **extra: Any) -> None:

@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db import models, router, transaction
 from django.forms.models import modelform_factory
 from django.http import HttpRequest
@@ -97,7 +98,7 @@ def subject_row(subject: Any, label: str, pk: Any, *, lock: bool = False) -> mod
     model = registration.model
     try:
         key = model._meta.pk.to_python(pk)  # type: ignore[union-attr]
-    except Exception:
+    except (ValidationError, TypeError, ValueError):
         key = None
     row = None
     if key is not None:
