@@ -76,8 +76,8 @@ def after_each_batch(monkeypatch, hook):
             super().__init__(*args, **kwargs)
             self.done = 0
 
-        def found(self, count):
-            super().found(count)
+        def found(self, count, **known):
+            super().found(count, **known)
             self.done += 1
             hook(self.done)
 
@@ -200,6 +200,63 @@ def test_a_hold_placed_between_two_batches_keeps_every_later_row_of_its_subject(
     result = purge_policy(privacy.POLICY, now=NOW, batch_size=1)
     assert keys() == [2, 4, 6, 8]
     assert result.deleted == 4
+
+
+@on_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_hold_placed_while_a_delete_batch_waits_on_a_row_lock_waits_for_that_batch(request, django_user_model):
+    # On PostgreSQL a delete by age sends its batch as one message (the holds' lock, the DELETE,
+    # the count): the lock must still come first, so that a hold saved while the DELETE waits on
+    # a row another client locked waits for the batch, and the batch deletes what it read as due.
+    from tests.test_attacks_erasure import Connection, settle, waits_on
+    from tests.test_attacks_erasure import wait_until as wait_for
+
+    privacy.register()
+    user = django_user_model.objects.create_user("salma")
+    events([1, 2], user=user)
+    blocker = psycopg.connect(**connection.get_connection_params(), autocommit=False)
+    request.addfinalizer(blocker.close)
+    blocker.execute("SELECT 1 FROM testapp_purgeevent WHERE id = 2 FOR UPDATE")
+    purger = Connection(lambda: purge_policy(privacy.POLICY, now=NOW))
+    purger.start()
+    purger.started_work.wait()
+    wait_for(lambda: waits_on(purger.pid, "transactionid", "tuple"))
+
+    holder = Connection(lambda: LegalHold.objects.create(subject=user, reason="dispute"))
+    hold_while_the_batch_waits = settle(holder)
+    blocker.rollback()
+    for thread in (purger, holder):
+        thread.join(60)
+
+    assert hold_while_the_batch_waits == "waiting"
+    assert (purger.error, holder.error) == (None, None)
+    assert purger.result.deleted == 2 and keys() == []
+    assert PurgeRun.objects.get().deleted == 2
+    assert LegalHold.objects.active().filter(subject=user).exists()
+
+
+@on_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_batchs_message_quotes_every_value_and_a_statement_holding_its_tag_is_sent_otherwise():
+    # The batch's message carries its values as literals: quotes, dollar signs and percent
+    # signs in them must reach the server as values, and a value holding the block's own
+    # quoting tag must not end the block early (that statement goes the transaction's way).
+    run = PurgeRun.objects.create(policy="x", started_at=NOW)
+    odd = "it's $$ 100% $x$"
+    PurgeEvent.objects.bulk_create(
+        PurgeEvent(pk=key, kind=odd if key % 2 else "k", created_at=NOW) for key in range(1, 8)
+    )
+    ranges = engine.KeyRanges(PurgeEvent.objects.all(), 3)
+    delete = engine.counted_range_delete(PurgeEvent.objects.filter(kind=odd), ranges, run, "default", locks_holds=False)
+    # Each gives its count and the first key at or after the range's end.
+    assert delete(1, 4) == (2, 4) and delete(4, 7) == (1, 7) and delete(7, 100) == (1, None)
+    assert keys() == [2, 4, 6]
+    run.refresh_from_db()
+    assert run.deleted == 4
+    tag = engine._BLOCK_TAG
+    forged = PurgeEvent.objects.filter(kind=f"{tag}; DELETE FROM testapp_purgeevent; {tag}")
+    assert engine.counted_range_delete(forged, ranges, run, "default", locks_holds=False) is None
+    assert keys() == [2, 4, 6]
 
 
 # -- the relaxed commits ---------------------------------------------------------

@@ -23,7 +23,7 @@ from django.db.models import Exists, ExpressionWrapper, F, Max, Min, OuterRef, Q
 from django.utils import timezone
 
 from privacy_kit import registry
-from privacy_kit.batches import KeyRanges, delete_rows, heard, range_delete
+from privacy_kit.batches import KeyRanges, delete_rows, heard, range_delete, range_delete_statement
 from privacy_kit.conf import app_settings
 from privacy_kit.fields import EncryptedField
 from privacy_kit.ledger import AppendOnlyQuerySet
@@ -317,6 +317,61 @@ def run_counter(run: Any, action: str, using: str) -> Callable[[int], None]:
     return add
 
 
+# Quotes a batch's DO block (``counted_range_delete()``); a statement holding it is sent otherwise.
+_BLOCK_TAG = "$privacy_kit_batch$"
+
+
+def counted_range_delete(
+    queryset: models.QuerySet, ranges: KeyRanges, run: Any, using: str, *, locks_holds: bool
+) -> Callable[[int, int], tuple[int, Any]] | None:
+    """Return a function that deletes a range and counts it in the run's record in one round trip.
+
+    It returns the range's count and the first key of ``ranges`` after the range. On
+    PostgreSQL the batch's DELETE, the UPDATE of the run's count and, for a policy with
+    a subject, the legal holds' shared lock go in one message, a ``DO`` block and a
+    ``SELECT`` of the run's total and of the walk's next key, which the server runs as
+    one transaction: a worker killed midway leaves a record that counts exactly the
+    rows it deleted, as with the batch's own transaction, without its BEGIN, lock,
+    UPDATE and COMMIT round trips (about 0.5 ms a batch), and the walk needs no query
+    of its own to jump a gap. Every value in the message is a literal the driver
+    quoted, once. None elsewhere, inside a caller's transaction (each batch needs a
+    savepoint there), and where one statement cannot delete a range.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql" or connection.in_atomic_block or ranges.next_key is None:
+        return None
+    delete, following = range_delete_statement(queryset), ranges.next_key
+    delete_sql = delete.literal(connection) if delete is not None else None
+    next_sql = following.literal(connection)
+    if delete_sql is None or next_sql is None or _BLOCK_TAG in delete_sql(0, 1) + next_sql(0):
+        return None
+    meta, quote = run._meta, connection.ops.quote_name
+    table, column, key = quote(meta.db_table), quote(meta.get_field("deleted").column), quote(meta.pk.column)
+    lock = f"PERFORM pg_advisory_xact_lock_shared('{_lock_key('legal_holds')}'::bigint);" if locks_holds else ""
+    total = run.deleted
+
+    def delete_range(start: int, end: int) -> tuple[int, Any]:
+        nonlocal total
+        # Names from the models' meta, quoted; every value a literal the driver quoted.
+        message = (
+            f"DO {_BLOCK_TAG} #variable_conflict use_column\n"  # noqa: S608
+            f"DECLARE privacy_kit_rows bigint; BEGIN {lock} {delete_sql(start, end)};"
+            " GET DIAGNOSTICS privacy_kit_rows = ROW_COUNT;"
+            f" UPDATE {table} SET {column} = {column} + privacy_kit_rows WHERE {key} = {int(run.pk)};"
+            f" END {_BLOCK_TAG}; SELECT {column}, ({next_sql(end)}) FROM {table} WHERE {key} = {int(run.pk)}"
+        )
+        with connection.cursor() as cursor:
+            # No parameters: the driver sends the two statements as one simple query.
+            cursor.execute(message)
+            while cursor.description is None and cursor.nextset():
+                pass
+            now_total, next_key = cursor.fetchone()
+        count, total = now_total - total, now_total
+        return count, next_key
+
+    return delete_range
+
+
 def chunk_bounds(registration: registry.Registration, start: Any, end: Any) -> tuple[Any, Any]:
     """Return a purge chunk's (start, end) keys checked against the model's primary key; raise ``ValueError`` if not.
 
@@ -432,26 +487,45 @@ def purge_policy(
             # killed midway leaves a record that says how many rows it took.
             add_count = None if dry_run else run_counter(run, retention.action, using)
 
+            # On PostgreSQL a delete by age sends each batch, its lock and its count as one message.
+            counted = (
+                counted_range_delete(due_by_age, ranges, run, using, locks_holds=locks_holds)
+                if delete_range is not None and due_by_age is not None
+                else None
+            )
+
             def purge_batch(batch: Q) -> int:
-                if delete_range is not None and ranges.bounds is not None and not heard(model):
-                    return delete_range(*ranges.bounds)
-                due = due_by_age.filter(batch) if due_by_age is not None else expired(registration, now, batch=batch)
-                if dry_run:
-                    return due.count()
-                if retention.action == registry.DELETE:
-                    return delete_due(model, due)
-                return due.update(**values)
+                one_statement = delete_range is not None and ranges.bounds is not None and not heard(model)
+                if one_statement and counted is not None:
+                    count, next_key = counted(*ranges.bounds)  # type: ignore[misc]
+                    ranges.found(count, next_key=next_key)
+                    return count
+                with batch_transaction(using, locks_holds=locks_holds, counts=add_count is not None):
+                    if locks_holds:
+                        # The batch's statements read the holds after this lock.
+                        lock_holds(using, exclusive=False)
+                    if one_statement:
+                        count = delete_range(*ranges.bounds)  # type: ignore[misc]
+                    else:
+                        due = (
+                            due_by_age.filter(batch)
+                            if due_by_age is not None
+                            else expired(registration, now, batch=batch)
+                        )
+                        if dry_run:
+                            count = due.count()
+                        elif retention.action == registry.DELETE:
+                            count = delete_due(model, due)
+                        else:
+                            count = due.update(**values)
+                    if add_count is not None and count:
+                        add_count(count)
+                ranges.found(count)
+                return count
 
             with relaxed_commits(using):
                 for batch in ranges:
-                    with batch_transaction(using, locks_holds=locks_holds, counts=add_count is not None):
-                        if locks_holds:
-                            # The batch's statements read the holds after this lock.
-                            lock_holds(using, exclusive=False)
-                        count = purge_batch(batch)
-                        if add_count is not None and count:
-                            add_count(count)
-                    ranges.found(count)
+                    count = purge_batch(batch)
                     if retention.action == registry.DELETE:
                         result.deleted += count
                     else:
