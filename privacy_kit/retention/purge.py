@@ -500,24 +500,25 @@ def purge_policy(
                     count, next_key = counted(*ranges.bounds)  # type: ignore[misc]
                     ranges.found(count, next_key=next_key)
                     return count
+                # Built before the transaction, which then lasts for its statements only; they read
+                # the holds when they run, after the lock.
+                if one_statement:
+                    due = None
+                elif due_by_age is not None:
+                    due = due_by_age.filter(batch)
+                else:
+                    due = expired(registration, now, batch=batch)
                 with batch_transaction(using, locks_holds=locks_holds, counts=add_count is not None):
                     if locks_holds:
-                        # The batch's statements read the holds after this lock.
                         lock_holds(using, exclusive=False)
-                    if one_statement:
+                    if due is None:
                         count = delete_range(*ranges.bounds)  # type: ignore[misc]
+                    elif dry_run:
+                        count = due.count()
+                    elif retention.action == registry.DELETE:
+                        count = delete_due(model, due)
                     else:
-                        due = (
-                            due_by_age.filter(batch)
-                            if due_by_age is not None
-                            else expired(registration, now, batch=batch)
-                        )
-                        if dry_run:
-                            count = due.count()
-                        elif retention.action == registry.DELETE:
-                            count = delete_due(model, due)
-                        else:
-                            count = due.update(**values)
+                        count = due.update(**values)
                     if add_count is not None and count:
                         add_count(count)
                 ranges.found(count)
