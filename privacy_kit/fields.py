@@ -38,7 +38,7 @@ from django.core import checks
 from django.core.exceptions import FieldError, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import DatabaseError, connection, connections, models, transaction
-from django.db.models.expressions import Col
+from django.db.models.expressions import Case, Col, Value, When
 from django.db.models.fields import AutoFieldMixin
 from django.db.models.functions import Cast
 from django.db.models.lookups import Exact, In, IsNull, Lookup
@@ -57,6 +57,7 @@ E010 = "privacy_kit.E010"
 E011 = "privacy_kit.E011"
 E012 = "privacy_kit.E012"
 E013 = "privacy_kit.E013"
+E014 = "privacy_kit.E014"
 
 
 class EncryptedField(models.Field):
@@ -139,6 +140,15 @@ class EncryptedField(models.Field):
                     id=E011,
                 )
             )
+        if self.has_db_default():
+            errors.append(
+                checks.Error(
+                    f"{label} is encrypted and has a db_default, which the database would store unencrypted.",
+                    hint="Use default= instead: the field seals it like any other value.",
+                    obj=self,
+                    id=E014,
+                )
+            )
         if self.searchable and not self.supports_blind_index():
             errors.append(
                 checks.Error(
@@ -209,7 +219,9 @@ class EncryptedField(models.Field):
         column = registry.subject_column(self.model)
         # The empty text is stored as it is, under no key; "" of a JSON field is a value like any other.
         empty = value == "" and self.plaintext_is_value
-        if column is None or value is None or empty or hasattr(value, "resolve_expression"):
+        if hasattr(value, "resolve_expression"):
+            return self.refuse_unsealed(value)
+        if column is None or value is None or empty:
             return value
         owner = getattr(model_instance, column.attname)
         if owner is None:
@@ -217,7 +229,25 @@ class EncryptedField(models.Field):
         subject = store.subject_id(owner, column=column, model=self.model, instance=model_instance)
         return SubjectValue(value, subject)
 
+    def refuse_unsealed(self, expression: Any) -> Any:
+        """Return an expression written to this column if what it stores is sealed by the field; raise if not.
+
+        The database would store what an SQL expression computes as it is, unencrypted:
+        ``F("other")``, ``Concat(...)``, a function, a cast or a database default. What
+        Django's ``bulk_update()`` writes passes: values the field prepares itself
+        (``Value(value, output_field=field)``), chosen by ``Case``/``When`` and cast to
+        the field, and NULL.
+        """
+        if _sealed_by(expression, self):
+            return expression
+        raise ValueError(
+            f"{self.model._meta.label}.{self.name} is encrypted: the database would store what "
+            f"{type(expression).__name__} computes unencrypted. Assign the value itself."
+        )
+
     def get_db_prep_save(self, value: Any, connection: Any) -> Any:
+        if hasattr(value, "resolve_expression"):  # update(field=expression)
+            return self.refuse_unsealed(value)
         if type(value) is SubjectValue:
             text, subject = value.value, value.subject
             if type(text) is str and text and self.plaintext_is_value and not self.searchable:
@@ -500,6 +530,19 @@ def check_partial_save(
                 f"encrypted values sealed under another subject's key. Save {column.name} together with "
                 f"{', '.join(field.name for field in fields)}, or save() the whole row."
             )
+
+
+def _sealed_by(expression: Any, field: EncryptedField) -> bool:
+    """Say whether everything an expression writes to ``field`` is NULL or a value the field seals itself."""
+    if isinstance(expression, Value):
+        return expression.value is None or expression._output_field_or_none == field
+    if isinstance(expression, When):
+        return _sealed_by(expression.result, field)
+    if isinstance(expression, (Case, Cast)) and expression._output_field_or_none == field:
+        if isinstance(expression, Case):
+            return all(_sealed_by(source, field) for source in [*expression.cases, expression.default])
+        return all(_sealed_by(source, field) for source in expression.get_source_expressions())
+    return False
 
 
 class SubjectValue:

@@ -185,6 +185,9 @@ def test_field_options_that_cannot_work_on_ciphertext_are_errors():
         unique_name = EncryptedCharField(max_length=10, unique=True)
         indexed = EncryptedTextField(db_index=True)
         amount = EncryptedDecimalField(max_digits=5, decimal_places=2, searchable=True)
+        # The database would write this into every row saved without a value, unencrypted.
+        note = EncryptedTextField(db_default="none given")
+        sealed_default = EncryptedTextField(default="none given")
 
         class Meta:
             app_label = "testapp"
@@ -194,6 +197,7 @@ def test_field_options_that_cannot_work_on_ciphertext_are_errors():
         ("unique_name", "privacy_kit.E010"),
         ("indexed", "privacy_kit.E011"),
         ("amount", "privacy_kit.E012"),
+        ("note", "privacy_kit.E014"),
     }
 
 

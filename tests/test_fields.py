@@ -4,7 +4,9 @@ import json
 
 import pytest
 from django.core.exceptions import FieldError, ValidationError
-from django.db import connection, models
+from django.db import connection, models, transaction
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Cast, Concat, Upper
 from django.test import override_settings
 from django.test.utils import isolate_apps
 from django.utils.module_loading import import_string
@@ -631,3 +633,57 @@ def test_description_says_encrypted_with_the_plain_fields_placeholders():
     field = EncryptedCharField(max_length=30)
     assert str(field.description) % field.__dict__ == "Encrypted String (up to 30)"
     assert str(encrypt(models.BooleanField()).description).startswith("Encrypted Boolean")
+
+
+# -- expressions written to an encrypted column ------------------------------------------
+
+
+EXPRESSIONS = {
+    "a value": lambda: Value("the secret"),
+    "a function of a value": lambda: Upper(Value("the secret")),
+    "a concatenation": lambda: Concat(Value("the "), Value("secret")),
+    "another column": lambda: F("plain"),
+    "a cast to the field": lambda: Cast(Value("the secret"), output_field=Record._meta.get_field("text")),
+    "a case choosing a plain value": lambda: Case(
+        When(pk__gt=0, then=Value("the secret")), output_field=Record._meta.get_field("text")
+    ),
+}
+
+
+def written_in_clear(record):
+    return "secret" in (stored(record, "text") or "").lower()
+
+
+@pytest.mark.parametrize("expression", EXPRESSIONS.values(), ids=EXPRESSIONS.keys())
+@pytest.mark.parametrize("how", ["create", "save", "update", "bulk_create"])
+def test_an_expression_is_refused_rather_than_written_to_an_encrypted_column_in_clear(how, expression):
+    # The database stores what an SQL expression computes as it is: assigned to an encrypted
+    # field, it would put the plaintext (or another column's) in the encrypted column.
+    record = Record.objects.create(text="before", plain="the secret")
+    expected = r"testapp.Record.text is encrypted: the database would store what \w+ computes unencrypted"
+    with pytest.raises(ValueError, match=expected), transaction.atomic():
+        if how == "create":
+            Record.objects.create(text=expression(), plain="the secret")
+        elif how == "save":
+            record.text = expression()
+            record.save()
+        elif how == "update":
+            Record.objects.filter(pk=record.pk).update(text=expression())
+        else:
+            Record.objects.bulk_create([Record(text=expression(), plain="the secret")])
+    assert Record.objects.count() == 1
+    assert not written_in_clear(record)
+    assert Record.objects.get(pk=record.pk).text == "before"
+
+
+def test_what_bulk_update_writes_is_still_sealed_and_null_still_clears():
+    # bulk_update() writes Case(When(pk=..., then=Value(value, output_field=field))), cast to the
+    # field on PostgreSQL: values the field seals itself.
+    records = Record.objects.bulk_create([Record(text=f"old {i}") for i in range(3)])
+    for record, text in zip(records, ["new secret", None, ""], strict=True):
+        record.text = text
+    Record.objects.bulk_update(records, ["text"])
+    assert [Record.objects.get(pk=record.pk).text for record in records] == ["new secret", None, ""]
+    assert not written_in_clear(records[0])
+    Record.objects.filter(pk=records[0].pk).update(text=Value(None))
+    assert Record.objects.get(pk=records[0].pk).text is None
