@@ -215,12 +215,15 @@ class EncryptedField(models.Field):
 
     def pre_save(self, model_instance: models.Model, add: bool) -> Any:
         value = super().pre_save(model_instance, add)
+        if hasattr(value, "resolve_expression"):
+            value = self.refuse_unsealed(value)
+            if not isinstance(value, Value):
+                return value
+            value = value.value  # the field's own value (or None): sealed as if assigned
         # The model that holds this column: what reading it uses (a parent's, with inheritance).
         column = registry.subject_column(self.model)
         # The empty text is stored as it is, under no key; "" of a JSON field is a value like any other.
         empty = value == "" and self.plaintext_is_value
-        if hasattr(value, "resolve_expression"):
-            return self.refuse_unsealed(value)
         if column is None or value is None or empty:
             return value
         owner = getattr(model_instance, column.attname)

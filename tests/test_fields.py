@@ -687,3 +687,6 @@ def test_what_bulk_update_writes_is_still_sealed_and_null_still_clears():
     assert not written_in_clear(records[0])
     Record.objects.filter(pk=records[0].pk).update(text=Value(None))
     assert Record.objects.get(pk=records[0].pk).text is None
+    # A value the field prepares itself is sealed when saved, as if assigned.
+    record = Record.objects.create(text=Value("given secret", output_field=Record._meta.get_field("text")))
+    assert Record.objects.get(pk=record.pk).text == "given secret" and not written_in_clear(record)
