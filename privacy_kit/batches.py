@@ -91,6 +91,12 @@ class KeyRanges:
         self.bounds: tuple[int, int] | None = None
         self._found = False
         self._next: Any = _UNKNOWN
+        pk = self.queryset.model._meta.pk
+        connection = connections[self.queryset._db or router.db_for_read(self.queryset.model)]
+        integer = isinstance(pk, models.IntegerField)
+        high = connection.ops.integer_field_range(pk.get_internal_type())[1] if integer else None
+        #: The largest key the column can hold (integer keys only).
+        self.largest_key: float = float("inf") if high is None else high
         #: The query of the first key at or after a given one, compiled once (integer keys only).
         self.next_key = Bound.compile(
             self.queryset, lambda key: self.queryset.filter(pk__gte=key).order_by("pk").values_list("pk")[:1], 1
@@ -116,10 +122,17 @@ class KeyRanges:
             start, last = bounds["start"], bounds["last"]
             while start is not None and start <= last:
                 self._found, self._next = False, _UNKNOWN
+                end = min(start + size, last + 1)
+                if end > self.largest_key:
+                    # No bound past the largest key the column holds is sent (SQLite takes none
+                    # above 2**63 - 1): the range ends at the last key, by the filter alone.
+                    self.bounds = None
+                    yield Q(pk__gte=start, pk__lte=last)
+                    return
                 # The last range ends after the last key: rows added behind the walk stay out of it.
-                self.bounds = (start, min(start + size, last + 1))
+                self.bounds = (start, end)
                 yield Q(pk__gte=self.bounds[0], pk__lt=self.bounds[1])
-                if start + size > last:
+                if end > last:
                     return
                 if self._next is not _UNKNOWN:
                     start = None if self._next is None else max(self._next, start + size)

@@ -58,6 +58,7 @@ E011 = "privacy_kit.E011"
 E012 = "privacy_kit.E012"
 E013 = "privacy_kit.E013"
 E014 = "privacy_kit.E014"
+E015 = "privacy_kit.E015"
 
 
 class EncryptedField(models.Field):
@@ -105,6 +106,17 @@ class EncryptedField(models.Field):
         return self.model._meta.get_field(self.name + BLIND_INDEX_SUFFIX)
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
+        if not hasattr(self, "binding"):
+            # Not a column of its model: a GeneratedField's output_field, which the database computes.
+            return [
+                checks.Error(
+                    "An encrypted field cannot be a GeneratedField's output_field: the database computes "
+                    "and stores the column itself, unencrypted.",
+                    hint="Use a plain output_field, or compute the value in Python into an encrypted field.",
+                    obj=self,
+                    id=E015,
+                )
+            ]
         return [*super().check(**kwargs), *self._check_encryption_options()]
 
     def _check_encryption_options(self) -> list[checks.CheckMessage]:
@@ -215,7 +227,7 @@ class EncryptedField(models.Field):
 
     def pre_save(self, model_instance: models.Model, add: bool) -> Any:
         value = super().pre_save(model_instance, add)
-        if hasattr(value, "resolve_expression"):
+        if is_sql(value):
             value = self.refuse_unsealed(value)
             if not isinstance(value, Value):
                 return value
@@ -249,7 +261,7 @@ class EncryptedField(models.Field):
         )
 
     def get_db_prep_save(self, value: Any, connection: Any) -> Any:
-        if hasattr(value, "resolve_expression"):  # update(field=expression)
+        if is_sql(value):  # update(field=expression)
             return self.refuse_unsealed(value)
         if type(value) is SubjectValue:
             text, subject = value.value, value.subject
@@ -535,17 +547,37 @@ def check_partial_save(
             )
 
 
+# What an expression's SQL is made from, when set on the expression itself rather than by its class
+# (and any as_sql or as_<vendor> method set on it).
+_SQL_OVERRIDES = ("template", "function", "arg_joiner", "case_joiner")
+
+
 def _sealed_by(expression: Any, field: EncryptedField) -> bool:
-    """Say whether everything an expression writes to ``field`` is NULL or a value the field seals itself."""
-    if isinstance(expression, Value):
+    """Say whether everything an expression writes to ``field`` is NULL or a value the field seals itself.
+
+    Only Django's own ``Value``, ``Case``, ``When`` and ``Cast``, as their classes
+    write them: a subclass, or a template, function or joiner given to one, is SQL
+    of its own.
+    """
+    kind = type(expression)
+    if kind not in (Value, When, Case, Cast) or getattr(expression, "extra", None):
+        return False
+    if any(name in _SQL_OVERRIDES or name.startswith("as_") for name in vars(expression)):
+        return False
+    if kind is Value:
         return expression.value is None or expression._output_field_or_none == field
-    if isinstance(expression, When):
+    if kind is When:
         return _sealed_by(expression.result, field)
-    if isinstance(expression, (Case, Cast)) and expression._output_field_or_none == field:
-        if isinstance(expression, Case):
-            return all(_sealed_by(source, field) for source in [*expression.cases, expression.default])
-        return all(_sealed_by(source, field) for source in expression.get_source_expressions())
-    return False
+    if expression._output_field_or_none != field:
+        return False
+    if kind is Case:
+        return all(_sealed_by(source, field) for source in [*expression.cases, expression.default])
+    return all(_sealed_by(source, field) for source in expression.get_source_expressions())
+
+
+def is_sql(value: Any) -> bool:
+    """Say whether a value is SQL for the database to compute (an expression, or anything that compiles)."""
+    return hasattr(value, "resolve_expression") or hasattr(value, "as_sql")
 
 
 class SubjectValue:

@@ -77,8 +77,9 @@ class PurgeRun(models.Model):
         return f"{self.policy} {self.chunk} {self.status}".strip()
 
     def finish(self, status: str, **fields: Any) -> None:
+        """Write the run's end: its status and time, and ``fields``; the counts its batches added stay."""
         for name, value in fields.items():
             setattr(self, name, value)
         self.status = status
         self.finished_at = timezone.now()
-        self.save()
+        self.save(update_fields=["status", "finished_at", *fields])

@@ -219,7 +219,7 @@ def policy_lock(name: str, chunk: str, using: str) -> Iterator[bool]:
                 cursor.execute(f"SELECT {release}")
 
 
-def lock_holds(using: str, *, exclusive: bool) -> None:
+def lock_holds(using: str, *, exclusive: bool, read_committed: bool = False) -> None:
     """Hold the legal holds' advisory lock until the transaction ends: exclusive to place a hold, shared for a batch.
 
     Placing or releasing a hold waits for the purge and erasure batches in flight,
@@ -234,8 +234,15 @@ def lock_holds(using: str, *, exclusive: bool) -> None:
     if not connection.in_atomic_block:
         raise RuntimeError("lock_holds() must run inside transaction.atomic(): the lock ends with the transaction.")
     function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    statement = f"SELECT {function}({_lock_key('legal_holds')})"
+    if read_committed and not connection.savepoint_ids:
+        # A batch's own transaction, this its first statement: read committed whatever the
+        # session's or Django's isolation level, so that the statements after the lock see
+        # every hold committed before it (a repeatable-read snapshot would be taken before
+        # the wait). One message, no parameters.
+        statement = f"SET TRANSACTION ISOLATION LEVEL READ COMMITTED; {statement}"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function}(%s)", [_lock_key("legal_holds")])
+        cursor.execute(statement)
 
 
 @contextmanager
@@ -348,25 +355,26 @@ def counted_range_delete(
     meta, quote = run._meta, connection.ops.quote_name
     table, column, key = quote(meta.db_table), quote(meta.get_field("deleted").column), quote(meta.pk.column)
     lock = f"PERFORM pg_advisory_xact_lock_shared('{_lock_key('legal_holds')}'::bigint);" if locks_holds else ""
-    total = run.deleted
 
     def delete_range(start: int, end: int) -> tuple[int, Any]:
-        nonlocal total
-        # Names from the models' meta, quoted; every value a literal the driver quoted.
+        # Names from the models' meta, quoted; every value a literal the driver quoted. Read
+        # committed whatever the session's default, so that the DELETE, which starts after the
+        # lock, sees every hold committed before it; the count comes back from the server.
         message = (
-            f"DO {_BLOCK_TAG} #variable_conflict use_column\n"  # noqa: S608
+            "SET TRANSACTION ISOLATION LEVEL READ COMMITTED;"  # noqa: S608
+            f" DO {_BLOCK_TAG} #variable_conflict use_column\n"
             f"DECLARE privacy_kit_rows bigint; BEGIN {lock} {delete_sql(start, end)};"
             " GET DIAGNOSTICS privacy_kit_rows = ROW_COUNT;"
             f" UPDATE {table} SET {column} = {column} + privacy_kit_rows WHERE {key} = {int(run.pk)};"
-            f" END {_BLOCK_TAG}; SELECT {column}, ({next_sql(end)}) FROM {table} WHERE {key} = {int(run.pk)}"
+            " PERFORM set_config('privacy_kit.batch_rows', privacy_kit_rows::text, true);"
+            f" END {_BLOCK_TAG}; SELECT current_setting('privacy_kit.batch_rows')::bigint, ({next_sql(end)})"
         )
         with connection.cursor() as cursor:
-            # No parameters: the driver sends the two statements as one simple query.
+            # No parameters: the driver sends the statements as one simple query, one transaction.
             cursor.execute(message)
             while cursor.description is None and cursor.nextset():
                 pass
-            now_total, next_key = cursor.fetchone()
-        count, total = now_total - total, now_total
+            count, next_key = cursor.fetchone()
         return count, next_key
 
     return delete_range
@@ -498,7 +506,9 @@ def purge_policy(
                 one_statement = delete_range is not None and ranges.bounds is not None and not heard(model)
                 if one_statement and counted is not None:
                     count, next_key = counted(*ranges.bounds)  # type: ignore[misc]
-                    ranges.found(count, next_key=next_key)
+                    # After a range that found rows the walk goes on to the next one, as it
+                    # would without the message: rows added there since are still walked.
+                    ranges.found(count, **({} if count else {"next_key": next_key}))
                     return count
                 # Built before the transaction, which then lasts for its statements only; they read
                 # the holds when they run, after the lock.
@@ -510,7 +520,7 @@ def purge_policy(
                     due = expired(registration, now, batch=batch)
                 with batch_transaction(using, locks_holds=locks_holds, counts=add_count is not None):
                     if locks_holds:
-                        lock_holds(using, exclusive=False)
+                        lock_holds(using, exclusive=False, read_committed=True)
                     if due is None:
                         count = delete_range(*ranges.bounds)  # type: ignore[misc]
                     elif dry_run:
@@ -533,12 +543,20 @@ def purge_policy(
                         result.anonymized += count
         except Exception as error:
             # The class of the error only: a database message can quote row values.
-            run.finish(
-                PurgeRun.Status.FAILED, deleted=result.deleted, anonymized=result.anonymized, error=type(error).__name__
-            )
+            run.finish(PurgeRun.Status.FAILED, error=type(error).__name__, **dry_run_counts(result, dry_run))
             raise
-        run.finish(PurgeRun.Status.DONE, deleted=result.deleted, anonymized=result.anonymized)
+        run.finish(PurgeRun.Status.DONE, **dry_run_counts(result, dry_run))
     return result
+
+
+def dry_run_counts(result: PurgeResult, dry_run: bool) -> dict[str, int]:
+    """Return the counts a run's record gets when it finishes: a dry run's; none otherwise.
+
+    Each batch that changed rows added its count to the record as it committed: those
+    counts are the record's, not this process's, which may not have heard of a batch
+    that committed just before an error.
+    """
+    return {"deleted": result.deleted, "anonymized": result.anonymized} if dry_run else {}
 
 
 def plan_purge(names: list[str] | None = None, *, batch_size: int | None = None) -> list[tuple[str, Any, Any]]:
@@ -558,6 +576,9 @@ def plan_purge(names: list[str] | None = None, *, batch_size: int | None = None)
             continue
         # Chunks aligned on multiples of the span stay the same from one plan to the
         # next, whatever a purge already deleted, so their locks keep meaning the same rows.
+        # The first and last stop at the keys the column can hold, which a chunk's bounds must be.
+        low, high = connections[router.db_for_write(entry.model)].ops.integer_field_range(pk.get_internal_type())
         for start in range(bounds["low"] - bounds["low"] % span, bounds["high"] + 1, span):
-            pieces.append((entry.name, start, start + span))
+            first = start if low is None else max(start, low)
+            pieces.append((entry.name, first, start + span if high is None else min(start + span, high + 1)))
     return pieces
