@@ -456,8 +456,21 @@ def test_the_same_gap_insert_in_the_transaction_path_goes(monkeypatch):
 BIG = 2**63 - 1
 
 
+@pytest.fixture
+def extreme_keys():
+    """Give the events table its key sequence back after a test stored keys at the ends of the range.
+
+    SQLite's AUTOINCREMENT remembers the largest key ever used: after 2**63 - 1 every
+    insert without a key would fail ("database or disk is full").
+    """
+    yield
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM sqlite_sequence WHERE name = %s", [PurgeEvent._meta.db_table])
+
+
 @pytest.mark.django_db(transaction=True)
-def test_keys_at_the_top_and_bottom_of_bigint_are_walked():
+def test_keys_at_the_top_and_bottom_of_bigint_are_walked(extreme_keys):
     name = age_policy()
     due = [-BIG - 1, -BIG, -BIG + 6, -BIG + 8, -5, 0, 5, BIG - 2, BIG - 1, BIG]
     young = [-BIG + 1, BIG - 3]
@@ -469,7 +482,7 @@ def test_keys_at_the_top_and_bottom_of_bigint_are_walked():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_planned_chunks_near_the_top_of_bigint_purge_every_due_row():
+def test_the_planned_chunks_near_the_top_of_bigint_purge_every_due_row(extreme_keys):
     # plan_purge() aligns chunks on multiples of the span; the last chunk's end may pass
     # 2**63, which chunk_bounds() refuses as not a key: its rows are never purged.
     name = age_policy()
@@ -486,7 +499,7 @@ def test_the_planned_chunks_near_the_top_of_bigint_purge_every_due_row():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_planned_chunks_near_the_bottom_of_bigint_purge_every_due_row():
+def test_the_planned_chunks_near_the_bottom_of_bigint_purge_every_due_row(extreme_keys):
     name = age_policy()
     due = [-BIG - 1, -BIG + 3, -BIG + 25]
     events(due)

@@ -32,7 +32,8 @@ from tests.testapp import privacy
 from tests.testapp.models import Cart, Order, PurgeEvent
 from tests.testapp.policies import register_orders
 
-pytestmark = pytest.mark.django_db
+# Outside a transaction, as a worker runs them: on PostgreSQL a batch is then one message.
+pytestmark = pytest.mark.django_db(transaction=True)
 NOW = timezone.now()
 on_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="synchronous_commit is PostgreSQL's")
 engine = sys.modules[purge_policy.__module__]
@@ -438,6 +439,7 @@ def test_after_a_worker_is_killed_mid_purge_the_runs_count_every_deleted_row_onc
 
 @on_postgres  # the tables are made inside the test's transaction, which PostgreSQL's DDL can be
 @isolate_apps("tests.testapp")
+@pytest.mark.django_db
 def test_cascades_set_null_protect_and_inheritance_go_through_the_collector():
     class Parcel(models.Model):
         created_at = models.DateTimeField()
@@ -513,6 +515,7 @@ def test_cascades_set_null_protect_and_inheritance_go_through_the_collector():
 
 @on_postgres
 @isolate_apps("tests.testapp")
+@pytest.mark.django_db  # in the test's transaction, which takes the table it creates away
 @pytest.mark.parametrize("key", ["uuid", "text", "composite"])
 def test_keys_that_are_not_integers_are_walked_in_pages_and_every_due_row_goes(key):
     fields = {"created_at": models.DateTimeField(), "Meta": type("Meta", (), {"app_label": "testapp"})}
