@@ -703,3 +703,78 @@ def test_a_chunk_whose_bounds_are_the_placeholders():
     result = purge_policy(name, start=P1, end=P2, now=NOW, batch_size=1)
     assert keys() == [P1 - 1, P2, P2 + 1]
     assert result.deleted == 2 == PurgeRun.objects.get().deleted
+
+
+@on_postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("isolation", ["read committed", "session-default-repeatable-read"])
+@pytest.mark.parametrize("path", ["one-message", "transaction"])
+def test_a_hold_committed_while_an_anonymizing_batch_waits_on_the_holds_lock_keeps_the_order(
+    django_user_model, monkeypatch, isolation, path
+):
+    # The relationship basis anonymizes: on PostgreSQL its batch is one message too, the
+    # UPDATE compiled before it. The lock must come first, and be seen at read committed.
+    import decimal
+
+    from tests.test_attacks_erasure import LONG_AGO, Connection, waits_on
+    from tests.test_attacks_erasure import wait_until as wait_for
+    from tests.testapp.models import Order
+    from tests.testapp.policies import register_orders
+
+    register_orders()
+    user = django_user_model.objects.create(username="salma", date_joined=LONG_AGO)
+    order = Order.objects.create(customer=user, full_name="Salma Q.", total=decimal.Decimal(1), created_at=LONG_AGO)
+    if isolation == "session-default-repeatable-read":
+        monkeypatch.setitem(
+            connection.settings_dict["OPTIONS"], "options", "-c default_transaction_isolation=repeatable\\ read"
+        )
+    if path == "transaction":
+        monkeypatch.setattr(engine.BatchMessage, "for_run", classmethod(lambda cls, *a, **k: None))
+    placed, release = threading.Event(), threading.Event()
+
+    def place_hold():
+        with transaction.atomic():
+            LegalHold.objects.create(subject=user, reason="dispute")
+            placed.set()
+            release.wait(60)
+
+    holder = Connection(place_hold)
+    holder.start()
+    assert placed.wait(30)
+    purger = Connection(lambda: purge_policy("testapp.Order"))
+    purger.start()
+    purger.started_work.wait()
+    wait_for(lambda: waits_on(purger.pid, "advisory"))
+    release.set()
+    for thread in (holder, purger):
+        thread.join(60)
+    assert (holder.error, purger.error) == (None, None)
+    assert purger.result.anonymized == 0
+    assert Order.objects.get(pk=order.pk).full_name == "Salma Q."
+
+
+@on_postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_anonymizing_batch_is_one_message_and_its_count_commits_with_it(django_user_model):
+    import decimal
+
+    from tests.test_attacks_erasure import LONG_AGO
+    from tests.testapp.models import Order
+    from tests.testapp.policies import register_orders
+
+    register_orders()
+    users = [django_user_model.objects.create(username=f"u{i}", date_joined=LONG_AGO) for i in range(3)]
+    for user in users:
+        Order.objects.create(customer=user, full_name="Q. Person", total=decimal.Decimal(1), created_at=LONG_AGO)
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        assert purge_policy("testapp.Order", batch_size=1).anonymized == 3
+    messages = [sql for sql in statements if sql.startswith("SET TRANSACTION ISOLATION LEVEL READ COMMITTED; DO")]
+    assert len(messages) == 3 and all('UPDATE "testapp_order" SET' in sql for sql in messages)
+    assert PurgeRun.objects.get(policy="testapp.Order").anonymized == 3
+    assert set(Order.objects.values_list("full_name", flat=True)) == {""}

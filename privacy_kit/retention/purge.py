@@ -20,6 +20,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connections, models, router, transaction
 from django.db.models import Exists, ExpressionWrapper, F, Max, Min, OuterRef, Q
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from privacy_kit import registry
@@ -328,56 +329,105 @@ def run_counter(run: Any, action: str, using: str) -> Callable[[int], None]:
 _BLOCK_TAG = "$privacy_kit_batch$"
 
 
+class BatchMessage:
+    """On PostgreSQL, a purge batch's statement, its count and the holds' lock sent as one message.
+
+    The message is ``SET TRANSACTION ISOLATION LEVEL READ COMMITTED``, a ``DO`` block
+    (the legal holds' shared lock for a policy with a subject, the statement, its
+    ``ROW_COUNT`` added to the run's record) and a ``SELECT`` of that count and of
+    whatever the caller asks along (the walk's next key), which the server runs as
+    one transaction. A worker killed midway leaves a record that counts exactly the
+    rows its batches changed, as with a transaction of the batch's own, without the
+    BEGIN, lock, UPDATE and COMMIT round trips (about 0.5 ms a batch); the batch's
+    transaction lasts for the server's work only. Read committed whatever the
+    session's default or Django's option, so that the statement, which starts after
+    the lock, sees every hold committed before it. Every value is a literal the driver
+    quoted; the names are the models', quoted.
+    """
+
+    def __init__(self, connection: Any, run: Any, action: str, *, locks_holds: bool) -> None:
+        meta, quote = run._meta, connection.ops.quote_name
+        column = quote(meta.get_field("deleted" if action == registry.DELETE else "anonymized").column)
+        table, key = quote(meta.db_table), quote(meta.pk.column)
+        lock = f"PERFORM pg_advisory_xact_lock_shared('{_lock_key('legal_holds')}'::bigint); " if locks_holds else ""
+        self.connection = connection
+        self.before = (
+            f"SET TRANSACTION ISOLATION LEVEL READ COMMITTED; DO {_BLOCK_TAG} #variable_conflict use_column\n"
+            f"DECLARE privacy_kit_rows bigint; BEGIN {lock}"
+        )
+        # Names from the models' meta, quoted; the run's key an integer.
+        self.after = (
+            "; GET DIAGNOSTICS privacy_kit_rows = ROW_COUNT;"  # noqa: S608
+            f" UPDATE {table} SET {column} = {column} + privacy_kit_rows WHERE {key} = {int(run.pk)};"
+            " PERFORM set_config('privacy_kit.batch_rows', privacy_kit_rows::text, true);"
+            f" END {_BLOCK_TAG}; SELECT current_setting('privacy_kit.batch_rows')::bigint, "
+        )
+
+    @classmethod
+    def for_run(cls, using: str, run: Any, action: str, *, locks_holds: bool) -> BatchMessage | None:
+        """Return the messages of a run's batches; None elsewhere than PostgreSQL and inside a caller's transaction."""
+        connection = connections[using]
+        if connection.vendor != "postgresql" or connection.in_atomic_block:
+            return None  # inside a caller's transaction each batch needs a savepoint
+        return cls(connection, run, action, locks_holds=locks_holds)
+
+    @staticmethod
+    def fits(statement: str) -> bool:
+        """Say whether a statement (every value a literal) can go inside the message's block."""
+        return _BLOCK_TAG not in statement
+
+    def send(self, statement: str, also: str = "NULL") -> tuple[int, Any]:
+        """Run a statement that ``fits()`` as a batch; return how many rows it changed and the value of ``also``."""
+        message = f"{self.before}{statement}{self.after}({also})"
+        with self.connection.cursor() as cursor:
+            # No parameters: the driver sends the statements as one simple query, one transaction.
+            cursor.execute(message)
+            while cursor.description is None and cursor.nextset():
+                pass
+            count, value = cursor.fetchone()
+        return count, value
+
+
 def counted_range_delete(
     queryset: models.QuerySet, ranges: KeyRanges, run: Any, using: str, *, locks_holds: bool
 ) -> Callable[[int, int], tuple[int, Any]] | None:
     """Return a function that deletes a range and counts it in the run's record in one round trip.
 
-    It returns the range's count and the first key of ``ranges`` after the range. On
-    PostgreSQL the batch's DELETE, the UPDATE of the run's count and, for a policy with
-    a subject, the legal holds' shared lock go in one message, a ``DO`` block and a
-    ``SELECT`` of the run's total and of the walk's next key, which the server runs as
-    one transaction: a worker killed midway leaves a record that counts exactly the
-    rows it deleted, as with the batch's own transaction, without its BEGIN, lock,
-    UPDATE and COMMIT round trips (about 0.5 ms a batch), and the walk needs no query
-    of its own to jump a gap. Every value in the message is a literal the driver
-    quoted, once. None elsewhere, inside a caller's transaction (each batch needs a
-    savepoint there), and where one statement cannot delete a range.
+    It returns the range's count and the first key of ``ranges`` after the range, asked
+    in the same message (``BatchMessage``), so that the walk needs no query of its own
+    to jump a gap. The DELETE and the next-key query are quoted once. None elsewhere
+    than PostgreSQL, inside a caller's transaction, and where one statement cannot
+    delete a range.
     """
-    connection = connections[using]
-    if connection.vendor != "postgresql" or connection.in_atomic_block or ranges.next_key is None:
+    message = BatchMessage.for_run(using, run, registry.DELETE, locks_holds=locks_holds)
+    if message is None or ranges.next_key is None:
         return None
-    delete, following = range_delete_statement(queryset), ranges.next_key
-    delete_sql = delete.literal(connection) if delete is not None else None
-    next_sql = following.literal(connection)
-    if delete_sql is None or next_sql is None or _BLOCK_TAG in delete_sql(0, 1) + next_sql(0):
+    delete = range_delete_statement(queryset)
+    delete_sql = delete.literal(message.connection) if delete is not None else None
+    next_sql = ranges.next_key.literal(message.connection)
+    if delete_sql is None or next_sql is None or not message.fits(delete_sql(0, 1) + next_sql(0)):
         return None
-    meta, quote = run._meta, connection.ops.quote_name
-    table, column, key = quote(meta.db_table), quote(meta.get_field("deleted").column), quote(meta.pk.column)
-    lock = f"PERFORM pg_advisory_xact_lock_shared('{_lock_key('legal_holds')}'::bigint);" if locks_holds else ""
 
     def delete_range(start: int, end: int) -> tuple[int, Any]:
-        # Names from the models' meta, quoted; every value a literal the driver quoted. Read
-        # committed whatever the session's default, so that the DELETE, which starts after the
-        # lock, sees every hold committed before it; the count comes back from the server.
-        message = (
-            "SET TRANSACTION ISOLATION LEVEL READ COMMITTED;"  # noqa: S608
-            f" DO {_BLOCK_TAG} #variable_conflict use_column\n"
-            f"DECLARE privacy_kit_rows bigint; BEGIN {lock} {delete_sql(start, end)};"
-            " GET DIAGNOSTICS privacy_kit_rows = ROW_COUNT;"
-            f" UPDATE {table} SET {column} = {column} + privacy_kit_rows WHERE {key} = {int(run.pk)};"
-            " PERFORM set_config('privacy_kit.batch_rows', privacy_kit_rows::text, true);"
-            f" END {_BLOCK_TAG}; SELECT current_setting('privacy_kit.batch_rows')::bigint, ({next_sql(end)})"
-        )
-        with connection.cursor() as cursor:
-            # No parameters: the driver sends the statements as one simple query, one transaction.
-            cursor.execute(message)
-            while cursor.description is None and cursor.nextset():
-                pass
-            count, next_key = cursor.fetchone()
-        return count, next_key
+        return message.send(delete_sql(start, end), next_sql(end))
 
     return delete_range
+
+
+def update_statement(queryset: models.QuerySet, values: dict[str, Any]) -> str | None:
+    """Return ``queryset.update(**values)`` as one statement, every value a literal; None if it takes more than one.
+
+    Compiled as ``QuerySet.update()`` compiles it; values of a parent model's table
+    (multi-table inheritance) would need statements of their own.
+    """
+    query = queryset.order_by().query.chain(UpdateQuery)
+    query.add_update_values(values)
+    query.annotations = {}
+    if query.get_related_updates():
+        return None
+    using = queryset._db or router.db_for_write(queryset.model)
+    statement, params = query.get_compiler(using).as_sql()
+    return connections[using].ops.compose_sql(statement, params) if statement else None
 
 
 def chunk_bounds(registration: registry.Registration, start: Any, end: Any) -> tuple[Any, Any]:
@@ -502,6 +552,13 @@ def purge_policy(
                 else None
             )
 
+            # On PostgreSQL an anonymizing batch is one message too: its UPDATE, compiled before.
+            anonymizing = (
+                BatchMessage.for_run(using, run, retention.action, locks_holds=locks_holds)
+                if retention.action == registry.ANONYMIZE and not dry_run
+                else None
+            )
+
             def purge_batch(batch: Q) -> int:
                 one_statement = delete_range is not None and ranges.bounds is not None and not heard(model)
                 if one_statement and counted is not None:
@@ -518,6 +575,12 @@ def purge_policy(
                     due = due_by_age.filter(batch)
                 else:
                     due = expired(registration, now, batch=batch)
+                if anonymizing is not None and due is not None:
+                    statement = update_statement(due, values)
+                    if statement is not None and anonymizing.fits(statement):
+                        count = anonymizing.send(statement)[0]
+                        ranges.found(count)
+                        return count
                 with batch_transaction(using, locks_holds=locks_holds, counts=add_count is not None):
                     if locks_holds:
                         lock_holds(using, exclusive=False, read_committed=True)
