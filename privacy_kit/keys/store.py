@@ -7,6 +7,7 @@ Every function reads and writes ``PRIVACY_KIT["KEY_DATABASE"]`` with an explicit
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -51,6 +52,8 @@ class KeyCache:
         self._entries: OrderedDict[str, tuple[float, bytes | Destroyed]] = OrderedDict()
         # The same live keys as ciphers, for the fields' hot path: a plain dict read, no lock.
         self.ciphers: dict[str, tuple[float, AESGCM]] = {}
+        # When each subject was last evicted: an entry read before that is not taken in.
+        self._evicted: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def cipher(self, subject: str) -> AESGCM | None:
@@ -78,15 +81,26 @@ class KeyCache:
                 found[subject] = entry[1]
         return found
 
-    def put_many(self, entries: dict[str, bytes | Destroyed]) -> None:
-        """Remember ``entries`` from now, dropping the oldest beyond the size bound."""
-        size = app_settings.SUBJECT_KEY_CACHE_SIZE
+    def put_many(self, entries: dict[str, bytes | Destroyed], read_at: float | None = None) -> None:
+        """Remember ``entries`` as read at ``read_at`` (``time.monotonic()``, now if not given).
+
+        An entry lasts ``SUBJECT_KEY_CACHE_SECONDS`` from when it was read, not from when
+        it is put (a transaction's keys are put when it commits). A live key read before
+        its subject was last evicted (a lookup that raced an erasure) is not taken in. The
+        oldest entries go beyond the size bound.
+        """
+        size, period = app_settings.SUBJECT_KEY_CACHE_SIZE, app_settings.SUBJECT_KEY_CACHE_SECONDS
         now = time.monotonic()
-        expires = now + app_settings.SUBJECT_KEY_CACHE_SECONDS
+        read_at = now if read_at is None else read_at
+        expires = read_at + period
         with self._lock:
+            if self._evicted:
+                self._evicted = {subject: when for subject, when in self._evicted.items() if when > now - period}
             for subject, value in entries.items():
+                if isinstance(value, bytes) and self._evicted.get(subject, -math.inf) >= read_at:
+                    continue
                 self._entries.pop(subject, None)
-                self._entries[subject] = (now, value)
+                self._entries[subject] = (read_at, value)
                 if isinstance(value, bytes):
                     self.ciphers[subject] = (expires, AESGCM(value))
                 else:
@@ -96,10 +110,11 @@ class KeyCache:
                 self.ciphers.pop(oldest, None)
 
     def evict(self, subject: str) -> None:
-        """Forget one subject's entry."""
+        """Forget one subject's entry, and refuse its live keys read until now."""
         with self._lock:
             self._entries.pop(subject, None)
             self.ciphers.pop(subject, None)
+            self._evicted[subject] = time.monotonic()
 
     def clear(self) -> None:
         """Forget every entry."""
@@ -112,6 +127,7 @@ class KeyCache:
         self._lock = threading.Lock()
         self._entries = OrderedDict()
         self.ciphers = {}
+        self._evicted = {}
 
 
 cache = KeyCache()
@@ -159,21 +175,22 @@ def _model() -> type[SubjectKey]:
     return SubjectKey
 
 
-def _remember(entries: dict[str, bytes | Destroyed]) -> None:
-    """Cache ``entries`` once the key database commits: a rolled-back key must never be used.
+def _remember(entries: dict[str, bytes | Destroyed], read_at: float) -> None:
+    """Cache ``entries``, read at ``read_at``, once the key database commits: a rolled-back key must never be used.
 
-    Until then they serve the transaction that read or made them (``_in_transaction``).
+    Until then they serve the transaction that read or made them (``_in_transaction``),
+    for as long as they would be cached.
     """
     if not entries:
         return
     alias = key_database()
-    callback = partial(cache.put_many, entries)
+    callback = partial(cache.put_many, entries, read_at)
     transaction.on_commit(callback, using=alias)
     connection = connections[alias]
     if connection.in_atomic_block:
         position = len(connection.run_on_commit) - 1
         pending = connection.__dict__.setdefault(PENDING, {})
-        pending.update((subject, (callback, position, value)) for subject, value in entries.items())
+        pending.update((subject, (callback, position, value, read_at)) for subject, value in entries.items())
 
 
 PENDING = "_privacy_kit_subject_keys"
@@ -194,16 +211,17 @@ def _in_transaction(subjects: list[str]) -> dict[str, bytes | Destroyed]:
         pending.clear()
         return {}
     hooks = connection.run_on_commit
+    oldest = time.monotonic() - app_settings.SUBJECT_KEY_CACHE_SECONDS
     found: dict[str, bytes | Destroyed] = {}
     for subject in subjects:
         entry = pending.get(subject)
         if entry is None:
             continue
-        callback, position, value = entry
-        if position < len(hooks) and hooks[position][1] is callback:
+        callback, position, value, read_at = entry
+        if position < len(hooks) and hooks[position][1] is callback and read_at >= oldest:
             found[subject] = value
         else:
-            del pending[subject]
+            del pending[subject]  # rolled back, or read longer ago than a key is cached
     return found
 
 
@@ -224,8 +242,9 @@ def keys_for(subject_ids: Iterable[Any], *, create: bool = False) -> dict[str, b
         found.update(_in_transaction(misses))
         misses = [subject for subject in misses if subject not in found]
     if misses:
+        read_at = time.monotonic()  # before the read: what it finds is at least this fresh
         loaded = _load(misses)
-        _remember(loaded)
+        _remember(loaded, read_at)
         found.update(loaded)
     destroyed = [entry for entry in found.values() if isinstance(entry, Destroyed)]
     if destroyed:
@@ -233,8 +252,9 @@ def keys_for(subject_ids: Iterable[Any], *, create: bool = False) -> dict[str, b
     keys: dict[str, bytes] = {subject: entry for subject, entry in found.items() if isinstance(entry, bytes)}
     missing = [subject for subject in wanted if subject not in found]
     if missing and create:
+        read_at = time.monotonic()
         created = _create(missing)
-        _remember(dict(created))
+        _remember(dict(created), read_at)
         keys.update(created)
     return keys
 
@@ -318,7 +338,11 @@ def destroy(subject_id: Any) -> datetime:
             [_model()(subject=subject, wrapped_key=None, key_id="", destroyed_at=now)], ignore_conflicts=True
         )
         destroyed_at = rows.values_list("destroyed_at", flat=True).get(subject=subject)
-    # A lookup in another thread may have cached the key between the eviction and the commit.
+        # The rest of a transaction this runs in reads the subject as destroyed (not the key it
+        # read before), and so does this process once it commits.
+        _remember({subject: Destroyed(destroyed_at)}, time.monotonic())
+    # A lookup in another thread may have read the key before the commit: evicting again
+    # refuses what it would cache.
     transaction.on_commit(partial(_forget_ciphers, subject), using=alias)
     return destroyed_at
 
@@ -399,7 +423,8 @@ def preload(subjects: Any, using: str) -> None:
     """
     if using != key_database():
         subjects = list(subjects[: app_settings.SUBJECT_KEY_CACHE_SIZE])  # another database: subjects first
-    _remember(_read(subjects))
+    read_at = time.monotonic()
+    _remember(_read(subjects), read_at)
 
 
 _ciphers_by_key: dict[bytes, AESGCM] = {}

@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connections, models, router, transaction
 from django.db.models import Exists, ExpressionWrapper, F, Max, Min, OuterRef, Q
 from django.db.models.sql import UpdateQuery
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from privacy_kit import registry
@@ -235,8 +236,9 @@ def lock_holds(using: str, *, exclusive: bool, read_committed: bool = False) -> 
     if not connection.in_atomic_block:
         raise RuntimeError("lock_holds() must run inside transaction.atomic(): the lock ends with the transaction.")
     function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    statement = f"SELECT {function}({_lock_key('legal_holds')})"
-    if read_committed and not connection.savepoint_ids:
+    statement = f"SELECT {function}({_lock_key('legal_holds')}), current_setting('transaction_isolation')"
+    own = not connection.savepoint_ids and connection.commit_on_exit
+    if read_committed and own:
         # A batch's own transaction, this its first statement: read committed whatever the
         # session's or Django's isolation level, so that the statements after the lock see
         # every hold committed before it (a repeatable-read snapshot would be taken before
@@ -244,6 +246,15 @@ def lock_holds(using: str, *, exclusive: bool, read_committed: bool = False) -> 
         statement = f"SET TRANSACTION ISOLATION LEVEL READ COMMITTED; {statement}"
     with connection.cursor() as cursor:
         cursor.execute(statement)
+        while cursor.description is None and cursor.nextset():
+            pass
+        [(_, isolation)] = cursor.fetchall()
+    if read_committed and isolation != "read committed":
+        # Inside a caller's transaction at a stricter level its snapshot is older than the lock.
+        raise TransactionManagementError(
+            f"privacy_kit cannot purge or erase inside a transaction at {isolation.upper()}: it would not "
+            "see the legal holds placed meanwhile. Run it outside your transaction, or at READ COMMITTED."
+        )
 
 
 @contextmanager
@@ -367,7 +378,7 @@ class BatchMessage:
     def for_run(cls, using: str, run: Any, action: str, *, locks_holds: bool) -> BatchMessage | None:
         """Return the messages of a run's batches; None elsewhere than PostgreSQL and inside a caller's transaction."""
         connection = connections[using]
-        if connection.vendor != "postgresql" or connection.in_atomic_block:
+        if connection.vendor != "postgresql" or connection.in_atomic_block or not connection.get_autocommit():
             return None  # inside a caller's transaction each batch needs a savepoint
         return cls(connection, run, action, locks_holds=locks_holds)
 
