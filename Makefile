@@ -90,6 +90,9 @@ bench: $(VENV)/.bench-installed
 	$(VENV)/bin/python bench/keys.py
 	$(VENV)/bin/python bench/rotation.py
 	$(VENV)/bin/python bench/peers.py
+	$(VENV)/bin/python bench/envelope.py --postgres
+	$(VENV)/bin/python bench/admin_login.py
+	$(VENV)/bin/python bench/import_ciphertext.py
 
 clean:
 	rm -rf $(VENV) $(VENV61) .venv-install build dist *.sqlite3 .hypothesis .mypy_cache .ruff_cache
