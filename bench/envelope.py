@@ -167,36 +167,17 @@ def bench_read(repeats: int) -> None:
 
     from privacy_kit import crypto
 
-    class TextForm(models.Model):
-        a, b, c = models.TextField(), models.TextField(), models.TextField()
+    def stored_form(name: str, field: type[models.Field]) -> type[models.Model]:
+        """A table of three columns of one field class (app ``benchapp``, created for the run)."""
+        columns = {column: field() for column in "abc"}
+        meta = type("Meta", (), {"app_label": "benchapp"})
+        body = {"__module__": __name__, "Meta": meta, "__str__": lambda self: str(self.pk), **columns}
+        return type(name, (models.Model,), body)
 
-        class Meta:
-            app_label = "benchapp"
+    TextForm, BinaryForm = stored_form("TextForm", models.TextField), stored_form("BinaryForm", models.BinaryField)
+    PlainForm = stored_form("PlainForm", models.TextField)
 
-        def __str__(self) -> str:
-            return str(self.pk)
-
-    class BinaryForm(models.Model):
-        a, b, c = models.BinaryField(), models.BinaryField(), models.BinaryField()
-
-        class Meta:
-            app_label = "benchapp"
-
-        def __str__(self) -> str:
-            return str(self.pk)
-
-    class PlainForm(models.Model):
-        a, b, c = models.TextField(), models.TextField(), models.TextField()
-
-        class Meta:
-            app_label = "benchapp"
-
-        def __str__(self) -> str:
-            return str(self.pk)
-
-    django_setup.postgres_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE}")
-    django_setup.postgres_admin(f"CREATE DATABASE {PG_DATABASE}")
-    try:
+    with django_setup.fresh_postgres_database(PG_DATABASE):
         with connection.schema_editor() as editor:
             for model in (TextForm, BinaryForm, PlainForm):
                 editor.create_model(model)
@@ -243,9 +224,6 @@ def bench_read(repeats: int) -> None:
             )
         decode = clock(lambda: [binascii.a2b_base64(value, strict_mode=True) for row in envelopes for value in row])
         print(f"  base64 decoding alone: {decode / values * 1e6:.3f} µs a value")
-    finally:
-        connection.close()
-        django_setup.postgres_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE}")
 
 
 def main() -> None:

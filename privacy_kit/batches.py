@@ -92,9 +92,9 @@ class KeyRanges:
         self._found = False
         self._next: Any = _UNKNOWN
         pk = self.queryset.model._meta.pk
-        connection = connections[self.queryset._db or router.db_for_read(self.queryset.model)]
+        self._connection = connections[self.queryset._db or router.db_for_read(self.queryset.model)]
         integer = isinstance(pk, models.IntegerField)
-        high = connection.ops.integer_field_range(pk.get_internal_type())[1] if integer else None
+        high = self._connection.ops.integer_field_range(pk.get_internal_type())[1] if integer else None
         #: The largest key the column can hold (integer keys only).
         self.largest_key: float = float("inf") if high is None else high
         #: The query of the first key at or after a given one, compiled once (integer keys only).
@@ -108,8 +108,7 @@ class KeyRanges:
 
     def _following(self, key: int) -> int | None:
         assert self.next_key is not None
-        connection = connections[self.queryset._db or router.db_for_read(self.queryset.model)]
-        with connection.cursor() as cursor:
+        with self._connection.cursor() as cursor:
             cursor.execute(*self.next_key(key))
             row = cursor.fetchone()
         return None if row is None else row[0]

@@ -308,6 +308,44 @@ def settle(holder):
     return "committed" if not holder.is_alive() else "waiting"
 
 
+def hold_race(user, run, *, inside_shop_transaction=False):
+    """Hold the holds' lock with a hold not yet committed; start ``run``; commit the hold once it waits."""
+    placed, release = threading.Event(), threading.Event()
+
+    def keep_a_hold_uncommitted():
+        with transaction.atomic():
+            LegalHold.objects.create(subject=user, reason="dispute")
+            placed.set()
+            release.wait(60)
+
+    def work():
+        if not inside_shop_transaction:
+            return run()
+        with transaction.atomic():
+            get_user_model().objects.get(pk=user.pk)  # the shop's own query first
+            return run()
+
+    holder = Connection(keep_a_hold_uncommitted)
+    holder.start()
+    assert placed.wait(30)
+    worker = Connection(work)
+    worker.start()
+    worker.started_work.wait()
+    wait_until(lambda: waits_on(worker.pid, "advisory"))
+    release.set()
+    for thread in (holder, worker):
+        thread.join(60)
+    assert holder.error is None
+    return worker
+
+
+def repeatable_read(monkeypatch):
+    """Give the default connection Django's ``isolation_level`` option at REPEATABLE READ (reconnect to apply it)."""
+    import psycopg
+
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "isolation_level", psycopg.IsolationLevel.REPEATABLE_READ)
+
+
 @needs_postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_hold_placed_while_a_purge_batch_waits_on_a_row_lock_waits_for_that_batch(django_user_model):

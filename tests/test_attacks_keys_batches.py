@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime
 import decimal
-import signal
 import sys
 import threading
 import time
@@ -39,8 +38,8 @@ from privacy_kit.keys.models import SubjectKey
 from privacy_kit.models import ErasureRecord, LegalHold, PurgeRun
 from privacy_kit.retention import purge_policy
 from privacy_kit.rights.erasure import ErasureRefused, erase_subject
-from tests.test_attacks_erasure import LONG_AGO, Connection, waits_on
-from tests.test_attacks_erasure import wait_until as wait_for
+from tests.test_attacks_erasure import LONG_AGO, Connection, hold_race, repeatable_read
+from tests.test_attacks_purge import soft_time_limit_in
 from tests.test_rights import PASSWORD, layla, logged_in, policy, shop_registry  # noqa: F401 (fixtures)
 from tests.testapp.models import Order
 from tests.testapp.policies import register_orders
@@ -310,7 +309,7 @@ def test_bulk_update_of_an_expression_is_refused():
 
 
 # =====================================================================================
-# 2. lock_holds(read_committed=True): shops' transactions and isolation levels
+# 2. lock_holds() for a batch, at read committed: shops' transactions and isolation levels
 # =====================================================================================
 
 
@@ -354,37 +353,6 @@ def test_delete_account_view_under_atomic_requests(logged_in, layla, monkeypatch
     assert set(Order.objects.filter(customer=layla).values_list("full_name", flat=True)) == {""}
 
 
-def hold_race(user, run, *, inside_shop_transaction):
-    """Hold the holds' lock with a hold not yet committed; start ``run``; commit the hold once it waits."""
-    placed, release = threading.Event(), threading.Event()
-
-    def place_hold():
-        with transaction.atomic():
-            LegalHold.objects.create(subject=user, reason="dispute")
-            placed.set()
-            release.wait(60)
-
-    def work():
-        if not inside_shop_transaction:
-            return run()
-        with transaction.atomic():
-            get_user_model().objects.get(pk=user.pk)  # the shop's own query first
-            return run()
-
-    holder = Connection(place_hold)
-    holder.start()
-    assert placed.wait(30)
-    worker = Connection(work)
-    worker.start()
-    worker.started_work.wait()
-    wait_for(lambda: waits_on(worker.pid, "advisory"))
-    release.set()
-    for thread in (holder, worker):
-        thread.join(60)
-    assert holder.error is None
-    return worker
-
-
 @on_postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("isolation", ["read-committed", "django-option-repeatable-read"])
@@ -392,15 +360,11 @@ def hold_race(user, run, *, inside_shop_transaction):
 def test_an_erasure_waiting_on_the_holds_lock_sees_the_hold_committed_meanwhile(
     django_user_model, monkeypatch, isolation, inside
 ):
-    import psycopg
-
     register_orders()
     user = django_user_model.objects.create_user("held-erase", date_joined=LONG_AGO)
     orders_of(user)
     if isolation == "django-option-repeatable-read":
-        monkeypatch.setitem(
-            connection.settings_dict["OPTIONS"], "isolation_level", psycopg.IsolationLevel.REPEATABLE_READ
-        )
+        repeatable_read(monkeypatch)
     connection.close()
     try:
         eraser = hold_race(user, lambda: erase_subject(user, reason="asked"), inside_shop_transaction=inside)
@@ -423,15 +387,11 @@ def test_an_erasure_waiting_on_the_holds_lock_sees_the_hold_committed_meanwhile(
 def test_a_purge_inside_a_callers_transaction_sees_a_hold_committed_while_it_waited(
     django_user_model, monkeypatch, isolation
 ):
-    import psycopg
-
     register_orders()
     user = django_user_model.objects.create_user("held-purge", date_joined=LONG_AGO)
     orders_of(user)
     if isolation == "django-option-repeatable-read":
-        monkeypatch.setitem(
-            connection.settings_dict["OPTIONS"], "isolation_level", psycopg.IsolationLevel.REPEATABLE_READ
-        )
+        repeatable_read(monkeypatch)
     connection.close()
     try:
         purger = hold_race(user, lambda: purge_policy("testapp.Order"), inside_shop_transaction=True)
@@ -468,11 +428,7 @@ def test_purge_with_django_autocommit_off(django_user_model, monkeypatch, policy
         )
         name = privacy.POLICY
     if isolation != "default":
-        import psycopg
-
-        monkeypatch.setitem(
-            connection.settings_dict["OPTIONS"], "isolation_level", psycopg.IsolationLevel.REPEATABLE_READ
-        )
+        repeatable_read(monkeypatch)
     connection.close()
     connection.settings_dict["AUTOCOMMIT"] = False
     error = None
@@ -716,18 +672,10 @@ def test_a_soft_time_limit_while_an_anonymizing_message_waits_leaves_an_exact_co
     request.addfinalizer(blocker.close)
     blocker.execute("SELECT 1 FROM testapp_order WHERE id = %s FOR UPDATE", [orders[2].pk])
 
-    def soft_limit(signum, frame):
-        raise SoftTimeLimitExceeded()
-
-    previous = signal.signal(signal.SIGUSR1, soft_limit)
-    timer = threading.Timer(1.0, signal.pthread_kill, [threading.main_thread().ident, signal.SIGUSR1])
-    timer.start()
     try:
-        with pytest.raises(BaseException) as raised:
+        with pytest.raises(BaseException) as raised, soft_time_limit_in(1.0):
             purge_policy("testapp.Order", batch_size=2)
     finally:
-        timer.cancel()
-        signal.signal(signal.SIGUSR1, previous)
         blocker.rollback()
     assert raised.type is SoftTimeLimitExceeded
     connection.close_if_unusable_or_obsolete()

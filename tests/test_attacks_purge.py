@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import uuid
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -55,8 +56,8 @@ def age_policy_without_subject():
     return PurgeEvent._meta.label
 
 
-def events(keys, *, days=40, user=None):
-    PurgeEvent.objects.bulk_create(PurgeEvent(pk=key, user=user, kind="k", created_at=days_ago(days)) for key in keys)
+def events(keys, *, days=40, user=None, kind="k"):
+    PurgeEvent.objects.bulk_create(PurgeEvent(pk=key, user=user, kind=kind, created_at=days_ago(days)) for key in keys)
 
 
 def keys():
@@ -67,6 +68,23 @@ def setting():
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         return cursor.fetchone()[0]
+
+
+@contextmanager
+def soft_time_limit_in(seconds):
+    """Raise Celery's ``SoftTimeLimitExceeded`` in this thread after ``seconds``, wherever it is, as a worker's does."""
+
+    def soft_limit(signum, frame):
+        raise SoftTimeLimitExceeded()
+
+    previous = signal.signal(signal.SIGUSR1, soft_limit)
+    timer = threading.Timer(seconds, signal.pthread_kill, [threading.main_thread().ident, signal.SIGUSR1])
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGUSR1, previous)
 
 
 def after_each_batch(monkeypatch, hook):
@@ -297,18 +315,10 @@ def test_a_soft_time_limit_while_a_batch_waits_leaves_no_relaxed_connection_and_
     request.addfinalizer(blocker.close)
     blocker.execute("SELECT 1 FROM testapp_purgeevent WHERE id = 3 FOR UPDATE")
 
-    def soft_limit(signum, frame):
-        raise SoftTimeLimitExceeded()
-
-    previous = signal.signal(signal.SIGUSR1, soft_limit)
-    timer = threading.Timer(1.0, signal.pthread_kill, [threading.main_thread().ident, signal.SIGUSR1])
-    timer.start()
     try:
-        with pytest.raises(BaseException) as raised:
+        with pytest.raises(BaseException) as raised, soft_time_limit_in(1.0):
             purge_policy(name, now=NOW, batch_size=2)
     finally:
-        timer.cancel()
-        signal.signal(signal.SIGUSR1, previous)
         blocker.rollback()
     # The soft time limit itself, not an error of the connection it interrupted (which the task would retry).
     assert raised.type is SoftTimeLimitExceeded

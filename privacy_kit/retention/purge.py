@@ -221,14 +221,18 @@ def policy_lock(name: str, chunk: str, using: str) -> Iterator[bool]:
                 cursor.execute(f"SELECT {release}")
 
 
-def lock_holds(using: str, *, exclusive: bool, read_committed: bool = False) -> None:
+def lock_holds(using: str, *, exclusive: bool) -> None:
     """Hold the legal holds' advisory lock until the transaction ends: exclusive to place a hold, shared for a batch.
 
     Placing or releasing a hold waits for the purge and erasure batches in flight,
     and a batch waits for a hold being placed, so a batch that re-reads the holds
     after taking the lock sees every hold committed before it. Without this, a
     batch waiting on a row lock would go on with the holds it read before the
-    wait. Elsewhere than on PostgreSQL writes serialize on their own and this does nothing.
+    wait. A batch reads at read committed: in a transaction of its own it sets it
+    (whatever the session's or Django's level), and inside a caller's transaction at
+    a stricter level, whose snapshot is older than the lock, it raises
+    ``TransactionManagementError`` rather than miss a hold. Elsewhere than on
+    PostgreSQL writes serialize on their own and this does nothing.
     """
     connection = connections[using]
     if connection.vendor != "postgresql":
@@ -236,25 +240,31 @@ def lock_holds(using: str, *, exclusive: bool, read_committed: bool = False) -> 
     if not connection.in_atomic_block:
         raise RuntimeError("lock_holds() must run inside transaction.atomic(): the lock ends with the transaction.")
     function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    statement = f"SELECT {function}({_lock_key('legal_holds')}), current_setting('transaction_isolation')"
-    own = not connection.savepoint_ids and connection.commit_on_exit
-    if read_committed and own:
-        # A batch's own transaction, this its first statement: read committed whatever the
-        # session's or Django's isolation level, so that the statements after the lock see
-        # every hold committed before it (a repeatable-read snapshot would be taken before
-        # the wait). One message, no parameters.
-        statement = f"SET TRANSACTION ISOLATION LEVEL READ COMMITTED; {statement}"
+    statement = f"SELECT {function}({_HOLDS_LOCK}), current_setting('transaction_isolation')"
+    if not exclusive and not connection.savepoint_ids and connection.commit_on_exit:
+        # A batch's own transaction, this its first statement. One message, no parameters.
+        statement = _READ_COMMITTED + statement
     with connection.cursor() as cursor:
         cursor.execute(statement)
-        while cursor.description is None and cursor.nextset():
-            pass
-        [(_, isolation)] = cursor.fetchall()
-    if read_committed and isolation != "read committed":
-        # Inside a caller's transaction at a stricter level its snapshot is older than the lock.
+        [(_, isolation)] = _last_rows(cursor)
+    if not exclusive and isolation != "read committed":
         raise TransactionManagementError(
             f"privacy_kit cannot purge or erase inside a transaction at {isolation.upper()}: it would not "
             "see the legal holds placed meanwhile. Run it outside your transaction, or at READ COMMITTED."
         )
+
+
+# Makes a batch's transaction read committed, so that its statements after the holds' lock see
+# every hold committed while it waited (a repeatable-read snapshot is taken before the wait).
+_READ_COMMITTED = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; "
+_HOLDS_LOCK = _lock_key("legal_holds")
+
+
+def _last_rows(cursor: Any) -> list[Any]:
+    """Return the rows of the last statement of a message of several (psycopg 3 keeps each one's result)."""
+    while cursor.description is None and cursor.nextset():
+        pass
+    return cursor.fetchall()
 
 
 @contextmanager
@@ -336,7 +346,7 @@ def run_counter(run: Any, action: str, using: str) -> Callable[[int], None]:
     return add
 
 
-# Quotes a batch's DO block (``counted_range_delete()``); a statement holding it is sent otherwise.
+# Quotes a batch's DO block (``BatchMessage``); a statement holding it is sent otherwise.
 _BLOCK_TAG = "$privacy_kit_batch$"
 
 
@@ -360,10 +370,10 @@ class BatchMessage:
         meta, quote = run._meta, connection.ops.quote_name
         column = quote(meta.get_field("deleted" if action == registry.DELETE else "anonymized").column)
         table, key = quote(meta.db_table), quote(meta.pk.column)
-        lock = f"PERFORM pg_advisory_xact_lock_shared('{_lock_key('legal_holds')}'::bigint); " if locks_holds else ""
+        lock = f"PERFORM pg_advisory_xact_lock_shared('{_HOLDS_LOCK}'::bigint); " if locks_holds else ""
         self.connection = connection
         self.before = (
-            f"SET TRANSACTION ISOLATION LEVEL READ COMMITTED; DO {_BLOCK_TAG} #variable_conflict use_column\n"
+            f"{_READ_COMMITTED}DO {_BLOCK_TAG} #variable_conflict use_column\n"
             f"DECLARE privacy_kit_rows bigint; BEGIN {lock}"
         )
         # Names from the models' meta, quoted; the run's key an integer.
@@ -393,9 +403,7 @@ class BatchMessage:
         with self.connection.cursor() as cursor:
             # No parameters: the driver sends the statements as one simple query, one transaction.
             cursor.execute(message)
-            while cursor.description is None and cursor.nextset():
-                pass
-            count, value = cursor.fetchone()
+            [(count, value)] = _last_rows(cursor)
         return count, value
 
 
@@ -594,7 +602,7 @@ def purge_policy(
                         return count
                 with batch_transaction(using, locks_holds=locks_holds, counts=add_count is not None):
                     if locks_holds:
-                        lock_holds(using, exclusive=False, read_committed=True)
+                        lock_holds(using, exclusive=False)
                     if due is None:
                         count = delete_range(*ranges.bounds)  # type: ignore[misc]
                     elif dry_run:

@@ -76,7 +76,7 @@ def _erasure_batch(user: Any, using: str) -> Iterator[None]:
     runs stops it at its next batch, and one placed during a batch waits for it.
     """
     with transaction.atomic(using=using):
-        lock_holds(using, exclusive=False, read_committed=True)
+        lock_holds(using, exclusive=False)
         _refuse_if_held(user)
         yield
 
